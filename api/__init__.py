@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): routes, auth dependencies, the web page; the only layer that knows HTTP."""

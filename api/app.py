@@ -1,0 +1,49 @@
+"""The FastAPI application: routers under `/api/v1`, error handlers, and the reaper's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from api import pages
+from api.dispatch import Dispatcher
+from api.errors import install_error_handlers
+from api.reaper import Reaper
+from api.routes import grants, health, resources, tasks, uploads, users
+from commons.settings import Settings, get_settings
+from commons.store import ObjectStore
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store.ensure_bucket()
+        app.state.dispatcher = Dispatcher(settings)
+        reaper = Reaper(settings=settings, dispatcher=app.state.dispatcher)
+        reaper.start()
+        try:
+            yield
+        finally:
+            reaper.stop()
+            app.state.dispatcher.close()
+
+    app = FastAPI(
+        title="Model Commons",
+        version="0.1.0",
+        description="Publish trained models as versioned, permissioned resources; run tasks on them as "
+        "Prefect workflows; get every output with a provenance manifest.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = ObjectStore.from_settings(settings)
+    install_error_handlers(app)
+    v1 = APIRouter(prefix="/api/v1")
+    for module in (users, resources, grants, uploads, tasks, health):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,123 @@
+"""The `commons` command: start the embedded stack, manage users, run the demo."""
+
+from __future__ import annotations
+
+import getpass
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from commons.db import session_scope
+from commons.settings import Settings
+
+app = typer.Typer(help="Model Commons: publish models, run reproducible tasks on them.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+def _settings(data_dir: Path | None, port: int | None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if port is not None:
+        overrides["api_port"] = port
+    return Settings(**overrides)
+
+
+@app.command()
+def up(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder for all state (default COMMONS_DATA_DIR or .data).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="API port (default COMMONS_API_PORT or 8000).")] = None,
+    demo: Annotated[bool, typer.Option(help="Register the demo SAM resource and run one task.")] = False,
+) -> None:
+    """Start the object store, Prefect server, a worker and the API on 127.0.0.1; Ctrl-C stops them all."""
+    from api.stack import Stack
+
+    settings = _settings(data_dir, port)
+    stack = Stack(settings)
+    stopping = False
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        stack.start(progress=lambda line: print(f"· {line}", flush=True))
+        prefect_ui = settings.resolved_prefect_api_url.removesuffix("/api")
+        print(
+            f"\nModel Commons is up (data in {settings.data_dir.resolve()})\n"
+            f"  web page      {settings.api_url}/\n"
+            f"  API docs      {settings.api_url}/docs\n"
+            f"  health        {settings.api_url}/api/v1/health\n"
+            f"  Prefect UI    {prefect_ui}\n"
+            f"  object store  http://{settings.resolved_s3_endpoint} (bucket {settings.s3_bucket})\n",
+            flush=True,
+        )
+        if demo:
+            _print_demo(settings)
+        print("Press Ctrl-C to stop.", flush=True)
+        while not stopping:
+            exited = stack.exited()
+            if exited:
+                print(f"stopping: {', '.join(exited)} exited on its own; see {settings.data_dir}/logs", flush=True)
+                stack.stop()
+                sys.exit(1)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping every service …", flush=True)
+        stack.stop()
+    print("stopped.", flush=True)
+
+
+def _print_demo(settings: Settings) -> None:
+    from api.demo import run_demo
+
+    print("Demo: SAM (tiny config, UNTRAINED random weights) on skimage's coffee photo", flush=True)
+    task = run_demo(settings.api_url, data_dir=settings.data_dir.resolve())
+    print(f"\nTask {task['id']}: {task['status']}" + (f" — {task['error']}" if task["error"] else ""))
+    for output in task["outputs"]:
+        print(f"  {output['name']:<28} {output['size']:>9} bytes  {output['url']}")
+    if task["manifest_url"]:
+        print(f"  manifest.json: {task['manifest_url']}")
+    print(flush=True)
+
+
+@user_app.command("create")
+def create_user_command(
+    username: str,
+    admin: Annotated[bool, typer.Option("--admin", help="Give the user every right on every resource.")] = False,
+    password: Annotated[str | None, typer.Option(help="Read from a prompt when omitted.")] = None,
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+) -> None:
+    """Create a user (the first admin, for example) directly in the database."""
+    from registry.migrate import upgrade
+    from registry.users import create_user
+
+    settings = _settings(data_dir, None)
+    secret = password or getpass.getpass(f"password for {username}: ")
+    if len(secret) < 8:
+        raise typer.BadParameter("the password needs at least 8 characters")
+    upgrade(settings.resolved_database_url)
+    with session_scope(settings.resolved_database_url) as session:
+        user = create_user(session, username=username, password=secret, is_admin=admin)
+        print(f"created {'admin ' if admin else ''}user {user.username} ({user.id})")
+
+
+@app.command()
+def migrate(data_dir: Annotated[Path | None, typer.Option()] = None) -> None:
+    """Apply the database migrations."""
+    from registry.migrate import upgrade
+
+    settings = _settings(data_dir, None)
+    upgrade(settings.resolved_database_url)
+    print("database is at the latest migration")

@@ -1,0 +1,119 @@
+"""A small Python client for the REST API (used by the demo, the benchmark and the tests)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+class ApiError(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.text
+        super().__init__(f"{response.request.method} {response.request.url.path} → {response.status_code}: {detail}")
+        self.status_code = response.status_code
+        self.detail = detail
+
+
+class CommonsClient:
+    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 120) -> None:
+        self.http = httpx.Client(base_url=base_url.rstrip("/") + "/api/v1", timeout=timeout)
+        if token:
+            self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _check(self, response: httpx.Response) -> Any:
+        if response.status_code >= 400:
+            raise ApiError(response)
+        return response.json() if response.content else None
+
+    def sign_up(self, username: str, password: str) -> dict[str, Any]:
+        return self._check(self.http.post("/users", json={"username": username, "password": password}))
+
+    def sign_in(self, username: str, password: str) -> str:
+        body = self._check(self.http.post("/auth/token", data={"username": username, "password": password}))
+        token = str(body["access_token"])
+        self.http.headers["Authorization"] = f"Bearer {token}"
+        return token
+
+    def create_resource(self, **spec: Any) -> dict[str, Any]:
+        return self._check(self.http.post("/resources", json=spec))
+
+    def upload_version(
+        self,
+        name: str,
+        *,
+        files: list[Path],
+        config: dict[str, Any],
+        sha256: dict[str, str] | None = None,
+        parent: int | None = None,
+        reported_metrics: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        data: dict[str, str] = {"config": json.dumps(config)}
+        if sha256:
+            data["sha256"] = json.dumps(sha256)
+        if parent is not None:
+            data["parent"] = str(parent)
+        if reported_metrics:
+            data["reported_metrics"] = json.dumps(reported_metrics)
+        handles = [path.open("rb") for path in files]
+        try:
+            parts = [("files", (path.name, handle)) for path, handle in zip(files, handles, strict=True)]
+            return self._check(self.http.post(f"/resources/{name}/versions", data=data, files=parts))
+        finally:
+            for handle in handles:
+                handle.close()
+
+    def grant(self, name: str, username: str, permission: str) -> dict[str, Any]:
+        return self._check(
+            self.http.post(f"/resources/{name}/grants", json={"username": username, "permission": permission})
+        )
+
+    def upload(self, name: str, data: bytes, content_type: str = "image/png") -> dict[str, Any]:
+        return self._check(self.http.post("/uploads", files={"file": (name, data, content_type)}))
+
+    def submit(
+        self,
+        *,
+        resource: str,
+        version: int | str,
+        inputs: list[str],
+        params: dict[str, Any],
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        body = {"resource": resource, "version": version, "mode": "infer", "inputs": inputs, "params": params}
+        return self._check(self.http.post("/tasks", json=body, headers=headers))
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        return self._check(self.http.get(f"/tasks/{task_id}"))
+
+    def events(self, task_id: str) -> Iterator[dict[str, Any]]:
+        """Each `task` event of the stream, until the task ends."""
+        with self.http.stream("GET", f"/tasks/{task_id}/events", timeout=None) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise ApiError(response)
+            for line in response.iter_lines():
+                if line.startswith("data:"):
+                    yield json.loads(line[5:].strip())
+
+    def wait(self, task_id: str, *, timeout: float = 600, poll: float = 0.2) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            task = self.task(task_id)
+            if task["status"] in TERMINAL:
+                return task
+            time.sleep(poll)
+        raise TimeoutError(f"task {task_id} did not end within {timeout} s")

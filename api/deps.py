@@ -1,0 +1,88 @@
+"""FastAPI dependencies, declared once as `Annotated` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from api.dispatch import Dispatcher
+from commons.db import get_engine
+from commons.errors import Unauthorized
+from commons.settings import Settings
+from commons.store import ObjectStore
+from registry.models import User
+from registry.users import user_from_token
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_session(settings: SettingsDep) -> Iterator[Session]:
+    with Session(get_engine(settings.resolved_database_url), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_store(request: Request) -> ObjectStore:
+    store: ObjectStore = request.app.state.store
+    return store
+
+
+StoreDep = Annotated[ObjectStore, Depends(get_store)]
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
+
+
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
+
+
+def get_optional_user(
+    session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2)]
+) -> User | None:
+    if token is None:
+        return None
+    return user_from_token(session, token, secret_key=settings.secret_key)
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+
+def get_current_user(user: OptionalUser) -> User:
+    if user is None:
+        raise Unauthorized("sign in first: POST /api/v1/auth/token, then send 'Authorization: Bearer <token>'")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+class Page:
+    """`limit` and `page` query parameters (page counts from 1)."""
+
+    def __init__(self, limit: int = Query(50, ge=1, le=500), page: int = Query(1, ge=1)) -> None:
+        self.limit = limit
+        self.offset = (page - 1) * limit
+
+
+PageDep = Annotated[Page, Depends(Page)]

@@ -1,0 +1,49 @@
+"""Per-kind validation of configs, task parameters and weights files, at upload and submit time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commons.errors import InvalidInput, InvalidWeights
+from registry.models import Upload
+from registry.versions import StagedFile
+
+
+def validate_config(kind: str, raw: Any) -> dict[str, Any]:
+    """The normalised config (defaults filled in) or InvalidInput naming the field."""
+    if not isinstance(raw, dict):
+        raise InvalidInput("config must be a JSON object", field="config")
+    if kind == "segmenter.sam":
+        from resources.sam.config import parse_sam_config
+
+        return parse_sam_config(raw).model_dump(mode="json", exclude_none=True)
+    raise InvalidInput(f"kind {kind!r} has no config schema", field="kind")
+
+
+def check_weights(kind: str, config: dict[str, Any], files: list[StagedFile]) -> None:
+    """The file the config names must be among the files and load safely (safetensors or weights_only)."""
+    if kind == "segmenter.sam":
+        from resources.sam.model import check_weights_file
+
+        checkpoint = config["checkpoint"]
+        match = next((f for f in files if f.name == checkpoint), None)
+        if match is None:
+            raise InvalidWeights(
+                f"config.checkpoint names {checkpoint!r}, which is not among the uploaded files "
+                f"({', '.join(f.name for f in files)})",
+                field="config.checkpoint",
+            )
+        check_weights_file(match.path)
+
+
+def validate_params(kind: str, mode: str, raw: dict[str, Any], inputs: list[Upload]) -> dict[str, Any]:
+    """Normalised task parameters (library defaults filled in), checked against every input image."""
+    if kind == "segmenter.sam" and mode == "infer":
+        from resources.sam.config import parse_infer_params
+
+        params = parse_infer_params(raw)
+        if params.mode == "prompt" and params.prompt is not None:
+            for upload in inputs:
+                params.prompt.check_inside(upload.width, upload.height)
+        return params.model_dump(mode="json")
+    raise InvalidInput(f"kind {kind!r} cannot run mode {mode!r}", field="mode")

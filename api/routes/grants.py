@@ -1,0 +1,73 @@
+"""Grants (owner only) and access requests."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, status
+
+from api.deps import CurrentUser, SessionDep
+from registry import grants as grant_rows
+from registry.permissions import resource_for, rights
+from registry.schemas import AccessRequestCreate, AccessRequestPublic, GrantCreate, GrantPublic
+
+router = APIRouter(prefix="/resources/{name}", tags=["permissions"])
+
+
+@router.post("/grants", status_code=status.HTTP_201_CREATED, response_model=GrantPublic)
+def create_grant(name: str, spec: GrantCreate, user: CurrentUser, session: SessionDep) -> GrantPublic:
+    resource = resource_for(session, name=name, user=user, need="own")
+    created = grant_rows.grant(
+        session, resource=resource, username=spec.username, permission=spec.permission, actor=user
+    )
+    return grant_rows.grant_public(session, created)
+
+
+@router.get("/grants", response_model=list[GrantPublic])
+def list_grants(name: str, user: CurrentUser, session: SessionDep) -> list[GrantPublic]:
+    resource = resource_for(session, name=name, user=user, need="own")
+    return [grant_rows.grant_public(session, item) for item in grant_rows.list_grants(session, resource)]
+
+
+@router.delete("/grants/{grant_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_grant(name: str, grant_id: str, user: CurrentUser, session: SessionDep) -> None:
+    resource = resource_for(session, name=name, user=user, need="own")
+    grant_rows.revoke(session, resource=resource, grant_id=grant_id)
+
+
+@router.post("/access-requests", status_code=status.HTTP_201_CREATED, response_model=AccessRequestPublic)
+def create_access_request(
+    name: str, spec: AccessRequestCreate, user: CurrentUser, session: SessionDep
+) -> AccessRequestPublic:
+    """Ask the owner for a right on a resource you can see (a public one)."""
+    resource = resource_for(session, name=name, user=user)
+    created = grant_rows.request_access(
+        session, resource=resource, requester=user, permission=spec.permission, message=spec.message
+    )
+    return grant_rows.request_public(session, created, resource)
+
+
+@router.get("/access-requests", response_model=list[AccessRequestPublic])
+def list_access_requests(
+    name: str,
+    user: CurrentUser,
+    session: SessionDep,
+    status_filter: str | None = Query(None, alias="status", pattern="^(pending|approved|denied)$"),
+) -> list[AccessRequestPublic]:
+    """The owner sees every request; anyone else sees their own."""
+    resource = resource_for(session, name=name, user=user)
+    is_owner = "own" in rights(session, resource, user)
+    found = grant_rows.list_requests(session, resource=resource, viewer=user, is_owner=is_owner, status=status_filter)
+    return [grant_rows.request_public(session, item, resource) for item in found]
+
+
+@router.post("/access-requests/{request_id}/approve", response_model=AccessRequestPublic)
+def approve(name: str, request_id: str, user: CurrentUser, session: SessionDep) -> AccessRequestPublic:
+    resource = resource_for(session, name=name, user=user, need="own")
+    decided = grant_rows.decide(session, resource=resource, request_id=request_id, approve=True, actor=user)
+    return grant_rows.request_public(session, decided, resource)
+
+
+@router.post("/access-requests/{request_id}/deny", response_model=AccessRequestPublic)
+def deny(name: str, request_id: str, user: CurrentUser, session: SessionDep) -> AccessRequestPublic:
+    resource = resource_for(session, name=name, user=user, need="own")
+    decided = grant_rows.decide(session, resource=resource, request_id=request_id, approve=False, actor=user)
+    return grant_rows.request_public(session, decided, resource)

@@ -1,0 +1,1 @@
+"""Shared foundations: settings, database, object store, errors, hashing, image I/O."""

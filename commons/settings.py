@@ -1,0 +1,101 @@
+"""The one typed Settings object; every field has a `COMMONS_` environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 - refused outside development
+DEVELOPMENT_S3_ACCESS_KEY = "commons-dev-access"
+DEVELOPMENT_S3_SECRET_KEY = "commons-dev-secret"  # noqa: S105 - refused outside development
+PLACEHOLDER_SECRETS = {DEVELOPMENT_SECRET_KEY, DEVELOPMENT_S3_SECRET_KEY, "change-me", "changeme", "secret", ""}
+
+
+class Settings(BaseSettings):
+    """Configuration of every Model Commons process, read from `COMMONS_*` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="COMMONS_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Field(default=Path(".data"), description="Folder of the embedded stack's state.")
+    host: str = Field(default="127.0.0.1", description="Address every embedded server listens on.")
+    api_port: int = Field(default=8000, ge=1, le=65535)
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; empty = SQLite file in data_dir (embedded)."
+    )
+
+    s3_endpoint: str | None = Field(
+        default=None, description="host:port of an external S3/MinIO; empty = start SeaweedFS (embedded)."
+    )
+    s3_port: int = Field(default=8333, ge=1, le=65535, description="S3 port of the embedded SeaweedFS.")
+    s3_access_key: str = DEVELOPMENT_S3_ACCESS_KEY
+    s3_secret_key: str = DEVELOPMENT_S3_SECRET_KEY
+    s3_bucket: str = "commons"
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+    presign_expiry_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+
+    prefect_api_url: str | None = Field(
+        default=None, description="URL of an external Prefect API; empty = start a Prefect server (embedded)."
+    )
+    prefect_port: int = Field(default=4200, ge=1, le=65535)
+    work_pool: str = "commons-process"
+    deployment_name: str = "commons"
+    worker_query_seconds: float = Field(default=0.5, gt=0, le=60)
+
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+    token_expire_minutes: int = Field(default=24 * 60, ge=1)
+    open_signup: bool = True
+
+    max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    max_weights_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1)
+    max_image_pixels: int = Field(default=40_000_000, ge=1)
+
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    stale_after_seconds: float = Field(default=60.0, gt=0, description="A running task silent this long fails.")
+    reaper_interval_seconds: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.environment != "development":
+            for name in ("secret_key", "s3_secret_key"):
+                if getattr(self, name) in PLACEHOLDER_SECRETS:
+                    raise ValueError(
+                        f"COMMONS_{name.upper()} is a placeholder; set a real secret before running "
+                        f"with COMMONS_ENVIRONMENT={self.environment}"
+                    )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'commons.db'}"
+
+    @property
+    def resolved_s3_endpoint(self) -> str:
+        return self.s3_endpoint or f"{self.host}:{self.s3_port}"
+
+    @property
+    def resolved_prefect_api_url(self) -> str:
+        return self.prefect_api_url or f"http://{self.host}:{self.prefect_port}/api"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir.resolve() / "cache"
+
+    @property
+    def deployment_full_name(self) -> str:
+        return f"run-task/{self.deployment_name}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

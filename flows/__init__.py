@@ -1,0 +1,1 @@
+"""Prefect flows: turn a task row into work, call resources/, publish outputs and a manifest."""

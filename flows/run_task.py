@@ -1,0 +1,155 @@
+"""The task flow: init → infer → publish, each step's state and times recorded on the task row.
+
+This module is imported by the worker for every flow run, so it imports nothing heavy at module level.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.flows import Flow
+
+from commons.db import session_scope
+from commons.errors import CommonsError, Conflict, ServiceUnavailable
+from commons.settings import Settings, get_settings
+from commons.store import ObjectStore, keys
+from flows.heartbeat import heartbeat
+from flows.prepare import Prepared, prepare
+from flows.publish import build_manifest, upload_outputs, write_manifest
+from registry import tasks as task_rows
+
+log = logging.getLogger(__name__)
+
+
+def describe_error(error: BaseException) -> str:
+    if isinstance(error, CommonsError):
+        return error.message
+    return f"internal error ({type(error).__name__}: {error}); the worker log has the details"
+
+
+@contextmanager
+def recorded_step(settings: Settings, task_id: str, name: str) -> Iterator[None]:
+    with session_scope(settings.resolved_database_url) as session:
+        task_rows.set_step(session, task=task_rows.get_task(session, task_id), name=name, status="running")
+    try:
+        yield
+    except BaseException as error:
+        status = "failed" if isinstance(error, Exception) else "cancelled"
+        with session_scope(settings.resolved_database_url) as session:
+            task_rows.set_step(session, task=task_rows.get_task(session, task_id), name=name, status=status)
+        raise
+    with session_scope(settings.resolved_database_url) as session:
+        task_rows.set_step(session, task=task_rows.get_task(session, task_id), name=name, status="succeeded")
+
+
+def _retry_on_unavailable(_task: Any, _task_run: Any, state: State) -> bool:
+    try:
+        state.result()
+    except ServiceUnavailable:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="init", retries=0, cache_policy=NONE)
+def init_step(task_id: str) -> Prepared:
+    from resources.sam.model import select_device
+
+    settings = get_settings()
+    with recorded_step(settings, task_id, "init"):
+        return prepare(
+            settings=settings, store=ObjectStore.from_settings(settings), task_id=task_id, device=select_device()
+        )
+
+
+@task(name="infer", retries=0, cache_policy=NONE)
+def infer_step(prepared: Prepared) -> list[Path]:
+    from flows.sam_infer import infer_sam
+
+    settings = get_settings()
+
+    def on_progress(fraction: float) -> None:
+        with session_scope(settings.resolved_database_url) as session:
+            row = task_rows.get_task(session, prepared.task_id)
+            task_rows.set_progress(session, task=row, progress=(1 + fraction) / 3)
+
+    with recorded_step(settings, prepared.task_id, "infer"):
+        if prepared.kind != "segmenter.sam":
+            raise Conflict(f"kind {prepared.kind!r} has no infer runner yet")
+        return infer_sam(prepared, max_image_pixels=settings.max_image_pixels, on_progress=on_progress)
+
+
+@task(name="publish", retries=2, retry_delay_seconds=2, retry_condition_fn=_retry_on_unavailable, cache_policy=NONE)
+def publish_step(prepared: Prepared, files: list[Path]) -> str | None:
+    """Upload outputs, then the manifest last; a task cancelled meanwhile publishes nothing."""
+    settings = get_settings()
+    store = ObjectStore.from_settings(settings)
+    with recorded_step(settings, prepared.task_id, "publish"):
+        started = time.perf_counter()
+        outputs = upload_outputs(store=store, prepared=prepared, files=files)
+        prepared.timings["publish_s"] = round(time.perf_counter() - started, 4)
+        with session_scope(settings.resolved_database_url) as session:
+            row = task_rows.get_task(session, prepared.task_id)
+            if row.status in task_rows.TERMINAL:
+                store.delete_prefix(keys.task_prefix(prepared.task_id))
+                return None
+            steps = [dict(step) for step in row.steps]
+        manifest = build_manifest(prepared=prepared, outputs=outputs, steps=steps)
+        key = write_manifest(store=store, task_id=prepared.task_id, manifest=manifest)
+    with session_scope(settings.resolved_database_url) as session:
+        row = task_rows.get_task(session, prepared.task_id)
+        if not task_rows.finish(session, task=row, status="succeeded", outputs=outputs, manifest_key=key):
+            store.delete_prefix(keys.task_prefix(prepared.task_id))  # cancelled at the last moment
+            return None
+    return key
+
+
+def _end_task(task_id: str, *, status: str, error: str | None) -> None:
+    settings = get_settings()
+    with session_scope(settings.resolved_database_url) as session:
+        task_rows.finish(session, task=task_rows.get_task(session, task_id), status=status, error=error)
+
+
+def _on_cancellation(_flow: Flow[Any, Any], flow_run: FlowRun, _state: State) -> None:
+    _end_task(str(flow_run.parameters["task_id"]), status="cancelled", error="cancelled by request")
+
+
+def _on_crashed(_flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
+    _end_task(
+        str(flow_run.parameters["task_id"]),
+        status="failed",
+        error=f"the worker crashed: {state.message or 'no message'}",
+    )
+
+
+@flow(name="run-task", on_cancellation=[_on_cancellation], on_crashed=[_on_crashed], log_prints=True)
+def run_task(task_id: str) -> str | None:
+    """Run one task of the registry end to end; returns the manifest key (None when cancelled)."""
+    settings = get_settings()
+    with session_scope(settings.resolved_database_url) as session:
+        if not task_rows.mark_running(session, task=task_rows.get_task(session, task_id)):
+            log.info("task %s already ended; nothing to do", task_id)
+            return None
+    work_dir = settings.data_dir.resolve() / "work" / task_id
+    try:
+        with heartbeat(
+            database_url=settings.resolved_database_url, task_id=task_id, every_seconds=settings.heartbeat_seconds
+        ):
+            prepared = init_step(task_id)
+            files = infer_step(prepared)
+            return publish_step(prepared, files)
+    except Exception as error:  # cancellation arrives as a BaseException and is left to the hook
+        _end_task(task_id, status="failed", error=describe_error(error))
+        raise
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""System of record: users, resources, versions, grants, access requests, uploads and tasks."""

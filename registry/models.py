@@ -1,0 +1,110 @@
+"""SQLModel tables. Schemas for requests and responses live in `registry.schemas`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from registry.clock import new_id, utcnow
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    username: str = Field(unique=True, index=True, max_length=64)
+    password_hash: str = Field(max_length=256)
+    is_admin: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Resource(SQLModel, table=True):
+    __tablename__ = "resources"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(unique=True, index=True, max_length=64)
+    kind: str = Field(max_length=64)
+    title: str = Field(max_length=200)
+    description: str = ""
+    citation: str = ""
+    license: str = Field(default="", max_length=200)
+    visibility: str = Field(default="private", max_length=16)
+    owner_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class ResourceVersion(SQLModel, table=True):
+    __tablename__ = "resource_versions"
+    __table_args__ = (UniqueConstraint("resource_id", "number", name="uq_version_number"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    resource_id: str = Field(foreign_key="resources.id", index=True, max_length=32)
+    number: int
+    digest: str = Field(max_length=80)
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    files: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    parent_id: str | None = Field(default=None, foreign_key="resource_versions.id", max_length=32)
+    reported_metrics: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_by: str = Field(foreign_key="users.id", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Grant(SQLModel, table=True):
+    __tablename__ = "grants"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    resource_id: str = Field(foreign_key="resources.id", index=True, max_length=32)
+    grantee_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)  # None = everyone
+    permission: str = Field(max_length=16)
+    created_by: str = Field(foreign_key="users.id", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class AccessRequest(SQLModel, table=True):
+    __tablename__ = "access_requests"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    resource_id: str = Field(foreign_key="resources.id", index=True, max_length=32)
+    requester_id: str = Field(foreign_key="users.id", max_length=32)
+    permission: str = Field(max_length=16)
+    message: str = ""
+    status: str = Field(default="pending", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    decided_by: str | None = Field(default=None, foreign_key="users.id", max_length=32)
+    decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class Upload(SQLModel, table=True):
+    __tablename__ = "uploads"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    owner_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    name: str = Field(max_length=255)
+    size: int
+    sha256: str = Field(max_length=64)
+    content_type: str = Field(max_length=100)
+    width: int
+    height: int
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("owner_id", "idempotency_key", name="uq_task_idempotency"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    owner_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    resource_id: str = Field(foreign_key="resources.id", max_length=32)
+    version_id: str = Field(foreign_key="resource_versions.id", max_length=32)
+    mode: str = Field(max_length=16)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    inputs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", index=True, max_length=16)
+    steps: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    progress: float = 0.0
+    error: str | None = None
+    outputs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    manifest_key: str | None = Field(default=None, max_length=200)
+    flow_run_id: str | None = Field(default=None, max_length=64)
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    heartbeat_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -1,0 +1,45 @@
+"""Who may see, use or modify a resource."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement
+from sqlmodel import Session, col, or_, select
+
+from commons.errors import Forbidden, NotFound
+from registry.models import Grant, Resource, User
+
+ALL_RIGHTS = frozenset({"use", "modify", "own"})
+
+
+def rights(session: Session, resource: Resource, user: User | None) -> frozenset[str]:
+    """The caller's rights: the owner and admins have all; grants to the user or to everyone add more."""
+    if user is not None and (user.is_admin or user.id == resource.owner_id):
+        return ALL_RIGHTS
+    grantees: list[ColumnElement[bool]] = [col(Grant.grantee_id).is_(None)]
+    if user is not None:
+        grantees.append(col(Grant.grantee_id) == user.id)
+    granted = session.exec(select(Grant.permission).where(Grant.resource_id == resource.id, or_(*grantees))).all()
+    found = set(granted)
+    if "modify" in found:
+        found.add("use")  # modify implies use: who may publish a version may run it
+    return frozenset(found)
+
+
+def visible(resource: Resource, granted: frozenset[str]) -> bool:
+    return resource.visibility == "public" or bool(granted)
+
+
+def resource_for(session: Session, *, name: str, user: User | None, need: str | None = None) -> Resource:
+    """The named resource if the caller may see it (else NotFound) and holds `need` (else Forbidden)."""
+    resource = session.exec(select(Resource).where(Resource.name == name)).first()
+    if resource is None:
+        raise NotFound(f"no resource named {name!r}; list what you can see at GET /api/v1/resources")
+    granted = rights(session, resource, user)
+    if not visible(resource, granted):
+        raise NotFound(f"no resource named {name!r}; list what you can see at GET /api/v1/resources")
+    if need is not None and need not in granted:
+        raise Forbidden(
+            f"you lack the {need!r} right on {name!r}; ask the owner with "
+            f"POST /api/v1/resources/{name}/access-requests",
+        )
+    return resource

@@ -1,0 +1,70 @@
+"""Resources: create, list what a caller may see, describe."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, or_, select
+
+from commons.errors import Conflict
+from registry.models import Grant, Resource, ResourceVersion, User
+from registry.permissions import rights
+from registry.schemas import ResourceCreate, ResourcePublic, ResourceUpdate
+
+
+def create_resource(session: Session, *, owner: User, spec: ResourceCreate) -> Resource:
+    if session.exec(select(Resource).where(Resource.name == spec.name)).first() is not None:
+        raise Conflict(f"a resource named {spec.name!r} exists; choose another name", field="name")
+    resource = Resource(**spec.model_dump(), owner_id=owner.id)
+    session.add(resource)
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise Conflict(f"a resource named {spec.name!r} exists; choose another name", field="name") from error
+    return resource
+
+
+def update_resource(session: Session, *, resource: Resource, changes: ResourceUpdate) -> Resource:
+    for field, value in changes.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(resource, field, value)
+    session.add(resource)
+    session.flush()
+    return resource
+
+
+def list_visible(session: Session, user: User | None, *, limit: int, offset: int) -> list[Resource]:
+    query = select(Resource).order_by(col(Resource.created_at).desc(), col(Resource.name))
+    if user is None or not user.is_admin:
+        grantees: list[ColumnElement[bool]] = [col(Grant.grantee_id).is_(None)]
+        conditions: list[ColumnElement[bool]] = [col(Resource.visibility) == "public"]
+        if user is not None:
+            grantees.append(col(Grant.grantee_id) == user.id)
+            conditions.append(col(Resource.owner_id) == user.id)
+        conditions.append(col(Resource.id).in_(select(Grant.resource_id).where(or_(*grantees))))
+        query = query.where(or_(*conditions))
+    return list(session.exec(query.offset(offset).limit(limit)).all())
+
+
+def latest_version_number(session: Session, resource_id: str) -> int | None:
+    return session.exec(
+        select(func.max(ResourceVersion.number)).where(ResourceVersion.resource_id == resource_id)
+    ).one()
+
+
+def to_public(session: Session, resource: Resource, user: User | None) -> ResourcePublic:
+    owner = session.get(User, resource.owner_id)
+    return ResourcePublic(
+        id=resource.id,
+        name=resource.name,
+        kind=resource.kind,
+        title=resource.title,
+        description=resource.description,
+        citation=resource.citation,
+        license=resource.license,
+        visibility=resource.visibility,
+        owner=owner.username if owner else "",
+        created_at=resource.created_at,
+        latest_version=latest_version_number(session, resource.id),
+        permissions=sorted(rights(session, resource, user)),
+    )

@@ -1,0 +1,193 @@
+"""Request and response schemas (the Create / Update / Public side of the tables)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+Permission = Literal["use", "modify"]
+Visibility = Literal["public", "private"]
+KINDS = ("segmenter.sam",)
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str
+    password: str = Field(min_length=8, max_length=256)
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        if not USERNAME.match(value):
+            raise ValueError("3–64 characters of letters, digits, '_', '.' or '-'")
+        return value
+
+
+class UserPublic(BaseModel):
+    id: str
+    username: str
+    is_admin: bool = False
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+
+
+class ResourceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    kind: str
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=20_000)
+    citation: str = Field(default="", max_length=5_000)
+    license: str = Field(default="", max_length=200)
+    visibility: Visibility = "private"
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError(
+                "a slug: lowercase letters, digits and '-', 1–64 characters, not starting or ending in '-'"
+            )
+        return value
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value not in KINDS:
+            raise ValueError(f"unknown kind {value!r}; known kinds: {', '.join(KINDS)}")
+        return value
+
+
+class ResourceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=20_000)
+    citation: str | None = Field(default=None, max_length=5_000)
+    license: str | None = Field(default=None, max_length=200)
+    visibility: Visibility | None = None
+
+
+class ResourcePublic(BaseModel):
+    id: str
+    name: str
+    kind: str
+    title: str
+    description: str
+    citation: str
+    license: str
+    visibility: str
+    owner: str
+    created_at: datetime
+    latest_version: int | None
+    permissions: list[str]
+
+
+class VersionFile(BaseModel):
+    name: str
+    size: int
+    sha256: str
+
+
+class VersionPublic(BaseModel):
+    resource: str
+    version: int
+    digest: str
+    files: list[VersionFile]
+    config: dict[str, Any]
+    parent: int | None
+    reported_metrics: dict[str, Any] | None
+    created_by: str
+    created_at: datetime
+
+
+class GrantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(description="A user name, or '*' for everyone.")
+    permission: Permission
+
+
+class GrantPublic(BaseModel):
+    id: str
+    username: str
+    permission: str
+    created_by: str
+    created_at: datetime
+
+
+class AccessRequestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    permission: Permission
+    message: str = Field(default="", max_length=2_000)
+
+
+class AccessRequestPublic(BaseModel):
+    id: str
+    resource: str
+    requester: str
+    permission: str
+    message: str
+    status: str
+    created_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+
+
+class UploadPublic(BaseModel):
+    id: str
+    name: str
+    size: int
+    sha256: str
+    content_type: str
+    width: int
+    height: int
+
+
+class TaskCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    resource: str
+    version: int | Literal["latest"] = "latest"
+    mode: Literal["infer"] = "infer"
+    inputs: list[str] = Field(min_length=1, max_length=256)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class StepPublic(BaseModel):
+    name: str
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class OutputPublic(BaseModel):
+    name: str
+    size: int
+    sha256: str
+    url: str
+
+
+class TaskPublic(BaseModel):
+    id: str
+    status: str
+    resource: str
+    version: int
+    mode: str
+    params: dict[str, Any]
+    inputs: list[str]
+    steps: list[StepPublic]
+    progress: float
+    error: str | None
+    outputs: list[OutputPublic]
+    manifest_url: str | None
+    flow_run_id: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

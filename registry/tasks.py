@@ -1,0 +1,191 @@
+"""Tasks and their lifecycle: pending → scheduled → running → succeeded | failed | cancelled."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from commons.errors import Conflict, NotFound
+from registry.clock import as_utc, utcnow
+from registry.models import Resource, ResourceVersion, Task, User
+
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+ACTIVE = frozenset({"pending", "scheduled", "running"})
+STEPS_BY_MODE = {"infer": ("init", "infer", "publish")}
+
+
+def create_task(
+    session: Session,
+    *,
+    owner: User,
+    resource: Resource,
+    version: ResourceVersion,
+    mode: str,
+    params: dict[str, Any],
+    inputs: list[str],
+    idempotency_key: str | None,
+) -> tuple[Task, bool]:
+    """Store a new pending task; with an idempotency key already used by this owner, return that task.
+
+    Returns (task, created).
+    """
+    if idempotency_key is not None:
+        existing = find_by_idempotency_key(session, owner=owner, key=idempotency_key)
+        if existing is not None:
+            return existing, False
+    steps = [
+        {"name": name, "status": "pending", "started_at": None, "finished_at": None} for name in STEPS_BY_MODE[mode]
+    ]
+    task = Task(
+        owner_id=owner.id,
+        resource_id=resource.id,
+        version_id=version.id,
+        mode=mode,
+        params=params,
+        inputs=inputs,
+        steps=steps,
+        idempotency_key=idempotency_key,
+    )
+    savepoint = session.begin_nested()
+    session.add(task)
+    try:
+        session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+        existing = find_by_idempotency_key(session, owner=owner, key=idempotency_key or "")
+        if existing is None:
+            raise
+        return existing, False
+    savepoint.commit()
+    return task, True
+
+
+def find_by_idempotency_key(session: Session, *, owner: User, key: str) -> Task | None:
+    return session.exec(select(Task).where(Task.owner_id == owner.id, Task.idempotency_key == key)).first()
+
+
+def get_task(session: Session, task_id: str) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"no task {task_id!r}")
+    return task
+
+
+def task_for(session: Session, *, task_id: str, user: User) -> Task:
+    """The task if the caller submitted it (or is an admin); others get NotFound, not a hint it exists."""
+    task = session.get(Task, task_id)
+    if task is None or (task.owner_id != user.id and not user.is_admin):
+        raise NotFound(f"no task {task_id!r} of yours; list yours at GET /api/v1/tasks")
+    return task
+
+
+def list_tasks(session: Session, *, owner: User, limit: int, offset: int) -> list[Task]:
+    query = select(Task).where(Task.owner_id == owner.id).order_by(col(Task.created_at).desc())
+    return list(session.exec(query.offset(offset).limit(limit)))
+
+
+def _touch(task: Task) -> None:
+    task.updated_at = utcnow()
+
+
+def mark_scheduled(session: Session, *, task: Task, flow_run_id: str) -> None:
+    task.flow_run_id = flow_run_id
+    if task.status == "pending":
+        task.status = "scheduled"
+    _touch(task)
+    session.add(task)
+
+
+def mark_running(session: Session, *, task: Task) -> bool:
+    """Move to running; False when the task already ended (e.g. cancelled before the worker started)."""
+    if task.status in TERMINAL:
+        return False
+    task.status = "running"
+    now = utcnow()
+    task.started_at = task.started_at or now
+    task.heartbeat_at = now
+    _touch(task)
+    session.add(task)
+    return True
+
+
+def set_step(session: Session, *, task: Task, name: str, status: str) -> None:
+    now = utcnow().isoformat()
+    steps = []
+    for step in task.steps:
+        step = dict(step)
+        if step["name"] == name:
+            step["status"] = status
+            if status == "running":
+                step["started_at"] = now
+            else:
+                step["finished_at"] = now
+        steps.append(step)
+    task.steps = steps
+    done = sum(1 for step in steps if step["status"] == "succeeded")
+    task.progress = max(task.progress, done / len(steps)) if steps else 0.0
+    _touch(task)
+    session.add(task)
+
+
+def set_progress(session: Session, *, task: Task, progress: float) -> None:
+    task.progress = min(1.0, max(task.progress, progress))
+    task.heartbeat_at = utcnow()
+    _touch(task)
+    session.add(task)
+
+
+def heartbeat(session: Session, *, task: Task) -> None:
+    task.heartbeat_at = utcnow()
+    session.add(task)
+
+
+def finish(
+    session: Session,
+    *,
+    task: Task,
+    status: str,
+    error: str | None = None,
+    outputs: list[dict[str, Any]] | None = None,
+    manifest_key: str | None = None,
+) -> bool:
+    """End the task once; a task already ended keeps its first ending. Returns whether it changed."""
+    if status not in TERMINAL:
+        raise ValueError(f"finish() needs a terminal status, not {status!r}")
+    if task.status in TERMINAL:
+        return False
+    task.status = status
+    task.error = error
+    if outputs is not None:
+        task.outputs = outputs
+    task.manifest_key = manifest_key
+    task.finished_at = utcnow()
+    if status == "succeeded":
+        task.progress = 1.0
+    task.steps = [
+        {**step, "status": "cancelled" if status == "cancelled" else "skipped"}
+        if step["status"] in ("pending", "running")
+        else step
+        for step in task.steps
+    ]
+    _touch(task)
+    session.add(task)
+    return True
+
+
+def ensure_cancellable(task: Task) -> None:
+    if task.status in TERMINAL:
+        raise Conflict(f"task {task.id} already ended ({task.status}); nothing to cancel")
+
+
+def active_tasks(session: Session) -> list[Task]:
+    return list(session.exec(select(Task).where(col(Task.status).in_(list(ACTIVE)))))
+
+
+def is_stale(task: Task, *, stale_after_seconds: float) -> bool:
+    """A running task whose worker has not sent a heartbeat for too long."""
+    beat = as_utc(task.heartbeat_at) or as_utc(task.started_at)
+    return task.status == "running" and beat is not None and utcnow() - beat > timedelta(seconds=stale_after_seconds)

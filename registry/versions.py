@@ -1,0 +1,145 @@
+"""Immutable resource versions: number allocation under concurrency, file storage, digests."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from commons.errors import Conflict, DigestMismatch, InvalidInput, NotFound
+from commons.hashing import sha256_json
+from commons.store import ObjectStore, keys
+from registry.models import Resource, ResourceVersion, User
+from registry.resources import latest_version_number
+from registry.schemas import VersionFile, VersionPublic
+
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+NUMBER_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A file received and hashed into a local temporary path, not yet stored."""
+
+    name: str
+    path: Path
+    size: int
+    sha256: str
+
+
+def version_digest(files: list[dict[str, Any]], config: dict[str, Any]) -> str:
+    """sha256 of the canonical (sorted) file list and the config."""
+    listing = sorted(
+        ({"name": f["name"], "sha256": f["sha256"], "size": f["size"]} for f in files), key=lambda f: f["name"]
+    )
+    return "sha256:" + sha256_json({"files": listing, "config": config})
+
+
+def check_files(files: list[StagedFile], declared_sha256: dict[str, str] | None) -> None:
+    if not files:
+        raise InvalidInput("a version needs at least one file (the weights)", field="files")
+    names = [f.name for f in files]
+    for name in names:
+        if not FILE_NAME.match(name) or ".." in name:
+            raise InvalidInput(
+                f"file name {name!r} is not allowed: use letters, digits, '.', '_' and '-' (no folders)",
+                field="files",
+            )
+    if len(set(names)) != len(names):
+        raise InvalidInput("two files have the same name; each file in a version needs its own", field="files")
+    for name, expected in (declared_sha256 or {}).items():
+        match = next((f for f in files if f.name == name), None)
+        if match is None:
+            raise InvalidInput(f"sha256 declared for {name!r}, which was not uploaded", field="sha256")
+        if match.sha256 != expected.lower().removeprefix("sha256:"):
+            raise DigestMismatch(
+                f"{name}: sha256 is {match.sha256}, but {expected} was declared; the file is corrupt or not "
+                "the one you meant — upload it again",
+                field="sha256",
+            )
+
+
+def get_version(session: Session, resource: Resource, version: int | str) -> ResourceVersion:
+    number: int | None
+    if version == "latest":
+        number = latest_version_number(session, resource.id)
+        if number is None:
+            raise NotFound(f"{resource.name!r} has no versions yet; upload one first")
+    else:
+        try:
+            number = int(version)
+        except ValueError as error:
+            raise InvalidInput(f"version must be a number or 'latest', not {version!r}", field="version") from error
+    found = session.exec(
+        select(ResourceVersion).where(ResourceVersion.resource_id == resource.id, ResourceVersion.number == number)
+    ).first()
+    if found is None:
+        raise NotFound(f"{resource.name!r} has no version {number}")
+    return found
+
+
+def create_version(
+    session: Session,
+    *,
+    store: ObjectStore,
+    resource: Resource,
+    actor: User,
+    files: list[StagedFile],
+    config: dict[str, Any],
+    declared_sha256: dict[str, str] | None,
+    parent: int | None,
+    reported_metrics: dict[str, Any] | None,
+) -> ResourceVersion:
+    """Store the files under the next free version number and record the version.
+
+    The number is max+1; a concurrent upload that took the same number makes the insert fail on the
+    unique (resource, number) constraint, and the allocation is retried with the next number.
+    """
+    check_files(files, declared_sha256)
+    parent_id = get_version(session, resource, parent).id if parent is not None else None
+    listing = [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in files]
+    digest = version_digest(listing, config)
+    for _ in range(NUMBER_ATTEMPTS):
+        number = (latest_version_number(session, resource.id) or 0) + 1
+        row = ResourceVersion(
+            resource_id=resource.id,
+            number=number,
+            digest=digest,
+            config=config,
+            files=listing,
+            parent_id=parent_id,
+            reported_metrics=reported_metrics,
+            created_by=actor.id,
+        )
+        savepoint = session.begin_nested()
+        session.add(row)
+        try:
+            session.flush()
+        except IntegrityError:
+            savepoint.rollback()
+            continue
+        savepoint.commit()
+        for staged in files:
+            store.put_file(key=keys.version_file(resource.id, number, staged.name), path=staged.path)
+        return row
+    raise Conflict("too many concurrent uploads to this resource; retry in a moment")
+
+
+def version_public(session: Session, resource: Resource, row: ResourceVersion) -> VersionPublic:
+    parent = session.get(ResourceVersion, row.parent_id) if row.parent_id else None
+    creator = session.get(User, row.created_by)
+    return VersionPublic(
+        resource=resource.name,
+        version=row.number,
+        digest=row.digest,
+        files=[VersionFile(**{k: f[k] for k in ("name", "size", "sha256")}) for f in row.files],
+        config=row.config,
+        parent=parent.number if parent else None,
+        reported_metrics=row.reported_metrics,
+        created_by=creator.username if creator else "",
+        created_at=row.created_at,
+    )

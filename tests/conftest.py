@@ -1,0 +1,147 @@
+"""Shared fixtures: fresh databases on SQLite and PostgreSQL, and the embedded stack on real services."""
+
+from __future__ import annotations
+
+import random
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from api.client import CommonsClient
+from commons.settings import Settings
+from commons.store import ObjectStore
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def free_port_block(size: int = 5, *, low: int = 20000, high: int = 29000) -> int:
+    """A base port such that base..base+size-1 and base+10000.. (SeaweedFS gRPC) are all free."""
+    for _ in range(200):
+        base = random.randrange(low, high)
+        ports = [base + i for i in range(size)] + [base + 10000 + i for i in range(size)]
+        try:
+            for port in ports:
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free block of ports on 127.0.0.1")
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A brand-new PostgreSQL database, dropped afterwards; yields its SQLAlchemy URL."""
+    yield from _postgres_database()
+
+
+def _postgres_database() -> Iterator[str]:
+    name = f"commons_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:  # FORCE ends the connections pooled by the test's engine
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database on each backend."""
+    from registry.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'registry.db'}"
+        upgrade(url)
+        yield url
+        return
+    for url in _postgres_database():
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def s3_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """One SeaweedFS S3 server for the session, started by the code of `commons up`."""
+    from api.stack import Stack
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("s3"), s3_port=free_port_block())
+    stack = Stack(settings)
+    try:
+        stack.start_object_store()
+        yield settings.model_copy(update={"s3_endpoint": settings.resolved_s3_endpoint})
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def store(s3_settings: Settings) -> ObjectStore:
+    return ObjectStore.from_settings(s3_settings)
+
+
+@pytest.fixture(scope="session")
+def shared_services(s3_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """The session's S3 server plus one Prefect server."""
+    from api.stack import Stack
+
+    settings = s3_settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("prefect"),
+                                              "prefect_port": free_port_block(1)})
+    stack = Stack(settings)
+    try:
+        stack.start_prefect_server()
+        yield settings.model_copy(update={"prefect_api_url": settings.resolved_prefect_api_url})
+    finally:
+        stack.stop()
+
+
+@dataclass
+class RunningStack:
+    settings: Settings
+    backend: str
+
+    def client(self) -> CommonsClient:
+        return CommonsClient(self.settings.api_url)
+
+    def new_user(self) -> CommonsClient:
+        client = self.client()
+        name = f"user-{uuid.uuid4().hex[:10]}"
+        client.sign_up(name, "correct horse battery")
+        client.sign_in(name, "correct horse battery")
+        client.username = name  # type: ignore[attr-defined]
+        return client
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def stack(request: pytest.FixtureRequest, shared_services: Settings,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A worker and the API on each database backend, sharing the session's S3 and Prefect servers."""
+    from api.stack import Stack
+
+    backend = request.param
+    databases = _postgres_database() if backend == "postgresql" else None
+    data_dir = tmp_path_factory.mktemp(f"stack-{backend}")
+    database_url = next(databases) if databases else f"sqlite:///{data_dir / 'commons.db'}"
+    settings = shared_services.model_copy(update={
+        "data_dir": data_dir, "database_url": database_url, "api_port": free_port_block(1),
+        "work_pool": f"commons-{backend}", "deployment_name": f"commons-{backend}",
+    })
+    stack = Stack(settings)
+    try:
+        from registry.migrate import upgrade
+
+        upgrade(database_url)
+        stack.create_deployment()
+        stack.start_worker()
+        stack.start_api()
+        yield RunningStack(settings=settings, backend=backend)
+    finally:
+        stack.stop()
+        if databases is not None:
+            databases.close()

@@ -1,0 +1,116 @@
+"""Users, tokens, visibility, grants and access requests on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlmodel import Session
+
+from commons.db import get_engine
+from commons.errors import Conflict, Forbidden, NotFound, Unauthorized
+from registry import grants as grant_rows
+from registry.permissions import resource_for, rights
+from registry.resources import create_resource, list_visible
+from registry.schemas import ResourceCreate
+from registry.users import authenticate, create_user, issue_token, user_from_token
+
+SECRET = "test-secret-key-for-tokens-0123456789"
+
+
+def make(session: Session, name: str):
+    return create_user(session, username=name, password="a long password")
+
+
+def test_password_is_hashed_and_checked(database_url: str) -> None:
+    with Session(get_engine(database_url)) as session:
+        user = make(session, "alice")
+        assert user.password_hash.startswith("$argon2")
+        assert "a long password" not in user.password_hash
+        assert authenticate(session, username="alice", password="a long password").id == user.id
+        with pytest.raises(Unauthorized, match="wrong user name or password"):
+            authenticate(session, username="alice", password="wrong password")
+        with pytest.raises(Unauthorized):
+            authenticate(session, username="nobody", password="a long password")
+        with pytest.raises(Conflict, match="taken"):
+            make(session, "alice")
+
+
+def test_tokens_expire(database_url: str) -> None:
+    with Session(get_engine(database_url)) as session:
+        user = make(session, "bob")
+        session.commit()
+        token = issue_token(user, secret_key=SECRET, expire_minutes=1)
+        assert user_from_token(session, token, secret_key=SECRET).id == user.id
+        with pytest.raises(Unauthorized, match="not valid"):
+            user_from_token(session, token, secret_key="another-secret-key-0123456789abcdef")
+        expired = issue_token(user, secret_key=SECRET, expire_minutes=-1)
+        with pytest.raises(Unauthorized, match="expired"):
+            user_from_token(session, expired, secret_key=SECRET)
+
+
+def test_visibility_grants_and_requests(database_url: str) -> None:
+    with Session(get_engine(database_url)) as session:
+        owner, reader, other = make(session, "owner"), make(session, "reader"), make(session, "other")
+        private = create_resource(session, owner=owner, spec=ResourceCreate(
+            name="secret-sam", kind="segmenter.sam", title="Private", visibility="private"))
+        public = create_resource(session, owner=owner, spec=ResourceCreate(
+            name="open-sam", kind="segmenter.sam", title="Public", visibility="public"))
+        session.commit()
+
+        assert {r.name for r in list_visible(session, reader, limit=50, offset=0)} == {"open-sam"}
+        assert {r.name for r in list_visible(session, None, limit=50, offset=0)} == {"open-sam"}
+        assert {r.name for r in list_visible(session, owner, limit=50, offset=0)} == {"open-sam", "secret-sam"}
+        with pytest.raises(NotFound):
+            resource_for(session, name="secret-sam", user=reader)
+        with pytest.raises(Forbidden, match="access-requests"):
+            resource_for(session, name="open-sam", user=reader, need="use")
+        assert rights(session, public, owner) >= {"use", "modify", "own"}
+
+        grant_rows.grant(session, resource=private, username="reader", permission="use", actor=owner)
+        assert resource_for(session, name="secret-sam", user=reader, need="use") == private
+        with pytest.raises(Forbidden):
+            resource_for(session, name="secret-sam", user=reader, need="modify")
+        with pytest.raises(NotFound):
+            resource_for(session, name="secret-sam", user=other)
+
+        everyone = grant_rows.grant(session, resource=public, username="*", permission="use", actor=owner)
+        assert "use" in rights(session, public, other)
+        assert "use" in rights(session, public, None)
+        grant_rows.revoke(session, resource=public, grant_id=everyone.id)
+        assert "use" not in rights(session, public, other)
+
+        asked = grant_rows.request_access(session, resource=public, requester=other, permission="modify",
+                                          message="I fine-tuned it")
+        with pytest.raises(Conflict, match="already asked"):
+            grant_rows.request_access(session, resource=public, requester=other, permission="modify", message="")
+        pending = grant_rows.list_requests(session, resource=public, viewer=owner, is_owner=True, status="pending")
+        assert [r.id for r in pending] == [asked.id]
+        assert grant_rows.list_requests(session, resource=public, viewer=reader, is_owner=False, status=None) == []
+        decided = grant_rows.decide(session, resource=public, request_id=asked.id, approve=True, actor=owner)
+        assert decided.status == "approved" and decided.decided_by == owner.id and decided.decided_at is not None
+        assert {"use", "modify"} <= rights(session, public, other)
+        with pytest.raises(Conflict, match="already approved"):
+            grant_rows.decide(session, resource=public, request_id=asked.id, approve=False, actor=owner)
+
+        denied = grant_rows.request_access(session, resource=public, requester=reader, permission="use", message="")
+        grant_rows.decide(session, resource=public, request_id=denied.id, approve=False, actor=owner)
+        assert "use" not in rights(session, public, reader)
+        session.commit()
+
+
+def test_resource_names_are_unique(database_url: str) -> None:
+    with Session(get_engine(database_url)) as session:
+        owner = make(session, "carol")
+        spec = ResourceCreate(name="dup", kind="segmenter.sam", title="x")
+        create_resource(session, owner=owner, spec=spec)
+        with pytest.raises(Conflict, match="exists"):
+            create_resource(session, owner=owner, spec=spec)
+
+
+def test_timestamps_are_utc(database_url: str) -> None:
+    with Session(get_engine(database_url)) as session:
+        before = time.time()
+        user = make(session, "dave")
+        session.commit()
+        assert abs(user.created_at.timestamp() - before) < 60

@@ -1,0 +1,102 @@
+"""Versions: files in the object store, digests, declared sha256, numbering under concurrent uploads."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from commons.db import get_engine
+from commons.errors import DigestMismatch, InvalidInput, NotFound
+from commons.store import ObjectStore, keys
+from registry.resources import create_resource
+from registry.schemas import ResourceCreate
+from registry.users import create_user
+from registry.versions import StagedFile, create_version, get_version, version_digest
+
+CONFIG = {"arch": "custom", "checkpoint": "w.safetensors"}
+
+
+def staged(folder: Path, name: str, data: bytes) -> StagedFile:
+    path = folder / f"{name}-{hashlib.sha256(data).hexdigest()[:8]}"
+    path.write_bytes(data)
+    return StagedFile(name=name, path=path, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def setup_resource(database_url: str, name: str = "sam"):
+    with Session(get_engine(database_url), expire_on_commit=False) as session:
+        owner = create_user(session, username="owner", password="a long password")
+        resource = create_resource(session, owner=owner,
+                                   spec=ResourceCreate(name=name, kind="segmenter.sam", title="SAM"))
+        session.commit()
+        return owner, resource
+
+
+def test_version_files_digest_and_lineage(database_url: str, store: ObjectStore, tmp_path: Path) -> None:
+    owner, resource = setup_resource(database_url)
+    weights = staged(tmp_path, "w.safetensors", b"weights-one")
+    with Session(get_engine(database_url), expire_on_commit=False) as session:
+        first = create_version(session, store=store, resource=resource, actor=owner, files=[weights], config=CONFIG,
+                               declared_sha256={"w.safetensors": weights.sha256}, parent=None, reported_metrics=None)
+        second = create_version(session, store=store, resource=resource, actor=owner,
+                                files=[staged(tmp_path, "w.safetensors", b"weights-two")], config=CONFIG,
+                                declared_sha256=None, parent=1, reported_metrics={"mIoU": 0.71})
+        session.commit()
+        assert (first.number, second.number) == (1, 2)
+        assert second.parent_id == first.id
+        assert get_version(session, resource, "latest").number == 2
+        with pytest.raises(NotFound, match="no version 7"):
+            get_version(session, resource, 7)
+    assert store.get_bytes(keys.version_file(resource.id, 1, "w.safetensors")) == b"weights-one"
+    assert first.digest == version_digest(first.files, CONFIG)
+    assert first.digest != second.digest
+    assert first.digest == version_digest(list(reversed(first.files)), dict(reversed(list(CONFIG.items()))))
+
+
+def test_declared_sha256_and_file_names_are_checked(database_url: str, store: ObjectStore, tmp_path: Path) -> None:
+    owner, resource = setup_resource(database_url, name="checked")
+    weights = staged(tmp_path, "w.safetensors", b"weights")
+    with Session(get_engine(database_url)) as session:
+        with pytest.raises(DigestMismatch, match="sha256 is .* but 0000 was declared"):
+            create_version(session, store=store, resource=resource, actor=owner, files=[weights], config=CONFIG,
+                           declared_sha256={"w.safetensors": "0000"}, parent=None, reported_metrics=None)
+        with pytest.raises(InvalidInput, match="not allowed"):
+            create_version(session, store=store, resource=resource, actor=owner,
+                           files=[staged(tmp_path, "../evil", b"x")], config=CONFIG, declared_sha256=None,
+                           parent=None, reported_metrics=None)
+        with pytest.raises(InvalidInput, match="not uploaded"):
+            create_version(session, store=store, resource=resource, actor=owner, files=[weights], config=CONFIG,
+                           declared_sha256={"other.pth": "ab"}, parent=None, reported_metrics=None)
+    assert list(store.list_keys(f"resources/{resource.id}/")) == []
+
+
+def test_concurrent_uploads_get_distinct_numbers(database_url: str, store: ObjectStore, tmp_path: Path) -> None:
+    owner, resource = setup_resource(database_url, name="busy")
+    results: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def upload(index: int) -> None:
+        try:
+            start.wait()
+            with Session(get_engine(database_url), expire_on_commit=False) as session:
+                row = create_version(session, store=store, resource=resource, actor=owner,
+                                     files=[staged(tmp_path, "w.safetensors", f"w{index}".encode())], config=CONFIG,
+                                     declared_sha256=None, parent=None, reported_metrics=None)
+                session.commit()
+                results.append(row.number)
+        except BaseException as error:  # collected and reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(results) == [1, 2, 3, 4, 5, 6]
+    stored = {store.get_bytes(keys.version_file(resource.id, n, "w.safetensors")) for n in results}
+    assert len(stored) == 6
