@@ -38,7 +38,7 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
             raise
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_store(request: Request) -> ObjectStore:

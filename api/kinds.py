@@ -23,6 +23,7 @@ def validate_config(kind: str, raw: Any) -> dict[str, Any]:
 def check_weights(kind: str, config: dict[str, Any], files: list[StagedFile]) -> None:
     """The file the config names must be among the files and load safely (safetensors or weights_only)."""
     if kind == "segmenter.sam":
+        from resources.sam.config import parse_sam_config
         from resources.sam.model import check_weights_file
 
         checkpoint = config["checkpoint"]
@@ -33,7 +34,7 @@ def check_weights(kind: str, config: dict[str, Any], files: list[StagedFile]) ->
                 f"({', '.join(f.name for f in files)})",
                 field="config.checkpoint",
             )
-        check_weights_file(match.path)
+        check_weights_file(match.path, config=parse_sam_config(config))
 
 
 def validate_params(kind: str, mode: str, raw: dict[str, Any], inputs: list[Upload]) -> dict[str, Any]:

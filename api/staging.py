@@ -29,12 +29,13 @@ async def stage(upload: UploadFile, *, folder: Path, limit: int) -> StagedFile:
         raise InvalidInput("every uploaded file needs a file name", field="files")
     digest = hashlib.sha256()
     size = 0
-    handle = tempfile.NamedTemporaryFile(dir=folder, delete=False, prefix="staged-")  # noqa: SIM115
-    with handle:
+    # A folder of its own keeps the file's own name, so checks and messages show what the user sent.
+    path = Path(tempfile.mkdtemp(dir=folder)) / name
+    with path.open("wb") as handle:
         while chunk := await upload.read(CHUNK):
             size += len(chunk)
             if size > limit:
                 raise TooLarge(f"{name} is larger than the limit of {limit} bytes")
             digest.update(chunk)
             handle.write(chunk)
-    return StagedFile(name=name, path=Path(handle.name), size=size, sha256=digest.hexdigest())
+    return StagedFile(name=name, path=path, size=size, sha256=digest.hexdigest())

@@ -21,16 +21,19 @@ class CachedFile:
 
 
 class ContentCache:
-    """Files named by their sha256 under `root/ab/abcdef…`; a file is only ever added after verification."""
+    """Files under `root/ab/<sha256>/<name>`: addressed by content, keeping the name (and so the format).
+
+    A file is only ever added after its sha256 has been verified.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def path_for(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256
+    def path_for(self, sha256: str, name: str) -> Path:
+        return self.root / sha256[:2] / sha256 / name
 
-    def fetch(self, *, store: ObjectStore, key: str, sha256: str, size: int) -> CachedFile:
-        target = self.path_for(sha256)
+    def fetch(self, *, store: ObjectStore, key: str, name: str, sha256: str, size: int) -> CachedFile:
+        target = self.path_for(sha256, name)
         if target.is_file() and target.stat().st_size == size:
             return CachedFile(path=target, sha256=sha256, size=size, hit=True)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -84,6 +84,7 @@ def prepare(*, settings: Settings, store: ObjectStore, task_id: str, device: str
         f["name"]: cache.fetch(
             store=store,
             key=keys.version_file(resource_info["id"], resource_info["version"], f["name"]),
+            name=f["name"],
             sha256=f["sha256"],
             size=f["size"],
         )
@@ -94,7 +95,10 @@ def prepare(*, settings: Settings, store: ObjectStore, task_id: str, device: str
     for upload_id, upload in zip(task.inputs, uploads, strict=True):
         if upload is None:
             raise NotFound(f"input upload {upload_id} no longer exists")
-        cached = cache.fetch(store=store, key=keys.upload(upload.id), sha256=upload.sha256, size=upload.size)
+        cached = cache.fetch(
+            store=store, key=keys.upload(upload.id), name="input", sha256=upload.sha256,
+            size=upload.size,
+        )
         inputs.append(
             InputFile(upload_id=upload.id, name=upload.name, stem=output_stem(upload.name, taken), file=cached)
         )
