@@ -131,6 +131,7 @@ def stack(request: pytest.FixtureRequest, shared_services: Settings,
     settings = shared_services.model_copy(update={
         "data_dir": data_dir, "database_url": database_url, "api_port": free_port_block(1),
         "work_pool": f"commons-{backend}", "deployment_name": f"commons-{backend}",
+        "max_upload_bytes": 4 * 1024 * 1024,
     })
     stack = Stack(settings)
     try:

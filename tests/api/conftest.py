@@ -18,9 +18,11 @@ from resources.sam.config import parse_sam_config
 from resources.sam.model import TINY_CONFIG, save_random_weights
 from tests.conftest import RunningStack
 
+# Random weights score every mask low and make near-duplicates; these settings keep all 48 masks (16 points ×
+# 3 multimask outputs), overlapping, which exercises the label map's partition and the RLE of visible regions.
 AUTO_PARAMS: dict[str, Any] = {
     "mode": "auto",
-    "auto": {"points_per_side": 8, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0},
+    "auto": {"points_per_side": 4, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0, "box_nms_thresh": 1.0},
 }
 
 

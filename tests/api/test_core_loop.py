@@ -61,7 +61,7 @@ def test_segmentation_task_end_to_end(stack: RunningStack, published: Published,
     segments = json.loads(files["segments.json"])
     assert segments["image"] == {"name": "coffee.png", "width": 600, "height": 400, "sha256": upload["sha256"]}
     assert segments["resource"]["digest"] == published.version["digest"]
-    assert segments["params"]["auto"]["points_per_side"] == 8
+    assert segments["params"]["auto"]["points_per_side"] == 4
     assert len(segments["segments"]) > 0
     for segment in segments["segments"]:
         decoded = mask_utils.decode({"size": segment["rle"]["size"], "counts": segment["rle"]["counts"].encode()})

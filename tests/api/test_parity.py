@@ -1,0 +1,40 @@
+"""The platform's masks equal a direct SamAutomaticMaskGenerator run with the same weights and parameters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import numpy as np
+from pycocotools import mask as mask_utils
+from segment_anything import SamAutomaticMaskGenerator
+from skimage import data as skdata
+
+from resources.sam.config import parse_sam_config
+from resources.sam.model import TINY_CONFIG, build_sam
+from tests.api.conftest import AUTO_PARAMS, Published
+from tests.conftest import RunningStack
+
+
+def test_platform_masks_equal_direct_library_run(stack: RunningStack, published: Published, coffee_png: bytes,
+                                                  tiny_weights: Path) -> None:
+    client = published.provider
+    upload = client.upload("coffee.png", coffee_png)
+    task = client.wait(client.submit(resource=published.name, version=1, inputs=[upload["id"]],
+                                     params=AUTO_PARAMS)["id"])
+    assert task["status"] == "succeeded", task["error"]
+    url = next(o["url"] for o in task["outputs"] if o["name"] == "coffee/segments.json")
+    segments = json.loads(httpx.get(url, timeout=30).content)["segments"]
+
+    sam = build_sam(parse_sam_config(TINY_CONFIG), tiny_weights, device="cpu")
+    generator = SamAutomaticMaskGenerator(sam, **AUTO_PARAMS["auto"])
+    direct = generator.generate(np.asarray(skdata.coffee()))
+    assert len(segments) == len(direct) > 0
+    direct_masks = sorted((record["segmentation"] for record in direct), key=lambda m: -int(m.sum()))
+    platform_masks = [
+        mask_utils.decode({"size": s["mask_rle"]["size"], "counts": s["mask_rle"]["counts"].encode()}).astype(bool)
+        for s in segments
+    ]
+    for index, (ours, theirs) in enumerate(zip(platform_masks, direct_masks, strict=True)):
+        assert np.array_equal(ours, theirs), f"segment {index + 1} differs"
