@@ -59,6 +59,13 @@ def test_image_info_reports_format_size_and_content_type() -> None:
     assert (info.format, info.width, info.height, info.content_type) == ("JPEG", 50, 40, "image/jpeg")
 
 
+def test_multi_picture_jpeg_is_reported_as_jpeg() -> None:
+    first, second = Image.fromarray(_noise(10, 20)), Image.fromarray(_noise(10, 20, seed=1))
+    data = _encode(first, "MPO", save_all=True, append_images=[second])
+    info = image_info(data, name="phone.jpg", max_pixels=LIMIT)
+    assert (info.format, info.content_type, info.width, info.height) == ("JPEG", "image/jpeg", 20, 10)
+
+
 def test_empty_file() -> None:
     with pytest.raises(InvalidImage, match=r"^photo\.png is empty \(0 bytes\); upload a PNG or JPEG photo$"):
         decode_image(b"", name="photo.png", max_pixels=LIMIT)

@@ -46,8 +46,11 @@ def test_importing_config_does_not_import_torch() -> None:
 
 @pytest.mark.parametrize(
     ("arch", "expected"),
-    [("vit_b", (768, 12, 12, (2, 5, 8, 11))), ("vit_l", (1024, 24, 16, (5, 11, 17, 23))),
-     ("vit_h", (1280, 32, 16, (7, 15, 23, 31)))],
+    [
+        ("vit_b", (768, 12, 12, (2, 5, 8, 11))),
+        ("vit_l", (1024, 24, 16, (5, 11, 17, 23))),
+        ("vit_h", (1280, 32, 16, (7, 15, 23, 31))),
+    ],
 )
 def test_standard_archs_resolve_their_encoder(arch: str, expected: tuple[Any, ...]) -> None:
     encoder = parse_sam_config({"arch": arch, "checkpoint": "sam.pth"}).encoder()
@@ -55,8 +58,9 @@ def test_standard_archs_resolve_their_encoder(arch: str, expected: tuple[Any, ..
 
 
 def test_standard_arch_accepts_matching_encoder_fields() -> None:
-    config = parse_sam_config({"arch": "vit_b", "checkpoint": "b.pt", "encoder_depth": 12,
-                               "encoder_global_attn_indexes": [2, 5, 8, 11]})
+    config = parse_sam_config(
+        {"arch": "vit_b", "checkpoint": "b.pt", "encoder_depth": 12, "encoder_global_attn_indexes": [2, 5, 8, 11]}
+    )
     assert config.encoder().depth == 12
 
 
@@ -68,23 +72,34 @@ def test_custom_config() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"arch": "vit_b", "checkpoint": "b.pth", "encoder_depth": 24},
-         "config.encoder_depth: is fixed at 12 for arch 'vit_b' (got 24)"),
-        ({"arch": "vit_h", "checkpoint": "h.pth", "encoder_global_attn_indexes": [1]},
-         "config.encoder_global_attn_indexes: is fixed at [7, 15, 23, 31] for arch 'vit_h' (got [1])"),
-        ({"arch": "vit_x", "checkpoint": "b.pth"}, "config.arch: must be 'vit_b', 'vit_l', 'vit_h' or 'custom' (got 'vit_x')"),
+        (
+            {"arch": "vit_b", "checkpoint": "b.pth", "encoder_depth": 24},
+            "config.encoder_depth: is fixed at 12 for arch 'vit_b' (got 24)",
+        ),
+        (
+            {"arch": "vit_h", "checkpoint": "h.pth", "encoder_global_attn_indexes": [1]},
+            "config.encoder_global_attn_indexes: is fixed at [7, 15, 23, 31] for arch 'vit_h' (got [1])",
+        ),
+        (
+            {"arch": "vit_x", "checkpoint": "b.pth"},
+            "config.arch: must be 'vit_b', 'vit_l', 'vit_h' or 'custom' (got 'vit_x')",
+        ),
         ({"arch": "vit_b"}, "config.checkpoint: is required"),
         ({"arch": "vit_b", "checkpoint": "b.bin"}, "config.checkpoint: must end in .safetensors, .pth or .pt"),
         ({"arch": "vit_b", "checkpoint": "../b.pth"}, "config.checkpoint: must be a plain file name"),
         ({"arch": "vit_b", "checkpoint": "b.pth", "colour": "red"}, "config.colour: is not a known field"),
         ({**CUSTOM, "encoder_num_heads": 3}, "config.encoder_embed_dim: must be a multiple of encoder_num_heads (3)"),
-        ({**CUSTOM, "encoder_global_attn_indexes": [0, 2]},
-         "config.encoder_global_attn_indexes[1]: must be ≥ 0 and < encoder_depth (2) (got 2)"),
+        (
+            {**CUSTOM, "encoder_global_attn_indexes": [0, 2]},
+            "config.encoder_global_attn_indexes[1]: must be ≥ 0 and < encoder_depth (2) (got 2)",
+        ),
         ({**CUSTOM, "encoder_depth": 0}, "config.encoder_depth: must be ≥ 1 (got 0)"),
         ({**CUSTOM, "encoder_embed_dim": 4096}, "config.encoder_embed_dim: must be ≤ 2048 (got 4096)"),
         ({**CUSTOM, "encoder_num_heads": 33}, "config.encoder_num_heads: must be ≤ 32 (got 33)"),
-        ({k: v for k, v in CUSTOM.items() if k != "encoder_depth"},
-         "config.encoder_depth: is required when arch is 'custom'"),
+        (
+            {k: v for k, v in CUSTOM.items() if k != "encoder_depth"},
+            "config.encoder_depth: is required when arch is 'custom'",
+        ),
         ({**CUSTOM, "encoder_depth": "2"}, "config.encoder_depth: must be an integer (got '2')"),
     ],
 )
@@ -135,11 +150,18 @@ def test_params_round_trip_through_json_dump() -> None:
         ({"prompt": {"points": [[1, 2, 1]]}}, "params.prompt: is only used when mode is 'prompt'"),
         ({"mode": "prompt", "prompt": {}}, "params.prompt.points: give at least one point or one box"),
         ({"mode": "prompt", "prompt": {"points": [[1, 2, 3]]}}, "params.prompt.points[0][2]: must be ≤ 1 (got 3)"),
-        ({"mode": "prompt", "prompt": {"boxes": [[1, 2, 3, 4], [5, 5, 1, 9]]}},
-         "params.prompt.boxes[1]: must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1"),
-        ({"mode": "prompt", "prompt": {"points": [[1, 1, 1]] * 65}}, "params.prompt.points: must have at most 64 items"),
-        ({"mode": "prompt", "prompt": {"points": [[1, 1, 1]], "multimask": "yes"}},
-         "params.prompt.multimask: must be true or false (got 'yes')"),
+        (
+            {"mode": "prompt", "prompt": {"boxes": [[1, 2, 3, 4], [5, 5, 1, 9]]}},
+            "params.prompt.boxes[1]: must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1",
+        ),
+        (
+            {"mode": "prompt", "prompt": {"points": [[1, 1, 1]] * 65}},
+            "params.prompt.points: must have at most 64 items",
+        ),
+        (
+            {"mode": "prompt", "prompt": {"points": [[1, 1, 1]], "multimask": "yes"}},
+            "params.prompt.multimask: must be true or false (got 'yes')",
+        ),
         ({"seed": -1}, "params.seed: must be ≥ 0 (got -1)"),
         ({"mood": "auto"}, "params.mood: is not a known field"),
     ],
@@ -169,12 +191,16 @@ def test_prompts_inside_the_image_pass() -> None:
 @pytest.mark.parametrize(
     ("prompt", "message"),
     [
-        (PromptParams(points=[(1, 1, 1), (600, 10, 1)]),
-         "params.prompt.points[1]: point (x=600, y=10) is outside the 600x400 photo"),
+        (
+            PromptParams(points=[(1, 1, 1), (600, 10, 1)]),
+            "params.prompt.points[1]: point (x=600, y=10) is outside the 600x400 photo",
+        ),
         (PromptParams(points=[(-1, 10, 0)]), "params.prompt.points[0]: point (x=-1, y=10) is outside"),
         (PromptParams(points=[(5, 400, 1)]), "params.prompt.points[0]: point (x=5, y=400) is outside"),
-        (PromptParams(boxes=[(0, 0, 10, 10), (10, 10, 601, 200)]),
-         "params.prompt.boxes[1]: box [10, 10, 601, 200] reaches outside the 600x400 photo"),
+        (
+            PromptParams(boxes=[(0, 0, 10, 10), (10, 10, 601, 200)]),
+            "params.prompt.boxes[1]: box [10, 10, 601, 200] reaches outside the 600x400 photo",
+        ),
         (PromptParams(boxes=[(0, -2, 10, 10)]), "params.prompt.boxes[0]: box [0, -2, 10, 10] reaches outside"),
     ],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
+import warnings
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ from resources.sam.render import render_segmentation, segment_colours
 # a single mask; NMS off (1.0) plus small-region cleanup leaves several distinct segments.
 AUTO = AutoParams(
     points_per_side=8,
-    points_per_batch=16,
+    points_per_batch=8,  # on CPU, smaller batches of prompts run faster than the default 64
     pred_iou_thresh=0.02,
     stability_score_thresh=0.0,
     box_nms_thresh=1.0,
@@ -32,7 +32,16 @@ AUTO = AutoParams(
     min_mask_region_area=400,
 )
 SEGMENT_KEYS = [
-    "id", "area", "bbox", "predicted_iou", "stability_score", "point_coords", "polygons", "rle", "mask_rle", "mask_area",
+    "id",
+    "area",
+    "bbox",
+    "predicted_iou",
+    "stability_score",
+    "point_coords",
+    "polygons",
+    "rle",
+    "mask_rle",
+    "mask_area",
 ]
 
 
@@ -74,7 +83,10 @@ def _png(data: bytes) -> np.ndarray:
 
 
 def _decode(rle: dict[str, Any]) -> np.ndarray:
-    return coco_mask.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
+    with warnings.catch_warnings():  # pycocotools 2.0.11's decode trips numpy 2's copy-keyword deprecation
+        warnings.filterwarnings("ignore", "__array__ implementation doesn't accept a copy", DeprecationWarning)
+        decoded = coco_mask.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")})
+    return decoded.astype(bool)
 
 
 def _area_order(records: list[dict[str, Any]]) -> list[int]:
@@ -84,15 +96,23 @@ def _area_order(records: list[dict[str, Any]]) -> list[int]:
 def test_auto_records_have_sams_keys(auto_records: list[dict[str, Any]], coffee: np.ndarray) -> None:
     assert len(auto_records) >= 3
     for record in auto_records:
-        assert set(record) == {"segmentation", "area", "bbox", "predicted_iou", "point_coords", "stability_score",
-                               "crop_box"}
+        assert set(record) == {
+            "segmentation",
+            "area",
+            "bbox",
+            "predicted_iou",
+            "point_coords",
+            "stability_score",
+            "crop_box",
+        }
         assert record["segmentation"].shape == coffee.shape[:2]
         assert record["segmentation"].dtype == np.bool_
         assert record["area"] == int(record["segmentation"].sum())
 
 
-def test_auto_masks_equal_a_direct_generator_run(sam: Any, coffee: np.ndarray,
-                                                 auto_records: list[dict[str, Any]]) -> None:
+def test_auto_masks_equal_a_direct_generator_run(
+    sam: Any, coffee: np.ndarray, auto_records: list[dict[str, Any]]
+) -> None:
     direct = SamAutomaticMaskGenerator(sam, **AUTO.as_kwargs()).generate(coffee)
     assert len(direct) == len(auto_records)
     for ours, theirs in zip(auto_records, direct, strict=True):
@@ -166,8 +186,16 @@ def test_colours_are_distinct_and_not_black(rendered: dict[str, bytes]) -> None:
 
 def test_outputs_select_files(coffee: np.ndarray, auto_records: list[dict[str, Any]]) -> None:
     def render(outputs: list[str]) -> dict[str, bytes]:
-        return render_segmentation(image=coffee, image_name="c.png", image_sha256="0" * 64, records=auto_records,
-                                   resource={}, mode="auto", params={}, outputs=outputs)
+        return render_segmentation(
+            image=coffee,
+            image_name="c.png",
+            image_sha256="0" * 64,
+            records=auto_records,
+            resource={},
+            mode="auto",
+            params={},
+            outputs=outputs,
+        )
 
     assert list(render(["hard"])) == ["hard.png", "labels.png"]
     assert list(render(["blended"])) == ["blended.png", "labels.png"]
@@ -192,11 +220,19 @@ def test_render_synthetic_records_exactly() -> None:
         {"segmentation": box(30, 34, 50, 54), "predicted_iou": 0.2, "stability_score": 0.1, "point_coords": [[52, 32]]},
         {"segmentation": np.zeros((40, 60), dtype=bool), "predicted_iou": 0.1, "stability_score": None},
     ]
-    files = render_segmentation(image=image, image_name="s.png", image_sha256="1" * 64, records=records,
-                                resource={}, mode="prompt", params={}, outputs=["hard", "blended", "json"])
+    files = render_segmentation(
+        image=image,
+        image_name="s.png",
+        image_sha256="1" * 64,
+        records=records,
+        resource={},
+        mode="prompt",
+        params={},
+        outputs=["hard", "blended", "json"],
+    )
     segments = json.loads(files["segments.json"])["segments"]
     labels = _png(files["labels.png"])
-    # ids by SAM area: big (1480) → 1, the 6x12 box (72) → 2, the two equal 4x4 squares → 3, 4, empty → 5
+    # ids by SAM area: big (1475) → 1, the 6x12 box (72) → 2, the two equal 4x4 squares → 3, 4, empty → 5
     assert [s["mask_area"] for s in segments] == [1475, 72, 16, 16, 0]
     assert [s["point_coords"] for s in segments[:4]] == [[[6.5, 6.5]], [], [[51.0, 31.0]], [[52.0, 32.0]]]
     assert segments[0]["stability_score"] is None
@@ -220,8 +256,16 @@ def test_render_synthetic_records_exactly() -> None:
 
 def test_render_refuses_bad_records(coffee: np.ndarray) -> None:
     with pytest.raises(InvalidInput, match=r"records\[0\]\.segmentation must be a 400x600 bool array"):
-        render_segmentation(image=coffee, image_name="c", image_sha256="0", records=[{"segmentation": np.zeros((4, 4))}],
-                            resource={}, mode="auto", params={}, outputs=["json"])
+        render_segmentation(
+            image=coffee,
+            image_name="c",
+            image_sha256="0",
+            records=[{"segmentation": np.zeros((4, 4))}],
+            resource={},
+            mode="auto",
+            params={},
+            outputs=["json"],
+        )
 
 
 def test_prompt_with_a_point_and_a_box(sam: Any, coffee: np.ndarray) -> None:
@@ -236,8 +280,16 @@ def test_prompt_with_a_point_and_a_box(sam: Any, coffee: np.ndarray) -> None:
     again = segment_prompt(sam, coffee, prompt)
     for first, second in zip(records, again, strict=True):
         np.testing.assert_array_equal(first["segmentation"], second["segmentation"])
-    files = render_segmentation(image=coffee, image_name="c.png", image_sha256="0" * 64, records=records,
-                                resource={}, mode="prompt", params=prompt.model_dump(mode="json"), outputs=["json"])
+    files = render_segmentation(
+        image=coffee,
+        image_name="c.png",
+        image_sha256="0" * 64,
+        records=records,
+        resource={},
+        mode="prompt",
+        params=prompt.model_dump(mode="json"),
+        outputs=["json"],
+    )
     assert len(json.loads(files["segments.json"])["segments"]) == 2
 
 
@@ -261,7 +313,3 @@ def test_image_must_be_rgb_uint8(sam: Any, coffee: np.ndarray) -> None:
         segment_auto(sam, coffee.astype(np.float32), AUTO)
     with pytest.raises(InvalidInput, match="HxWx3 uint8"):
         segment_prompt(sam, coffee[:, :, 0], PromptParams(points=[(1, 1, 1)]))
-
-
-def test_weights_file_is_named_like_the_config(tmp_path: Path) -> None:
-    assert TINY_CONFIG["checkpoint"].endswith(".safetensors")

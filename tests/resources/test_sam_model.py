@@ -24,7 +24,7 @@ from resources.sam.model import (
 TINY = parse_sam_config(TINY_CONFIG)
 
 
-class TaggedStateDict(collections.OrderedDict):  # type: ignore[type-arg]
+class TaggedStateDict(collections.OrderedDict[str, object]):
     """A dict subclass: unpickling it needs the full (unsafe) unpickler."""
 
 
@@ -37,9 +37,10 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_configs_for_tests_and_benchmark_are_valid() -> None:
     assert TINY.arch == "custom"
-    assert parse_sam_config(VIT_B_SIZED_CONFIG).encoder() == parse_sam_config(
-        {"arch": "vit_b", "checkpoint": "b.pth"}
-    ).encoder()
+    assert (
+        parse_sam_config(VIT_B_SIZED_CONFIG).encoder()
+        == parse_sam_config({"arch": "vit_b", "checkpoint": "b.pth"}).encoder()
+    )
 
 
 def test_random_weights_round_trip(tiny_weights: Path) -> None:
@@ -114,7 +115,7 @@ def test_non_tensor_contents_are_refused(tmp_path: Path) -> None:
 def test_unreadable_pth_is_refused(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "broken.pth"
     path.write_bytes(content)
-    with pytest.raises(InvalidWeights, match="broken.pth"):
+    with pytest.raises(InvalidWeights, match=r"broken\.pth"):
         check_weights_file(path)
 
 

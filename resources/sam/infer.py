@@ -1,0 +1,91 @@
+"""Run SAM on one photo: automatic masks over a point grid, or masks for given points and boxes.
+
+Both functions return SAM's mask records (see `segment_anything.SamAutomaticMaskGenerator.generate`):
+  segmentation     HxW bool numpy array, True inside the mask, at the photo's own resolution
+  area             int, number of True pixels
+  bbox             [x, y, w, h] ints, SAM's convention: w = x_max - x_min with x_max inclusive
+  predicted_iou    float, the model's own estimate of the mask's quality
+  point_coords     list of [x, y] float pixel coordinates of the point prompts used
+  stability_score  float, IoU of the mask logits thresholded at mask_threshold ± 1.0
+  crop_box         [x, y, w, h] ints, the part of the photo the mask was predicted on
+Coordinates are pixels of the photo passed in (x right, y down), not SAM's 1024-pixel input frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numpy as np
+import torch
+from segment_anything import SamAutomaticMaskGenerator, SamPredictor
+from segment_anything.modeling import Sam
+from segment_anything.utils.amg import batched_mask_to_box, box_xyxy_to_xywh, calculate_stability_score
+
+from commons.image_io import check_rgb_array
+from resources.sam.config import AutoParams, PromptParams
+
+STABILITY_OFFSET: Final[float] = 1.0  # SamAutomaticMaskGenerator's default stability_score_offset
+
+
+def segment_auto(sam: Sam, image: np.ndarray, params: AutoParams) -> list[dict[str, Any]]:
+    """Automatic masks for an HxWx3 uint8 RGB photo: `SamAutomaticMaskGenerator(sam, **params)`.
+
+    The generator's records are returned unchanged (output_mode "binary_mask"); see the module docstring.
+    """
+    check_rgb_array(image)
+    generator = SamAutomaticMaskGenerator(sam, output_mode="binary_mask", **params.as_kwargs())
+    with torch.inference_mode():
+        records: list[dict[str, Any]] = generator.generate(image)
+    return records
+
+
+def segment_prompt(sam: Sam, image: np.ndarray, params: PromptParams) -> list[dict[str, Any]]:
+    """One mask per prompt for an HxWx3 uint8 RGB photo, via `SamPredictor.predict`.
+
+    Prompts: every box is one prompt, together with all the points; with no boxes, all the points
+    form a single prompt. Points are [x, y, label] and boxes [x0, y0, x1, y1] (XYXY), in pixels of
+    `image`. With `params.multimask` SAM proposes three masks per prompt and the one with the highest
+    predicted IoU is kept. `stability_score` is computed as the automatic generator does it, with
+    `calculate_stability_score` on the full-resolution logits (H x W float32) at offset 1.0; it is
+    NaN for an empty mask. Records come in prompt order; `crop_box` is the whole photo.
+    """
+    check_rgb_array(image)
+    height, width = image.shape[:2]
+    params.check_inside(width, height)
+    coords = np.array([[x, y] for x, y, _ in params.points], dtype=np.float32).reshape(-1, 2)
+    labels = np.array([label for _, _, label in params.points], dtype=np.int64)
+    point_coords = coords if len(coords) else None
+    point_labels = labels if len(labels) else None
+    boxes: list[np.ndarray | None] = [np.array(box, dtype=np.float32) for box in params.boxes] or [None]
+    predictor = SamPredictor(sam)
+    records = []
+    with torch.inference_mode():
+        predictor.set_image(image)
+        for box in boxes:
+            logits, scores, _ = predictor.predict(
+                point_coords=point_coords,
+                point_labels=point_labels,
+                box=box,
+                multimask_output=params.multimask,
+                return_logits=True,
+            )
+            best = int(np.argmax(scores))
+            records.append(_record(logits[best], float(scores[best]), float(sam.mask_threshold), coords))
+        predictor.reset_image()
+    return records
+
+
+def _record(logits: np.ndarray, score: float, threshold: float, coords: np.ndarray) -> dict[str, Any]:
+    """A mask record from one HxW float32 logit map (pixel resolution of the photo)."""
+    logits_t = torch.from_numpy(np.ascontiguousarray(logits))[None]
+    mask_t = logits_t > threshold
+    height, width = logits.shape
+    return {
+        "segmentation": mask_t[0].numpy(),
+        "area": int(mask_t.sum().item()),
+        "bbox": box_xyxy_to_xywh(batched_mask_to_box(mask_t)[0]).tolist(),
+        "predicted_iou": score,
+        "point_coords": coords.astype(np.float64).tolist(),
+        "stability_score": float(calculate_stability_score(logits_t, threshold, STABILITY_OFFSET)[0].item()),
+        "crop_box": [0, 0, width, height],
+    }
