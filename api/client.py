@@ -27,6 +27,7 @@ class ApiError(Exception):
 class CommonsClient:
     def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 120) -> None:
         self.http = httpx.Client(base_url=base_url.rstrip("/") + "/api/v1", timeout=timeout)
+        self.username = ""  # empty until sign_in
         if token:
             self.http.headers["Authorization"] = f"Bearer {token}"
 
@@ -45,6 +46,7 @@ class CommonsClient:
         body = self._check(self.http.post("/auth/token", data={"username": username, "password": password}))
         token = str(body["access_token"])
         self.http.headers["Authorization"] = f"Bearer {token}"
+        self.username = username
         return token
 
     def create_resource(self, **spec: Any) -> dict[str, Any]:
@@ -91,9 +93,17 @@ class CommonsClient:
         inputs: list[str],
         params: dict[str, Any],
         idempotency_key: str | None = None,
+        lane: str = "auto",
     ) -> dict[str, Any]:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        body = {"resource": resource, "version": version, "mode": "infer", "inputs": inputs, "params": params}
+        body = {
+            "resource": resource,
+            "version": version,
+            "mode": "infer",
+            "inputs": inputs,
+            "params": params,
+            "lane": lane,
+        }
         return self._check(self.http.post("/tasks", json=body, headers=headers))
 
     def task(self, task_id: str) -> dict[str, Any]:

@@ -1,8 +1,10 @@
-"""Submits and cancels flow runs of the project's deployment through the Prefect client."""
+"""Hands tasks to Prefect: the batch lane (flow runs of the deployment on a work pool) and the warm lane
+(background task runs pushed to long-lived task workers)."""
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -12,19 +14,21 @@ from prefect.states import Cancelled, Cancelling
 
 from commons.errors import ServiceUnavailable
 from commons.settings import Settings
+from registry.models import Task
 
-TERMINAL_FLOW_STATES = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+TERMINAL_STATES = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+WARM_WORKER_CHECK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
-class FlowRunState:
+class RunState:
     type: StateType
     name: str
     message: str | None
 
     @property
     def terminal(self) -> bool:
-        return self.type in TERMINAL_FLOW_STATES
+        return self.type in TERMINAL_STATES
 
 
 class Dispatcher:
@@ -36,6 +40,8 @@ class Dispatcher:
         self._client.__enter__()
         self._deployment_id: UUID | None = None
         self._lock = threading.Lock()
+        self._warm_checked_at = 0.0
+        self._warm_online = False
 
     def close(self) -> None:
         self._client.__exit__(None, None, None)
@@ -53,9 +59,20 @@ class Dispatcher:
                 self._deployment_id = deployment.id
             return self._deployment_id
 
-    def submit(self, task_id: str) -> str:
-        """Create a flow run of the deployment for the task; idempotent on the task id."""
+    def choose_lane(self, *, requested: str, mode: str, input_count: int) -> str:
+        """`warm` for small infer tasks while a warm worker listens, else `batch`; an explicit choice wins."""
+        if requested != "auto":
+            return requested
+        small = mode == "infer" and input_count <= self.settings.warm_lane_max_inputs
+        return "warm" if small and self.warm_worker_online() else "batch"
+
+    def submit(self, task_id: str, *, lane: str) -> str:
+        """Start the task's run; returns the Prefect flow run id (batch) or task run id (warm)."""
         try:
+            if lane == "warm":
+                from flows.warm_lane import run_task_warm  # the task object the warm workers serve
+
+                return str(run_task_warm.delay(task_id).task_run_id)
             run = self._client.create_flow_run_from_deployment(
                 self._deployment(),
                 parameters={"task_id": task_id},
@@ -65,25 +82,38 @@ class Dispatcher:
         except ServiceUnavailable:
             raise
         except Exception as error:
-            raise ServiceUnavailable(f"Prefect refused the flow run: {error}") from error
+            raise ServiceUnavailable(f"Prefect refused the run: {error}") from error
         return str(run.id)
 
-    def cancel(self, flow_run_id: str) -> None:
-        """Ask Prefect to cancel: a run not started yet is cancelled at once; a running one is stopped."""
-        run = self._client.read_flow_run(UUID(flow_run_id))
+    def cancel(self, task: Task) -> None:
+        """Stop the task's flow run through Prefect: at once if not started, else the worker kills it.
+
+        On the warm lane the flow runs inside a long-lived worker that must not be killed; it notices the
+        cancelled task row at its next step or image and stops there (publishing nothing).
+        """
+        if task.lane != "batch" or task.flow_run_id is None:
+            return
+        run_id = UUID(task.flow_run_id)
+        run = self._client.read_flow_run(run_id)
         state_type = run.state.type if run.state else None
-        if state_type in TERMINAL_FLOW_STATES:
+        if state_type in TERMINAL_STATES:
             return
         if state_type in (StateType.SCHEDULED, StateType.PENDING, None):
-            self._client.set_flow_run_state(UUID(flow_run_id), Cancelled(message="cancelled by request"), force=True)
+            self._client.set_flow_run_state(run_id, Cancelled(message="cancelled by request"), force=True)
         else:
-            self._client.set_flow_run_state(UUID(flow_run_id), Cancelling(message="cancelled by request"), force=True)
+            self._client.set_flow_run_state(run_id, Cancelling(message="cancelled by request"), force=True)
 
-    def state(self, flow_run_id: str) -> FlowRunState | None:
-        run = self._client.read_flow_run(UUID(flow_run_id))
-        if run.state is None:
+    def state(self, task: Task) -> RunState | None:
+        """The state of the Prefect run executing the task (its flow run once started, else the dispatch)."""
+        if task.flow_run_id is not None:
+            state = self._client.read_flow_run(UUID(task.flow_run_id)).state
+        elif task.dispatch_id is not None:
+            state = self._client.read_task_run(UUID(task.dispatch_id)).state
+        else:
             return None
-        return FlowRunState(type=run.state.type, name=run.state.name or run.state.type.value, message=run.state.message)
+        if state is None:
+            return None
+        return RunState(type=state.type, name=state.name or state.type.value, message=state.message)
 
     def prefect_healthy(self) -> bool:
         return self._client.api_healthcheck() is None
@@ -94,3 +124,21 @@ class Dispatcher:
         except Exception:
             return False
         return any(worker.status == WorkerStatus.ONLINE for worker in workers)
+
+    def warm_worker_online(self) -> bool:
+        """Whether a task worker currently subscribes to the warm lane's task (cached for a few seconds)."""
+        if self.settings.warm_workers == 0:
+            return False
+        now = time.monotonic()
+        if now - self._warm_checked_at > WARM_WORKER_CHECK_SECONDS:
+            from flows.warm_lane import run_task_warm
+
+            try:
+                response = self._client.request(
+                    "POST", "/task_workers/filter", json={"task_worker_filter": {"task_keys": [run_task_warm.task_key]}}
+                )
+                self._warm_online = bool(response.json())
+            except Exception:
+                self._warm_online = False
+            self._warm_checked_at = now
+        return self._warm_online

@@ -23,16 +23,18 @@ def reconcile_once(*, settings: Settings, dispatcher: Dispatcher) -> int:
     changed = 0
     with session_scope(settings.resolved_database_url) as session:
         for task in task_rows.active_tasks(session):
-            if task.flow_run_id is None:
+            if task.dispatch_id is None:
                 created = as_utc(task.created_at)
                 if created is not None and utcnow() - created > RESUBMIT_AFTER:
                     try:
-                        task_rows.mark_scheduled(session, task=task, flow_run_id=dispatcher.submit(task.id))
+                        task_rows.mark_scheduled(
+                            session, task=task, dispatch_id=dispatcher.submit(task.id, lane=task.lane)
+                        )
                         changed += 1
                     except ServiceUnavailable as error:
                         log.warning("task %s still waiting for Prefect: %s", task.id, error.message)
                 continue
-            state = dispatcher.state(task.flow_run_id)
+            state = dispatcher.state(task)
             if state is not None and state.terminal:
                 status = "cancelled" if state.name.lower() == "cancelled" else "failed"
                 reason = state.message or state.name
@@ -47,7 +49,7 @@ def reconcile_once(*, settings: Settings, dispatcher: Dispatcher) -> int:
                     error=f"the worker sent no heartbeat for {settings.stale_after_seconds:.0f} s; it probably died",
                 )
                 try:
-                    dispatcher.cancel(task.flow_run_id)
+                    dispatcher.cancel(task)
                 except Exception as error:
                     log.warning("could not cancel flow run %s of a dead worker: %s", task.flow_run_id, error)
     return changed

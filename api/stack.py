@@ -196,6 +196,23 @@ class Stack:
 
         self._wait(child, "Prefect worker", online, timeout=90)
 
+    def start_warm_workers(self) -> None:
+        """Long-lived task workers for the warm lane; ready once the Prefect server sees them subscribed."""
+        if self.settings.warm_workers == 0:
+            return
+        children = [
+            self._spawn(f"warm-worker-{index}", [sys.executable, "-m", "flows.warm_lane"])
+            for index in range(self.settings.warm_workers)
+        ]
+        url = self.settings.resolved_prefect_api_url
+
+        def subscribed() -> bool:
+            response = httpx.post(f"{url}/task_workers/filter", json={}, timeout=2)
+            return len(response.json()) >= len(children)
+
+        for child in children:
+            self._wait(child, "warm worker", subscribed, timeout=120)
+
     def start_api(self) -> None:
         child = self._spawn(
             "api",
@@ -229,6 +246,8 @@ class Stack:
         self.create_deployment()
         self.start_worker()
         progress(f"Prefect worker online (pool {self.settings.work_pool})")
+        self.start_warm_workers()
+        progress(f"{self.settings.warm_workers} warm worker(s) subscribed (the warm lane)")
         self.start_api()
         progress(f"API ready at {self.settings.api_url}")
 

@@ -37,6 +37,7 @@ def task_public(session: Session, task: Task, *, store: ObjectStore, expires_sec
         resource=resource.name if resource else "",
         version=version.number if version else 0,
         mode=task.mode,
+        lane=task.lane,
         params=task.params,
         inputs=task.inputs,
         steps=[StepPublic(**step) for step in task.steps],

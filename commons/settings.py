@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     work_pool: str = "commons-process"
     deployment_name: str = "commons"
     worker_query_seconds: float = Field(default=0.5, gt=0, le=60)
+    warm_workers: int = Field(default=1, ge=0, le=64, description="Long-lived task workers (0 = no warm lane).")
+    warm_worker_limit: int = Field(default=1, ge=1, le=64, description="Tasks one warm worker runs at once.")
+    warm_lane_max_inputs: int = Field(
+        default=8, ge=0, description="Infer tasks with at most this many inputs go to the warm lane."
+    )
 
     secret_key: str = DEVELOPMENT_SECRET_KEY
     token_expire_minutes: int = Field(default=24 * 60, ge=1)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+from typing import cast
 
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import WorkPoolCreate
-from prefect.deployments.runner import EntrypointType
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from commons.settings import Settings
@@ -27,12 +28,15 @@ def ensure_deployment(settings: Settings) -> str:
     """Create or update the `run-task/<deployment_name>` deployment; returns its id."""
     with SyncPrefectClient(settings.resolved_prefect_api_url) as client:
         ensure_work_pool(client, name=settings.work_pool)
-    deployment = run_task.to_deployment(
-        name=settings.deployment_name,
-        work_pool_name=settings.work_pool,
-        entrypoint_type=EntrypointType.MODULE_PATH,
-        description="Runs one Model Commons task (init → work → publish).",
-        tags=["model-commons"],
+    deployment = cast(
+        RunnerDeployment,
+        run_task.to_deployment(
+            name=settings.deployment_name,
+            work_pool_name=settings.work_pool,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            description="Runs one Model Commons task (init → work → publish).",
+            tags=["model-commons"],
+        ),
     )
     from prefect.settings import PREFECT_API_URL, temporary_settings
 

@@ -96,7 +96,10 @@ def prepare(*, settings: Settings, store: ObjectStore, task_id: str, device: str
         if upload is None:
             raise NotFound(f"input upload {upload_id} no longer exists")
         cached = cache.fetch(
-            store=store, key=keys.upload(upload.id), name="input", sha256=upload.sha256,
+            store=store,
+            key=keys.upload(upload.id),
+            name="input",
+            sha256=upload.sha256,
             size=upload.size,
         )
         inputs.append(

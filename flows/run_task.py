@@ -17,6 +17,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.flows import Flow
+from prefect.states import Cancelled
 
 from commons.db import session_scope
 from commons.errors import CommonsError, Conflict, ServiceUnavailable
@@ -26,6 +27,7 @@ from flows.heartbeat import heartbeat
 from flows.prepare import Prepared, prepare
 from flows.publish import build_manifest, upload_outputs, write_manifest
 from registry import tasks as task_rows
+from registry.models import Task
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +38,26 @@ def describe_error(error: BaseException) -> str:
     return f"internal error ({type(error).__name__}: {error}); the worker log has the details"
 
 
+class TaskCancelled(Exception):
+    """The task row was cancelled while the flow ran; the flow stops at the next check and publishes nothing."""
+
+
+def stop_if_cancelled(task: Task) -> None:
+    if task.status in task_rows.TERMINAL:
+        raise TaskCancelled(f"task {task.id} ended ({task.status}) while running")
+
+
 @contextmanager
 def recorded_step(settings: Settings, task_id: str, name: str) -> Iterator[None]:
     with session_scope(settings.resolved_database_url) as session:
-        task_rows.set_step(session, task=task_rows.get_task(session, task_id), name=name, status="running")
+        row = task_rows.get_task(session, task_id)
+        stop_if_cancelled(row)
+        task_rows.set_step(session, task=row, name=name, status="running")
     try:
         yield
     except BaseException as error:
-        status = "failed" if isinstance(error, Exception) else "cancelled"
+        cancelled = isinstance(error, TaskCancelled) or not isinstance(error, Exception)
+        status = "cancelled" if cancelled else "failed"
         with session_scope(settings.resolved_database_url) as session:
             task_rows.set_step(session, task=task_rows.get_task(session, task_id), name=name, status=status)
         raise
@@ -81,6 +95,7 @@ def infer_step(prepared: Prepared) -> list[Path]:
     def on_progress(fraction: float) -> None:
         with session_scope(settings.resolved_database_url) as session:
             row = task_rows.get_task(session, prepared.task_id)
+            stop_if_cancelled(row)
             task_rows.set_progress(session, task=row, progress=(1 + fraction) / 3)
 
     with recorded_step(settings, prepared.task_id, "infer"):
@@ -114,17 +129,24 @@ def publish_step(prepared: Prepared, files: list[Path]) -> str | None:
     return key
 
 
+def _current_flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.id
+    return str(run_id) if run_id else None
+
+
 def _end_task(task_id: str, *, status: str, error: str | None) -> None:
     settings = get_settings()
     with session_scope(settings.resolved_database_url) as session:
         task_rows.finish(session, task=task_rows.get_task(session, task_id), status=status, error=error)
 
 
-def _on_cancellation(_flow: Flow[Any, Any], flow_run: FlowRun, _state: State) -> None:
+def _on_cancellation(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
     _end_task(str(flow_run.parameters["task_id"]), status="cancelled", error="cancelled by request")
 
 
-def _on_crashed(_flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
+def _on_crashed(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
     _end_task(
         str(flow_run.parameters["task_id"]),
         status="failed",
@@ -133,13 +155,13 @@ def _on_crashed(_flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
 
 
 @flow(name="run-task", on_cancellation=[_on_cancellation], on_crashed=[_on_crashed], log_prints=True)
-def run_task(task_id: str) -> str | None:
-    """Run one task of the registry end to end; returns the manifest key (None when cancelled)."""
+def run_task(task_id: str) -> str | State | None:
+    """Run one task of the registry end to end; returns the manifest key, or a Cancelled state."""
     settings = get_settings()
     with session_scope(settings.resolved_database_url) as session:
-        if not task_rows.mark_running(session, task=task_rows.get_task(session, task_id)):
-            log.info("task %s already ended; nothing to do", task_id)
-            return None
+        row = task_rows.get_task(session, task_id)
+        if not task_rows.mark_running(session, task=row, flow_run_id=_current_flow_run_id()):
+            return Cancelled(message=f"task {task_id} had already ended ({row.status})")
     work_dir = settings.data_dir.resolve() / "work" / task_id
     try:
         with heartbeat(
@@ -147,7 +169,12 @@ def run_task(task_id: str) -> str | None:
         ):
             prepared = init_step(task_id)
             files = infer_step(prepared)
-            return publish_step(prepared, files)
+            manifest_key = publish_step(prepared, files)
+            if manifest_key is None:
+                return Cancelled(message="task cancelled before its manifest was written; nothing published")
+            return manifest_key
+    except TaskCancelled as cancelled:
+        return Cancelled(message=str(cancelled))
     except Exception as error:  # cancellation arrives as a BaseException and is left to the hook
         _end_task(task_id, status="failed", error=describe_error(error))
         raise

@@ -101,7 +101,9 @@ class Task(SQLModel, table=True):
     error: str | None = None
     outputs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     manifest_key: str | None = Field(default=None, max_length=200)
-    flow_run_id: str | None = Field(default=None, max_length=64)
+    lane: str = Field(default="batch", max_length=16)  # "warm" (long-lived task worker) or "batch" (deployment)
+    dispatch_id: str | None = Field(default=None, max_length=64)  # Prefect flow run (batch) or task run (warm)
+    flow_run_id: str | None = Field(default=None, max_length=64)  # the flow run that executes the task
     idempotency_key: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

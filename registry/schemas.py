@@ -157,6 +157,11 @@ class TaskCreate(BaseModel):
     version: int | Literal["latest"] = "latest"
     mode: Literal["infer"] = "infer"
     inputs: list[str] = Field(min_length=1, max_length=256)
+    lane: Literal["auto", "warm", "batch"] = Field(
+        default="auto",
+        description="warm: a long-lived worker with code loaded (fast start, small jobs); batch: a flow run of "
+        "the deployment on a work pool (own process or container); auto: warm for small infer tasks.",
+    )
     params: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -180,6 +185,7 @@ class TaskPublic(BaseModel):
     resource: str
     version: int
     mode: str
+    lane: str
     params: dict[str, Any]
     inputs: list[str]
     steps: list[StepPublic]

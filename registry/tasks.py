@@ -26,6 +26,7 @@ def create_task(
     mode: str,
     params: dict[str, Any],
     inputs: list[str],
+    lane: str,
     idempotency_key: str | None,
 ) -> tuple[Task, bool]:
     """Store a new pending task; with an idempotency key already used by this owner, return that task.
@@ -46,6 +47,7 @@ def create_task(
         mode=mode,
         params=params,
         inputs=inputs,
+        lane=lane,
         steps=steps,
         idempotency_key=idempotency_key,
     )
@@ -91,19 +93,24 @@ def _touch(task: Task) -> None:
     task.updated_at = utcnow()
 
 
-def mark_scheduled(session: Session, *, task: Task, flow_run_id: str) -> None:
-    task.flow_run_id = flow_run_id
+def mark_scheduled(session: Session, *, task: Task, dispatch_id: str) -> None:
+    """Record the Prefect run that will execute the task (a flow run, or a task run on the warm lane)."""
+    task.dispatch_id = dispatch_id
+    if task.lane == "batch":
+        task.flow_run_id = dispatch_id
     if task.status == "pending":
         task.status = "scheduled"
     _touch(task)
     session.add(task)
 
 
-def mark_running(session: Session, *, task: Task) -> bool:
+def mark_running(session: Session, *, task: Task, flow_run_id: str | None) -> bool:
     """Move to running; False when the task already ended (e.g. cancelled before the worker started)."""
     if task.status in TERMINAL:
         return False
     task.status = "running"
+    if flow_run_id:
+        task.flow_run_id = flow_run_id
     now = utcnow()
     task.started_at = task.started_at or now
     task.heartbeat_at = now

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +41,7 @@ def postgres_database() -> Iterator[str]:
     yield from _postgres_database()
 
 
-def _postgres_database() -> Iterator[str]:
+def _postgres_database() -> Generator[str, None, None]:
     name = f"commons_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -91,8 +91,9 @@ def shared_services(s3_settings: Settings, tmp_path_factory: pytest.TempPathFact
     """The session's S3 server plus one Prefect server."""
     from api.stack import Stack
 
-    settings = s3_settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("prefect"),
-                                              "prefect_port": free_port_block(1)})
+    settings = s3_settings.model_copy(
+        update={"data_dir": tmp_path_factory.mktemp("prefect"), "prefect_port": free_port_block(1)}
+    )
     stack = Stack(settings)
     try:
         stack.start_prefect_server()
@@ -114,13 +115,13 @@ class RunningStack:
         name = f"user-{uuid.uuid4().hex[:10]}"
         client.sign_up(name, "correct horse battery")
         client.sign_in(name, "correct horse battery")
-        client.username = name  # type: ignore[attr-defined]
         return client
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def stack(request: pytest.FixtureRequest, shared_services: Settings,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def stack(
+    request: pytest.FixtureRequest, shared_services: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningStack]:
     """A worker and the API on each database backend, sharing the session's S3 and Prefect servers."""
     from api.stack import Stack
 
@@ -128,11 +129,16 @@ def stack(request: pytest.FixtureRequest, shared_services: Settings,
     databases = _postgres_database() if backend == "postgresql" else None
     data_dir = tmp_path_factory.mktemp(f"stack-{backend}")
     database_url = next(databases) if databases else f"sqlite:///{data_dir / 'commons.db'}"
-    settings = shared_services.model_copy(update={
-        "data_dir": data_dir, "database_url": database_url, "api_port": free_port_block(1),
-        "work_pool": f"commons-{backend}", "deployment_name": f"commons-{backend}",
-        "max_upload_bytes": 4 * 1024 * 1024,
-    })
+    settings = shared_services.model_copy(
+        update={
+            "data_dir": data_dir,
+            "database_url": database_url,
+            "api_port": free_port_block(1),
+            "work_pool": f"commons-{backend}",
+            "deployment_name": f"commons-{backend}",
+            "max_upload_bytes": 4 * 1024 * 1024,
+        }
+    )
     stack = Stack(settings)
     try:
         from registry.migrate import upgrade
@@ -140,6 +146,7 @@ def stack(request: pytest.FixtureRequest, shared_services: Settings,
         upgrade(database_url)
         stack.create_deployment()
         stack.start_worker()
+        stack.start_warm_workers()
         stack.start_api()
         yield RunningStack(settings=settings, backend=backend)
     finally:

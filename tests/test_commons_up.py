@@ -19,8 +19,13 @@ BIN = Path(sys.executable).parent
 
 
 def start(data_dir: Path, env: dict[str, str], api_port: int) -> subprocess.Popen[str]:
-    process = subprocess.Popen([str(BIN / "commons"), "up", "--data-dir", str(data_dir), "--port", str(api_port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    process = subprocess.Popen(
+        [str(BIN / "commons"), "up", "--data-dir", str(data_dir), "--port", str(api_port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     deadline = time.monotonic() + 240
     lines: list[str] = []
     assert process.stdout is not None

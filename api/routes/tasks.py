@@ -49,6 +49,7 @@ def submit(
     version = get_version(session, resource, spec.version)
     inputs = uploads_for_task(session, owner=user, upload_ids=spec.inputs)
     params = validate_params(resource.kind, spec.mode, spec.params, inputs)
+    lane = dispatcher.choose_lane(requested=spec.lane, mode=spec.mode, input_count=len(inputs))
     task, created = task_rows.create_task(
         session,
         owner=user,
@@ -57,12 +58,13 @@ def submit(
         mode=spec.mode,
         params=params,
         inputs=spec.inputs,
+        lane=lane,
         idempotency_key=idempotency_key,
     )
     session.commit()  # the worker reads the row from its own connection
     if created:
         try:
-            task_rows.mark_scheduled(session, task=task, flow_run_id=dispatcher.submit(task.id))
+            task_rows.mark_scheduled(session, task=task, dispatch_id=dispatcher.submit(task.id, lane=lane))
             session.commit()
         except ServiceUnavailable as error:  # the task stays pending; the reaper submits it when Prefect is back
             log.warning("task %s stored but not yet submitted: %s", task.id, error.message)
@@ -100,7 +102,7 @@ def cancel(
     session.commit()
     if task.flow_run_id:
         try:
-            dispatcher.cancel(task.flow_run_id)
+            dispatcher.cancel(task)
         except Exception as error:  # the row is already cancelled; the flow checks it before publishing
             log.warning("could not cancel flow run %s: %s", task.flow_run_id, error)
     return task_public(session, task, store=store, expires_seconds=settings.presign_expiry_seconds)

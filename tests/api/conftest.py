@@ -54,8 +54,9 @@ class Published:
 def publish(stack: RunningStack, weights: Path, *, visibility: str = "private") -> Published:
     provider = stack.new_user()
     name = f"sam-{uuid.uuid4().hex[:8]}"
-    provider.create_resource(name=name, kind="segmenter.sam", title="Tiny SAM", visibility=visibility,
-                             citation="Kirillov et al. 2023")
+    provider.create_resource(
+        name=name, kind="segmenter.sam", title="Tiny SAM", visibility=visibility, citation="Kirillov et al. 2023"
+    )
     version = provider.upload_version(name, files=[weights], config=TINY_CONFIG)
     return Published(provider=provider, name=name, version=version)
 

@@ -28,8 +28,9 @@ def png_claiming(width: int, height: int) -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(
-        b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def detail(response) -> str:
@@ -44,8 +45,9 @@ def test_authentication_errors(stack: RunningStack) -> None:
     anonymous.http.headers["Authorization"] = "Bearer not-a-token"
     assert anonymous.http.get("/users/me").status_code == 401
     me = client.http.get("/users/me").json()
-    expired = jwt.encode({"sub": me["id"], "exp": datetime.now(UTC) - timedelta(minutes=5)},
-                         stack.settings.secret_key, algorithm="HS256")
+    expired = jwt.encode(
+        {"sub": me["id"], "exp": datetime.now(UTC) - timedelta(minutes=5)}, stack.settings.secret_key, algorithm="HS256"
+    )
     anonymous.http.headers["Authorization"] = f"Bearer {expired}"
     response = anonymous.http.get("/users/me")
     assert response.status_code == 401 and "expired" in detail(response)
@@ -110,18 +112,21 @@ def test_unknown_resource_and_version(stack: RunningStack, published: Published,
         ({"outputs": ["hard", "sparkles"]}, "outputs"),
     ],
 )
-def test_bad_parameters_are_422(stack: RunningStack, published: Published, coffee_png: bytes, params: dict,
-                                field: str) -> None:
+def test_bad_parameters_are_422(
+    stack: RunningStack, published: Published, coffee_png: bytes, params: dict, field: str
+) -> None:
     client = published.provider
     upload = client.upload("coffee.png", coffee_png)
-    response = client.http.post("/tasks", json={"resource": published.name, "version": 1, "inputs": [upload["id"]],
-                                                "params": params})
+    response = client.http.post(
+        "/tasks", json={"resource": published.name, "version": 1, "inputs": [upload["id"]], "params": params}
+    )
     assert response.status_code == 422, response.text
     assert field in json.dumps(response.json()).lower()
 
 
-def test_bad_versions_are_refused(stack: RunningStack, published: Published, tiny_weights: Path,
-                                  tmp_path: Path) -> None:
+def test_bad_versions_are_refused(
+    stack: RunningStack, published: Published, tiny_weights: Path, tmp_path: Path
+) -> None:
     client, name = published.provider, published.name
 
     def upload_version(files, config, **form):
@@ -152,8 +157,9 @@ def test_bad_versions_are_refused(stack: RunningStack, published: Published, tin
     response = upload_version([garbage], {**TINY_CONFIG, "checkpoint": "garbage.safetensors"})
     assert response.status_code == 422
 
-    response = client.http.post(f"/resources/{name}/versions", data={"config": "{not json"},
-                                files=[("files", ("w.safetensors", b"x"))])
+    response = client.http.post(
+        f"/resources/{name}/versions", data={"config": "{not json"}, files=[("files", ("w.safetensors", b"x"))]
+    )
     assert response.status_code == 422 and "config is not valid JSON" in detail(response)
 
     safe = tmp_path / "plain.pth"
@@ -166,8 +172,9 @@ def test_bad_versions_are_refused(stack: RunningStack, published: Published, tin
     assert [v["version"] for v in versions] == [1, 2], "refused uploads take no version number"
 
 
-def test_corrupt_stored_weights_fail_the_task_with_the_reason(stack: RunningStack, tiny_weights: Path,
-                                                                coffee_png: bytes, store: ObjectStore) -> None:
+def test_corrupt_stored_weights_fail_the_task_with_the_reason(
+    stack: RunningStack, tiny_weights: Path, coffee_png: bytes, store: ObjectStore
+) -> None:
     published = publish(stack, tiny_weights)
     resource_id = published.provider.http.get(f"/resources/{published.name}").json()["id"]
     store.put_bytes(key=keys.version_file(resource_id, 1, tiny_weights.name), data=b"bit rot")

@@ -9,6 +9,7 @@ import time
 
 import httpx
 import numpy as np
+import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
@@ -32,14 +33,16 @@ def test_segmentation_task_end_to_end(stack: RunningStack, published: Published,
     assert (upload["width"], upload["height"]) == (600, 400)
 
     started = time.monotonic()
-    task = scientist.submit(resource=published.name, version=published.version["version"], inputs=[upload["id"]],
-                            params=AUTO_PARAMS)
+    task = scientist.submit(
+        resource=published.name, version=published.version["version"], inputs=[upload["id"]], params=AUTO_PARAMS
+    )
     assert time.monotonic() - started < 5, "POST /tasks must answer at once, not wait for the work"
     assert task["status"] in ("pending", "scheduled")
     assert [s["name"] for s in task["steps"]] == ["init", "infer", "publish"]
-    assert task["flow_run_id"], "the task must have been handed to Prefect"
+    assert task["lane"] == "warm", "a one-photo infer task goes to the warm lane while a warm worker listens"
 
     events = list(scientist.events(task["id"]))
+    assert events[-1]["flow_run_id"], "the work ran as a Prefect flow run"
     assert events[-1]["status"] == "succeeded", events[-1]["error"]
     seen_statuses = [e["status"] for e in events]
     assert "running" in seen_statuses
@@ -90,22 +93,28 @@ def test_segmentation_task_end_to_end(stack: RunningStack, published: Published,
 def test_idempotency_key_returns_the_same_task(stack: RunningStack, published: Published, coffee_png: bytes) -> None:
     client = published.provider
     upload = client.upload("coffee.png", coffee_png)
-    first = client.submit(resource=published.name, version=1, inputs=[upload["id"]], params=AUTO_PARAMS,
-                          idempotency_key="retry-me")
-    second = client.submit(resource=published.name, version=1, inputs=[upload["id"]], params=AUTO_PARAMS,
-                           idempotency_key="retry-me")
+    first = client.submit(
+        resource=published.name, version=1, inputs=[upload["id"]], params=AUTO_PARAMS, idempotency_key="retry-me"
+    )
+    second = client.submit(
+        resource=published.name, version=1, inputs=[upload["id"]], params=AUTO_PARAMS, idempotency_key="retry-me"
+    )
     assert first["id"] == second["id"]
     assert client.wait(first["id"])["status"] == "succeeded"
     ids = [t["id"] for t in client.http.get("/tasks").json()]
     assert ids.count(first["id"]) == 1
 
 
-def test_cancel_stops_the_run_and_publishes_nothing(stack: RunningStack, published: Published, coffee_png: bytes,
-                                                     store: ObjectStore) -> None:
+@pytest.mark.parametrize("lane", ["batch", "warm"])
+def test_cancel_stops_the_run_and_publishes_nothing(
+    stack: RunningStack, published: Published, coffee_png: bytes, store: ObjectStore, lane: str
+) -> None:
+    """Batch: Prefect's cancellation stops the flow run's process. Warm: the flow stops at its next check."""
     client = published.provider
     upload = client.upload("coffee.png", coffee_png)
     slow = {"mode": "auto", "auto": {"points_per_side": 48, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}}
-    task = client.submit(resource=published.name, version=1, inputs=[upload["id"]], params=slow)
+    task = client.submit(resource=published.name, version=1, inputs=[upload["id"]], params=slow, lane=lane)
+    assert task["lane"] == lane
     deadline = time.monotonic() + 60
     while client.task(task["id"])["status"] != "running" and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -119,13 +128,19 @@ def test_cancel_stops_the_run_and_publishes_nothing(stack: RunningStack, publish
     assert not store.exists(keys.task_manifest(task["id"]))
     again = client.http.post(f"/tasks/{task['id']}/cancel")
     assert again.status_code == 409
+    if lane == "batch":
+        run = httpx.get(f"{stack.settings.resolved_prefect_api_url}/flow_runs/{final['flow_run_id']}", timeout=10)
+        assert run.json()["state"]["type"] in ("CANCELLED", "CANCELLING")
 
 
 def test_prompt_mode_points_and_boxes(stack: RunningStack, published: Published, coffee_png: bytes) -> None:
     client = published.provider
     upload = client.upload("coffee.png", coffee_png)
-    params = {"mode": "prompt", "outputs": ["json"],
-              "prompt": {"points": [[300, 200, 1], [50, 50, 0]], "boxes": [[100, 80, 400, 300]]}}
+    params = {
+        "mode": "prompt",
+        "outputs": ["json"],
+        "prompt": {"points": [[300, 200, 1], [50, 50, 0]], "boxes": [[100, 80, 400, 300]]},
+    }
     task = client.wait(client.submit(resource=published.name, version=1, inputs=[upload["id"]], params=params)["id"])
     assert task["status"] == "succeeded", task["error"]
     names = {o["name"] for o in task["outputs"]}
@@ -136,5 +151,7 @@ def test_prompt_mode_points_and_boxes(stack: RunningStack, published: Published,
 
 def test_health_reports_every_component(stack: RunningStack) -> None:
     body = httpx.get(f"{stack.settings.api_url}/api/v1/health", timeout=10).json()
-    assert body == {"status": "ok", "components": {"database": "ok", "object_store": "ok", "prefect": "ok",
-                                                   "worker": "ok"}}
+    assert body == {
+        "status": "ok",
+        "components": {"database": "ok", "object_store": "ok", "prefect": "ok", "worker": "ok"},
+    }

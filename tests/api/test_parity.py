@@ -17,13 +17,22 @@ from tests.api.conftest import AUTO_PARAMS, Published
 from tests.conftest import RunningStack
 
 
-def test_platform_masks_equal_direct_library_run(stack: RunningStack, published: Published, coffee_png: bytes,
-                                                  tiny_weights: Path) -> None:
+def test_platform_masks_equal_direct_library_run(
+    stack: RunningStack, published: Published, coffee_png: bytes, tiny_weights: Path
+) -> None:
     client = published.provider
     upload = client.upload("coffee.png", coffee_png)
-    task = client.wait(client.submit(resource=published.name, version=1, inputs=[upload["id"]],
-                                     params=AUTO_PARAMS)["id"])
+    submitted = client.submit(
+        resource=published.name, version=1, inputs=[upload["id"]], params=AUTO_PARAMS, lane="batch"
+    )
+    task = client.wait(submitted["id"])
     assert task["status"] == "succeeded", task["error"]
+    assert task["lane"] == "batch"
+    run = httpx.get(f"{stack.settings.resolved_prefect_api_url}/flow_runs/{task['flow_run_id']}", timeout=10).json()
+    deployment = httpx.get(
+        f"{stack.settings.resolved_prefect_api_url}/deployments/{run['deployment_id']}", timeout=10
+    ).json()
+    assert deployment["name"] == stack.settings.deployment_name, "the batch lane runs the project's deployment"
     url = next(o["url"] for o in task["outputs"] if o["name"] == "coffee/segments.json")
     segments = json.loads(httpx.get(url, timeout=30).content)["segments"]
 

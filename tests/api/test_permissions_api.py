@@ -26,10 +26,18 @@ def test_private_resource_is_invisible(stack: RunningStack, tiny_weights: Path, 
     assert stranger.http.get(f"/resources/{published.name}/versions/1").status_code == 404
     assert published.name not in {r["name"] for r in stranger.http.get("/resources").json()}
     assert stack.client().http.get(f"/resources/{published.name}").status_code == 404  # anonymous
-    assert status_of(lambda: stranger.submit(resource=published.name, version=1, inputs=[upload["id"]],
-                                             params=AUTO_PARAMS)) == 404
-    assert stranger.http.post(f"/resources/{published.name}/access-requests",
-                              json={"permission": "use", "message": "hi"}).status_code == 404
+    assert (
+        status_of(
+            lambda: stranger.submit(resource=published.name, version=1, inputs=[upload["id"]], params=AUTO_PARAMS)
+        )
+        == 404
+    )
+    assert (
+        stranger.http.post(
+            f"/resources/{published.name}/access-requests", json={"permission": "use", "message": "hi"}
+        ).status_code
+        == 404
+    )
 
     published.provider.grant(published.name, stranger.username, "use")
     assert stranger.http.get(f"/resources/{published.name}").json()["permissions"] == ["use"]
@@ -42,8 +50,12 @@ def test_use_and_modify_are_enforced(stack: RunningStack, tiny_weights: Path) ->
     user = stack.new_user()
     published.provider.grant(published.name, user.username, "use")
     assert status_of(lambda: user.upload_version(published.name, files=[tiny_weights], config=TINY_CONFIG)) == 403
-    assert user.http.post(f"/resources/{published.name}/grants",
-                          json={"username": user.username, "permission": "modify"}).status_code == 403
+    assert (
+        user.http.post(
+            f"/resources/{published.name}/grants", json={"username": user.username, "permission": "modify"}
+        ).status_code
+        == 403
+    )
     assert user.http.get(f"/resources/{published.name}/grants").status_code == 403
     assert user.http.patch(f"/resources/{published.name}", json={"title": "mine"}).status_code == 403
 
@@ -51,8 +63,10 @@ def test_use_and_modify_are_enforced(stack: RunningStack, tiny_weights: Path) ->
     version = user.upload_version(published.name, files=[tiny_weights], config=TINY_CONFIG, parent=1)
     assert version["version"] == 2 and version["parent"] == 1 and version["created_by"] == user.username
     assert user.http.patch(f"/resources/{published.name}", json={"title": "Improved"}).json()["title"] == "Improved"
-    assert user.http.post(f"/resources/{published.name}/grants",
-                          json={"username": "*", "permission": "use"}).status_code == 403, "granting is the owner's"
+    assert (
+        user.http.post(f"/resources/{published.name}/grants", json={"username": "*", "permission": "use"}).status_code
+        == 403
+    ), "granting is the owner's"
     grants = published.provider.http.get(f"/resources/{published.name}/grants").json()
     assert {(g["username"], g["permission"]) for g in grants} == {(user.username, "use"), (user.username, "modify")}
     grant_id = next(g["id"] for g in grants if g["permission"] == "modify")
@@ -65,8 +79,10 @@ def test_request_approve_run_and_deny(stack: RunningStack, tiny_weights: Path, c
     asker, refused = stack.new_user(), stack.new_user()
     upload = asker.upload("coffee.png", coffee_png)
     refused_upload = refused.upload("coffee.png", coffee_png)
-    assert status_of(lambda: asker.submit(resource=published.name, version=1, inputs=[upload["id"]],
-                                          params=AUTO_PARAMS)) == 403
+    assert (
+        status_of(lambda: asker.submit(resource=published.name, version=1, inputs=[upload["id"]], params=AUTO_PARAMS))
+        == 403
+    )
 
     base = f"/resources/{published.name}/access-requests"
     asked = asker.http.post(base, json={"permission": "use", "message": "for my survey"})
@@ -80,12 +96,17 @@ def test_request_approve_run_and_deny(stack: RunningStack, tiny_weights: Path, c
     approved = published.provider.http.post(f"{base}/{asked.json()['id']}/approve").json()
     assert approved["status"] == "approved" and approved["decided_by"] == published.provider.username
     assert approved["decided_at"] is not None
-    task = asker.wait(asker.submit(resource=published.name, version=1, inputs=[upload["id"]],
-                                   params=AUTO_PARAMS)["id"])
+    task = asker.wait(asker.submit(resource=published.name, version=1, inputs=[upload["id"]], params=AUTO_PARAMS)["id"])
     assert task["status"] == "succeeded", task["error"]
 
     result = published.provider.http.post(f"{base}/{denied['id']}/deny").json()
     assert result["status"] == "denied" and result["decided_by"] == published.provider.username
-    assert status_of(lambda: refused.submit(resource=published.name, version=1, inputs=[refused_upload["id"]],
-                                            params=AUTO_PARAMS)) == 403
+    assert (
+        status_of(
+            lambda: refused.submit(
+                resource=published.name, version=1, inputs=[refused_upload["id"]], params=AUTO_PARAMS
+            )
+        )
+        == 403
+    )
     assert published.provider.http.post(f"{base}/{denied['id']}/approve").status_code == 409

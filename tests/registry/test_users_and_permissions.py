@@ -52,10 +52,16 @@ def test_tokens_expire(database_url: str) -> None:
 def test_visibility_grants_and_requests(database_url: str) -> None:
     with Session(get_engine(database_url)) as session:
         owner, reader, other = make(session, "owner"), make(session, "reader"), make(session, "other")
-        private = create_resource(session, owner=owner, spec=ResourceCreate(
-            name="secret-sam", kind="segmenter.sam", title="Private", visibility="private"))
-        public = create_resource(session, owner=owner, spec=ResourceCreate(
-            name="open-sam", kind="segmenter.sam", title="Public", visibility="public"))
+        private = create_resource(
+            session,
+            owner=owner,
+            spec=ResourceCreate(name="secret-sam", kind="segmenter.sam", title="Private", visibility="private"),
+        )
+        public = create_resource(
+            session,
+            owner=owner,
+            spec=ResourceCreate(name="open-sam", kind="segmenter.sam", title="Public", visibility="public"),
+        )
         session.commit()
 
         assert {r.name for r in list_visible(session, reader, limit=50, offset=0)} == {"open-sam"}
@@ -80,8 +86,9 @@ def test_visibility_grants_and_requests(database_url: str) -> None:
         grant_rows.revoke(session, resource=public, grant_id=everyone.id)
         assert "use" not in rights(session, public, other)
 
-        asked = grant_rows.request_access(session, resource=public, requester=other, permission="modify",
-                                          message="I fine-tuned it")
+        asked = grant_rows.request_access(
+            session, resource=public, requester=other, permission="modify", message="I fine-tuned it"
+        )
         with pytest.raises(Conflict, match="already asked"):
             grant_rows.request_access(session, resource=public, requester=other, permission="modify", message="")
         pending = grant_rows.list_requests(session, resource=public, viewer=owner, is_owner=True, status="pending")

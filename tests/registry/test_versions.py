@@ -29,8 +29,9 @@ def staged(folder: Path, name: str, data: bytes) -> StagedFile:
 def setup_resource(database_url: str, name: str = "sam"):
     with Session(get_engine(database_url), expire_on_commit=False) as session:
         owner = create_user(session, username="owner", password="a long password")
-        resource = create_resource(session, owner=owner,
-                                   spec=ResourceCreate(name=name, kind="segmenter.sam", title="SAM"))
+        resource = create_resource(
+            session, owner=owner, spec=ResourceCreate(name=name, kind="segmenter.sam", title="SAM")
+        )
         session.commit()
         return owner, resource
 
@@ -39,11 +40,28 @@ def test_version_files_digest_and_lineage(database_url: str, store: ObjectStore,
     owner, resource = setup_resource(database_url)
     weights = staged(tmp_path, "w.safetensors", b"weights-one")
     with Session(get_engine(database_url), expire_on_commit=False) as session:
-        first = create_version(session, store=store, resource=resource, actor=owner, files=[weights], config=CONFIG,
-                               declared_sha256={"w.safetensors": weights.sha256}, parent=None, reported_metrics=None)
-        second = create_version(session, store=store, resource=resource, actor=owner,
-                                files=[staged(tmp_path, "w.safetensors", b"weights-two")], config=CONFIG,
-                                declared_sha256=None, parent=1, reported_metrics={"mIoU": 0.71})
+        first = create_version(
+            session,
+            store=store,
+            resource=resource,
+            actor=owner,
+            files=[weights],
+            config=CONFIG,
+            declared_sha256={"w.safetensors": weights.sha256},
+            parent=None,
+            reported_metrics=None,
+        )
+        second = create_version(
+            session,
+            store=store,
+            resource=resource,
+            actor=owner,
+            files=[staged(tmp_path, "w.safetensors", b"weights-two")],
+            config=CONFIG,
+            declared_sha256=None,
+            parent=1,
+            reported_metrics={"mIoU": 0.71},
+        )
         session.commit()
         assert (first.number, second.number) == (1, 2)
         assert second.parent_id == first.id
@@ -60,16 +78,42 @@ def test_declared_sha256_and_file_names_are_checked(database_url: str, store: Ob
     owner, resource = setup_resource(database_url, name="checked")
     weights = staged(tmp_path, "w.safetensors", b"weights")
     with Session(get_engine(database_url)) as session:
-        with pytest.raises(DigestMismatch, match="sha256 is .* but 0000 was declared"):
-            create_version(session, store=store, resource=resource, actor=owner, files=[weights], config=CONFIG,
-                           declared_sha256={"w.safetensors": "0000"}, parent=None, reported_metrics=None)
+        with pytest.raises(DigestMismatch, match=r"sha256 is .* but 0000 was declared"):
+            create_version(
+                session,
+                store=store,
+                resource=resource,
+                actor=owner,
+                files=[weights],
+                config=CONFIG,
+                declared_sha256={"w.safetensors": "0000"},
+                parent=None,
+                reported_metrics=None,
+            )
         with pytest.raises(InvalidInput, match="not allowed"):
-            create_version(session, store=store, resource=resource, actor=owner,
-                           files=[staged(tmp_path, "../evil", b"x")], config=CONFIG, declared_sha256=None,
-                           parent=None, reported_metrics=None)
+            create_version(
+                session,
+                store=store,
+                resource=resource,
+                actor=owner,
+                files=[staged(tmp_path, "../evil", b"x")],
+                config=CONFIG,
+                declared_sha256=None,
+                parent=None,
+                reported_metrics=None,
+            )
         with pytest.raises(InvalidInput, match="not uploaded"):
-            create_version(session, store=store, resource=resource, actor=owner, files=[weights], config=CONFIG,
-                           declared_sha256={"other.pth": "ab"}, parent=None, reported_metrics=None)
+            create_version(
+                session,
+                store=store,
+                resource=resource,
+                actor=owner,
+                files=[weights],
+                config=CONFIG,
+                declared_sha256={"other.pth": "ab"},
+                parent=None,
+                reported_metrics=None,
+            )
     assert list(store.list_keys(f"resources/{resource.id}/")) == []
 
 
@@ -83,9 +127,17 @@ def test_concurrent_uploads_get_distinct_numbers(database_url: str, store: Objec
         try:
             start.wait()
             with Session(get_engine(database_url), expire_on_commit=False) as session:
-                row = create_version(session, store=store, resource=resource, actor=owner,
-                                     files=[staged(tmp_path, "w.safetensors", f"w{index}".encode())], config=CONFIG,
-                                     declared_sha256=None, parent=None, reported_metrics=None)
+                row = create_version(
+                    session,
+                    store=store,
+                    resource=resource,
+                    actor=owner,
+                    files=[staged(tmp_path, "w.safetensors", f"w{index}".encode())],
+                    config=CONFIG,
+                    declared_sha256=None,
+                    parent=None,
+                    reported_metrics=None,
+                )
                 session.commit()
                 results.append(row.number)
         except BaseException as error:  # collected and reported below

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 15:02:29.007972
+Create Date: 2026-11-26 15:28:21.693661
 """
 
 from collections.abc import Sequence
@@ -171,6 +171,8 @@ def upgrade() -> None:
         sa.Column("error", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("outputs", sa.JSON(), nullable=False),
         sa.Column("manifest_key", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("lane", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("dispatch_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("flow_run_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("idempotency_key", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
