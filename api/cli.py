@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from commons.db import session_scope
+from commons.errors import CommonsError
 from commons.settings import Settings
 
 app = typer.Typer(help="Model Commons: publish models, run reproducible tasks on them.", no_args_is_help=True)
@@ -100,17 +101,27 @@ def create_user_command(
     data_dir: Annotated[Path | None, typer.Option()] = None,
 ) -> None:
     """Create a user (the first admin, for example) directly in the database."""
+    from pydantic import ValidationError
+
     from registry.migrate import upgrade
+    from registry.schemas import UserCreate
     from registry.users import create_user
 
     settings = _settings(data_dir, None)
     secret = password or getpass.getpass(f"password for {username}: ")
-    if len(secret) < 8:
-        raise typer.BadParameter("the password needs at least 8 characters")
+    try:
+        spec = UserCreate(username=username, password=secret)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise typer.BadParameter(problems) from error
     upgrade(settings.resolved_database_url)
-    with session_scope(settings.resolved_database_url) as session:
-        user = create_user(session, username=username, password=secret, is_admin=admin)
-        print(f"created {'admin ' if admin else ''}user {user.username} ({user.id})")
+    try:
+        with session_scope(settings.resolved_database_url) as session:
+            user = create_user(session, username=spec.username, password=spec.password, is_admin=admin)
+            print(f"created {'admin ' if admin else ''}user {user.username} ({user.id})")
+    except CommonsError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(code=1) from error
 
 
 @app.command()

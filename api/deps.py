@@ -10,7 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from api.dispatch import Dispatcher
-from commons.db import get_engine
+from commons.db import session_scope
 from commons.errors import Unauthorized
 from commons.settings import Settings
 from commons.store import ObjectStore
@@ -29,13 +29,9 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 def get_session(settings: SettingsDep) -> Iterator[Session]:
-    with Session(get_engine(settings.resolved_database_url), expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    """One session per request, committed when the endpoint returns (before the response is sent)."""
+    with session_scope(settings.resolved_database_url) as session:
+        yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -42,7 +42,7 @@ PHOTOS = (
     "chelsea",
     "rocket",
     "immunohistochemistry",
-    "motorcycle_left",
+    "coins",
     "hubble_deep_field",
     "retina",
 )

@@ -1,0 +1,99 @@
+"""The reaper keeps task rows true to their Prefect runs: no task stays `running` after its run ended."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from prefect import flow
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.states import Crashed, Running
+from sqlmodel import Session
+
+from api.dispatch import Dispatcher
+from api.reaper import reconcile_once
+from commons.db import get_engine
+from commons.settings import Settings
+from registry import tasks as task_rows
+from registry.clock import utcnow
+from registry.migrate import upgrade
+from registry.models import ResourceVersion, Task
+from registry.resources import create_resource
+from registry.schemas import ResourceCreate
+from registry.users import create_user
+
+
+@flow(name="reaper-probe")
+def probe() -> None:
+    """Never run: only its flow runs are created, to be put in chosen states."""
+
+
+def running_task(session: Session, *, owner_name: str, flow_run_id: str) -> Task:
+    owner = create_user(session, username=owner_name, password="a long password")
+    resource = create_resource(
+        session, owner=owner, spec=ResourceCreate(name=f"r-{owner_name}", kind="segmenter.sam", title="r")
+    )
+    version = ResourceVersion(
+        resource_id=resource.id, number=1, digest="sha256:x", config={}, files=[], created_by=owner.id
+    )
+    session.add(version)
+    session.flush()
+    task, _ = task_rows.create_task(
+        session,
+        owner=owner,
+        resource=resource,
+        version=version,
+        mode="infer",
+        params={},
+        inputs=[],
+        lane="batch",
+        idempotency_key=None,
+    )
+    task_rows.mark_scheduled(session, task=task, dispatch_id=flow_run_id)
+    task_rows.mark_running(session, task=task, flow_run_id=flow_run_id)
+    session.commit()
+    return task
+
+
+def test_reaper_ends_crashed_and_silent_tasks(shared_services: Settings, tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'reaper.db'}"
+    upgrade(database_url)
+    settings = shared_services.model_copy(
+        update={"database_url": database_url, "data_dir": tmp_path, "stale_after_seconds": 30}
+    )
+    with SyncPrefectClient(settings.resolved_prefect_api_url) as client:
+        crashed_run = client.create_flow_run(probe)
+        client.set_flow_run_state(crashed_run.id, Running(), force=True)
+        client.set_flow_run_state(crashed_run.id, Crashed(message="worker process killed"), force=True)
+        silent_run = client.create_flow_run(probe)
+        client.set_flow_run_state(silent_run.id, Running(), force=True)
+        healthy_run = client.create_flow_run(probe)
+        client.set_flow_run_state(healthy_run.id, Running(), force=True)
+
+    with Session(get_engine(database_url), expire_on_commit=False) as session:
+        crashed = running_task(session, owner_name="crashy", flow_run_id=str(crashed_run.id))
+        silent = running_task(session, owner_name="silent", flow_run_id=str(silent_run.id))
+        healthy = running_task(session, owner_name="healthy", flow_run_id=str(healthy_run.id))
+        silent.heartbeat_at = utcnow() - timedelta(seconds=120)
+        session.add(silent)
+        session.commit()
+
+    dispatcher = Dispatcher(settings)
+    try:
+        assert reconcile_once(settings=settings, dispatcher=dispatcher) == 2
+        assert reconcile_once(settings=settings, dispatcher=dispatcher) == 0, "a second pass changes nothing"
+    finally:
+        dispatcher.close()
+
+    with Session(get_engine(database_url)) as session:
+        crashed_row = session.get(Task, crashed.id)
+        silent_row = session.get(Task, silent.id)
+        healthy_row = session.get(Task, healthy.id)
+        assert crashed_row is not None and silent_row is not None and healthy_row is not None
+        assert crashed_row.status == "failed"
+        assert "Crashed" in (crashed_row.error or "") and "worker process killed" in (crashed_row.error or "")
+        assert silent_row.status == "failed" and "heartbeat" in (silent_row.error or "")
+        assert healthy_row.status == "running"
+    with SyncPrefectClient(settings.resolved_prefect_api_url) as client:
+        state = client.read_flow_run(silent_run.id).state
+        assert state is not None and state.type.value in ("CANCELLING", "CANCELLED")
