@@ -28,7 +28,7 @@ typecheck: install
 	$(BIN)/mypy .
 
 pytest: install
-	$(BIN)/pytest -m "not gpu" -p no:cacheprovider
+	$(BIN)/pytest -p no:cacheprovider
 
 test: lint typecheck pytest
 

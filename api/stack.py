@@ -8,6 +8,7 @@ starting embedded ones.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -28,6 +29,13 @@ from registry.migrate import upgrade
 
 log = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to send SIGTERM if `commons up` itself dies (even by SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -91,6 +99,7 @@ class Stack:
             env=self.environment(),
             cwd=self.data_dir,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         child = Child(name=name, process=process, log_path=log_path, log_file=log_file)
         self.children.append(child)

@@ -30,6 +30,7 @@ from registry import tasks as task_rows
 from registry.models import Task
 
 log = logging.getLogger(__name__)
+PROGRESS_INTERVAL_SECONDS = 0.5
 
 
 def describe_error(error: BaseException) -> str:
@@ -92,7 +93,15 @@ def infer_step(prepared: Prepared) -> list[Path]:
 
     settings = get_settings()
 
+    last_write = 0.0
+
     def on_progress(fraction: float) -> None:
+        """Record progress and stop if the task was cancelled; at most twice a second."""
+        nonlocal last_write
+        now = time.monotonic()
+        if fraction < 1 and now - last_write < PROGRESS_INTERVAL_SECONDS:
+            return
+        last_write = now
         with session_scope(settings.resolved_database_url) as session:
             row = task_rows.get_task(session, prepared.task_id)
             stop_if_cancelled(row)

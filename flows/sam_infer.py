@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from commons.errors import InvalidWeights
@@ -29,6 +30,7 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, on_progress: Callabl
     out_root = prepared.work_dir / "outputs"
     written: list[Path] = []
     per_image: list[float] = []
+    count = len(prepared.inputs)
     for index, item in enumerate(prepared.inputs):
         started = time.perf_counter()
         image = decode_image(item.file.path.read_bytes(), name=item.name, max_pixels=max_image_pixels)
@@ -36,7 +38,7 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, on_progress: Callabl
             params.prompt.check_inside(image.shape[1], image.shape[0])
             records = segment_prompt(sam, image, params.prompt)
         else:
-            records = segment_auto(sam, image, params.auto)
+            records = segment_auto(sam, image, params.auto, on_batch=partial(_report, on_progress, index, count))
         files = render_segmentation(
             image=image,
             image_name=item.name,
@@ -56,3 +58,8 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, on_progress: Callabl
         on_progress((index + 1) / len(prepared.inputs))
     prepared.timings["per_image_s"] = per_image
     return written
+
+
+def _report(on_progress: Callable[[float], None], index: int, count: int, done: int, total: int) -> None:
+    """Progress over all inputs from progress within input `index` (batches `done` of `total`)."""
+    on_progress((index + done / max(total, 1)) / count)

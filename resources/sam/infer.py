@@ -13,6 +13,8 @@ Coordinates are pixels of the photo passed in (x right, y down), not SAM's 1024-
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any, Final
 
 import numpy as np
@@ -27,13 +29,47 @@ from resources.sam.config import AutoParams, PromptParams
 STABILITY_OFFSET: Final[float] = 1.0  # SamAutomaticMaskGenerator's default stability_score_offset
 
 
-def segment_auto(sam: Sam, image: np.ndarray, params: AutoParams) -> list[dict[str, Any]]:
+BatchCallback = Callable[[int, int], None]
+
+
+class _ReportingMaskGenerator(SamAutomaticMaskGenerator):
+    """The library's generator, calling `on_batch(done, total)` before each batch of point prompts.
+
+    The callback may raise to stop the run between batches (cancellation); it sees the same batches the
+    library would run, so results are unchanged.
+    """
+
+    def __init__(self, sam: Sam, *, on_batch: BatchCallback, **kwargs: Any) -> None:
+        super().__init__(sam, **kwargs)
+        self._on_batch = on_batch
+        self._done = 0
+        layers = range(len(self.point_grids))
+        self._total = sum(
+            (2**layer) ** 2 * math.ceil(len(self.point_grids[layer]) / self.points_per_batch) for layer in layers
+        )
+
+    def _process_batch(self, *args: Any, **kwargs: Any) -> Any:
+        self._on_batch(self._done, self._total)
+        self._done += 1
+        return super()._process_batch(*args, **kwargs)
+
+
+def segment_auto(
+    sam: Sam, image: np.ndarray, params: AutoParams, *, on_batch: BatchCallback | None = None
+) -> list[dict[str, Any]]:
     """Automatic masks for an HxWx3 uint8 RGB photo: `SamAutomaticMaskGenerator(sam, **params)`.
 
     The generator's records are returned unchanged (output_mode "binary_mask"); see the module docstring.
+    `on_batch(done, total)` is called before each batch of `points_per_batch` prompts (progress, and a
+    place to stop a cancelled run by raising).
     """
     check_rgb_array(image)
-    generator = SamAutomaticMaskGenerator(sam, output_mode="binary_mask", **params.as_kwargs())
+    kwargs = {"output_mode": "binary_mask", **params.as_kwargs()}
+    generator = (
+        SamAutomaticMaskGenerator(sam, **kwargs)
+        if on_batch is None
+        else _ReportingMaskGenerator(sam, on_batch=on_batch, **kwargs)
+    )
     with torch.inference_mode():
         records: list[dict[str, Any]] = generator.generate(image)
     return records
