@@ -6,6 +6,10 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import timedelta
+from functools import partial
+
+from prefect.client.schemas.objects import StateType
+from sqlmodel import Session
 
 from api.dispatch import Dispatcher
 from commons.db import session_scope
@@ -13,45 +17,56 @@ from commons.errors import ServiceUnavailable
 from commons.settings import Settings
 from registry import tasks as task_rows
 from registry.clock import as_utc, utcnow
+from registry.models import Task
 
 log = logging.getLogger(__name__)
 RESUBMIT_AFTER = timedelta(seconds=3)
 
 
+def _schedule(session: Session, row: Task, *, dispatch_id: str) -> None:
+    task_rows.mark_scheduled(session, task=row, dispatch_id=dispatch_id)
+
+
+def _finish(session: Session, row: Task, *, status: str, reason: str) -> bool:
+    return task_rows.finish(session, task=row, status=status, error=reason)
+
+
 def reconcile_once(*, settings: Settings, dispatcher: Dispatcher) -> int:
-    """One pass over the active tasks; returns how many rows it changed."""
+    """One pass over the active tasks; returns how many rows it changed.
+
+    Decisions are taken on a snapshot; every write goes through `change_task`, which re-reads the row, so a
+    worker's concurrent update is never overwritten (and a task it just finished is left alone).
+    """
+    url = settings.resolved_database_url
+    with session_scope(url) as session:
+        snapshot = task_rows.active_tasks(session)
     changed = 0
-    with session_scope(settings.resolved_database_url) as session:
-        for task in task_rows.active_tasks(session):
-            if task.dispatch_id is None:
-                created = as_utc(task.created_at)
-                if created is not None and utcnow() - created > RESUBMIT_AFTER:
-                    try:
-                        task_rows.mark_scheduled(
-                            session, task=task, dispatch_id=dispatcher.submit(task.id, lane=task.lane)
-                        )
-                        changed += 1
-                    except ServiceUnavailable as error:
-                        log.warning("task %s still waiting for Prefect: %s", task.id, error.message)
-                continue
-            state = dispatcher.state(task)
-            if state is not None and state.terminal:
-                status = "cancelled" if state.name.lower() == "cancelled" else "failed"
-                reason = state.message or state.name
-                changed += task_rows.finish(
-                    session, task=task, status=status, error=f"the flow run ended {state.name}: {reason}"
-                )
-            elif task_rows.is_stale(task, stale_after_seconds=settings.stale_after_seconds):
-                changed += task_rows.finish(
-                    session,
-                    task=task,
-                    status="failed",
-                    error=f"the worker sent no heartbeat for {settings.stale_after_seconds:.0f} s; it probably died",
-                )
+    for task in snapshot:
+        if task.dispatch_id is None:
+            created = as_utc(task.created_at)
+            if created is not None and utcnow() - created > RESUBMIT_AFTER:
                 try:
-                    dispatcher.cancel(task)
-                except Exception as error:
-                    log.warning("could not cancel flow run %s of a dead worker: %s", task.flow_run_id, error)
+                    dispatch_id = dispatcher.submit(task.id, lane=task.lane)
+                except ServiceUnavailable as error:
+                    log.warning("task %s still waiting for Prefect: %s", task.id, error.message)
+                    continue
+                task_rows.change_task(url, task.id, partial(_schedule, dispatch_id=dispatch_id))
+                changed += 1
+            continue
+        state = dispatcher.state(task)
+        if state is not None and state.terminal:
+            status = "cancelled" if state.type == StateType.CANCELLED else "failed"
+            reason = f"the flow run ended {state.name}: {state.message or state.name}"
+        elif task_rows.is_stale(task, stale_after_seconds=settings.stale_after_seconds):
+            status = "failed"
+            reason = f"the worker sent no heartbeat for {settings.stale_after_seconds:.0f} s; it probably died"
+            try:
+                dispatcher.cancel(task)
+            except Exception as cancel_error:
+                log.warning("could not cancel flow run %s of a dead worker: %s", task.flow_run_id, cancel_error)
+        else:
+            continue
+        changed += task_rows.change_task(url, task.id, partial(_finish, status=status, reason=reason))
     return changed
 
 

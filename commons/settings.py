@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
     max_weights_bytes: int = Field(default=4 * 1024 * 1024 * 1024, ge=1)
     max_image_pixels: int = Field(default=40_000_000, ge=1)
+    max_zip_bytes: int = Field(
+        default=512 * 1024 * 1024, ge=1, description="Largest zip import, compressed or uncompressed in total."
+    )
+    max_zip_entries: int = Field(default=20_000, ge=1, description="Most entries (files and folders) in a zip import.")
+    max_zip_ratio: float = Field(
+        default=100.0, gt=1, description="Highest uncompressed/compressed ratio of a zip import, per entry and overall."
+    )
 
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     stale_after_seconds: float = Field(default=60.0, gt=0, description="A running task silent this long fails.")

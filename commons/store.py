@@ -140,6 +140,14 @@ class keys:
         return f"uploads/{upload_id}"
 
     @staticmethod
+    def dataset_item(dataset_id: str, sha256: str, ext: str) -> str:
+        return f"datasets/{dataset_id}/{sha256}.{ext}"
+
+    @staticmethod
+    def dataset_prefix(dataset_id: str) -> str:
+        return f"datasets/{dataset_id}/"
+
+    @staticmethod
     def task_output(task_id: str, relative: str) -> str:
         return f"tasks/{task_id}/outputs/{relative}"
 

@@ -7,7 +7,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from commons.db import session_scope
 from registry import tasks as task_rows
 
 log = logging.getLogger(__name__)
@@ -20,8 +19,9 @@ def heartbeat(*, database_url: str, task_id: str, every_seconds: float) -> Itera
     def beat() -> None:
         while not stop.wait(every_seconds):
             try:
-                with session_scope(database_url) as session:
-                    task_rows.heartbeat(session, task=task_rows.get_task(session, task_id))
+                task_rows.change_task(
+                    database_url, task_id, lambda session, row: task_rows.heartbeat(session, task=row)
+                )
             except Exception:  # a missed beat is logged; the next one may succeed
                 log.exception("heartbeat for task %s failed", task_id)
 

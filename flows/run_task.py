@@ -18,6 +18,7 @@ from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.flows import Flow
 from prefect.states import Cancelled
+from sqlmodel import Session
 
 from commons.db import session_scope
 from commons.errors import CommonsError, Conflict, ServiceUnavailable
@@ -48,22 +49,25 @@ def stop_if_cancelled(task: Task) -> None:
         raise TaskCancelled(f"task {task.id} ended ({task.status}) while running")
 
 
+def _set_step(settings: Settings, task_id: str, name: str, status: str, *, unless_cancelled: bool = False) -> None:
+    def change(session: Session, row: Task) -> None:
+        if unless_cancelled:
+            stop_if_cancelled(row)
+        task_rows.set_step(session, task=row, name=name, status=status)
+
+    task_rows.change_task(settings.resolved_database_url, task_id, change)
+
+
 @contextmanager
 def recorded_step(settings: Settings, task_id: str, name: str) -> Iterator[None]:
-    with session_scope(settings.resolved_database_url) as session:
-        row = task_rows.get_task(session, task_id)
-        stop_if_cancelled(row)
-        task_rows.set_step(session, task=row, name=name, status="running")
+    _set_step(settings, task_id, name, "running", unless_cancelled=True)
     try:
         yield
     except BaseException as error:
         cancelled = isinstance(error, TaskCancelled) or not isinstance(error, Exception)
-        status = "cancelled" if cancelled else "failed"
-        with session_scope(settings.resolved_database_url) as session:
-            task_rows.set_step(session, task=task_rows.get_task(session, task_id), name=name, status=status)
+        _set_step(settings, task_id, name, "cancelled" if cancelled else "failed")
         raise
-    with session_scope(settings.resolved_database_url) as session:
-        task_rows.set_step(session, task=task_rows.get_task(session, task_id), name=name, status="succeeded")
+    _set_step(settings, task_id, name, "succeeded")
 
 
 def _retry_on_unavailable(_task: Any, _task_run: Any, state: State) -> bool:
@@ -102,10 +106,12 @@ def infer_step(prepared: Prepared) -> list[Path]:
         if fraction < 1 and now - last_write < PROGRESS_INTERVAL_SECONDS:
             return
         last_write = now
-        with session_scope(settings.resolved_database_url) as session:
-            row = task_rows.get_task(session, prepared.task_id)
+
+        def change(session: Session, row: Task) -> None:
             stop_if_cancelled(row)
             task_rows.set_progress(session, task=row, progress=(1 + fraction) / 3)
+
+        task_rows.change_task(settings.resolved_database_url, prepared.task_id, change)
 
     with recorded_step(settings, prepared.task_id, "infer"):
         if prepared.kind != "segmenter.sam":
@@ -130,11 +136,14 @@ def publish_step(prepared: Prepared, files: list[Path]) -> str | None:
             steps = [dict(step) for step in row.steps]
         manifest = build_manifest(prepared=prepared, outputs=outputs, steps=steps)
         key = write_manifest(store=store, task_id=prepared.task_id, manifest=manifest)
-    with session_scope(settings.resolved_database_url) as session:
-        row = task_rows.get_task(session, prepared.task_id)
-        if not task_rows.finish(session, task=row, status="succeeded", outputs=outputs, manifest_key=key):
-            store.delete_prefix(keys.task_prefix(prepared.task_id))  # cancelled at the last moment
-            return None
+    succeeded = task_rows.change_task(
+        settings.resolved_database_url,
+        prepared.task_id,
+        lambda session, row: task_rows.finish(session, task=row, status="succeeded", outputs=outputs, manifest_key=key),
+    )
+    if not succeeded:
+        store.delete_prefix(keys.task_prefix(prepared.task_id))  # cancelled at the last moment
+        return None
     return key
 
 
@@ -146,9 +155,11 @@ def _current_flow_run_id() -> str | None:
 
 
 def _end_task(task_id: str, *, status: str, error: str | None) -> None:
-    settings = get_settings()
-    with session_scope(settings.resolved_database_url) as session:
-        task_rows.finish(session, task=task_rows.get_task(session, task_id), status=status, error=error)
+    task_rows.change_task(
+        get_settings().resolved_database_url,
+        task_id,
+        lambda session, row: task_rows.finish(session, task=row, status=status, error=error),
+    )
 
 
 def _on_cancellation(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
@@ -167,10 +178,14 @@ def _on_crashed(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
 def run_task(task_id: str) -> str | State | None:
     """Run one task of the registry end to end; returns the manifest key, or a Cancelled state."""
     settings = get_settings()
-    with session_scope(settings.resolved_database_url) as session:
-        row = task_rows.get_task(session, task_id)
-        if not task_rows.mark_running(session, task=row, flow_run_id=_current_flow_run_id()):
-            return Cancelled(message=f"task {task_id} had already ended ({row.status})")
+    flow_run_id = _current_flow_run_id()
+    started = task_rows.change_task(
+        settings.resolved_database_url,
+        task_id,
+        lambda session, row: task_rows.mark_running(session, task=row, flow_run_id=flow_run_id),
+    )
+    if not started:
+        return Cancelled(message=f"task {task_id} had already ended before it started")
     work_dir = settings.data_dir.resolve() / "work" / task_id
     try:
         with heartbeat(

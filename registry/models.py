@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from registry.clock import new_id, utcnow
@@ -85,6 +85,9 @@ class Upload(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
+_TASK_ROW_VERSION = Column("row_version", Integer, nullable=False)
+
+
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
     __table_args__ = (UniqueConstraint("owner_id", "idempotency_key", name="uq_task_idempotency"),)
@@ -110,3 +113,55 @@ class Task(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     heartbeat_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # Optimistic locking: API, reaper and worker all write the row; a write based on a stale read fails with
+    # StaleDataError and is retried on a fresh read (registry.tasks.change_task), so no update is lost.
+    row_version: int = Field(default=1, sa_column=_TASK_ROW_VERSION)
+
+    __mapper_args__ = {"version_id_col": _TASK_ROW_VERSION}
+
+
+class Dataset(SQLModel, table=True):
+    __tablename__ = "datasets"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    owner_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    name: str = Field(max_length=200)
+    description: str = ""
+    visibility: str = Field(default="private", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class DatasetClass(SQLModel, table=True):
+    __tablename__ = "dataset_classes"
+    __table_args__ = (UniqueConstraint("dataset_id", "name", name="uq_dataset_class_name"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    dataset_id: str = Field(foreign_key="datasets.id", index=True, max_length=32)
+    name: str = Field(max_length=128)
+    position: int
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class DatasetItem(SQLModel, table=True):
+    __tablename__ = "dataset_items"
+    __table_args__ = (UniqueConstraint("dataset_id", "sha256", name="uq_dataset_item_sha256"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    dataset_id: str = Field(foreign_key="datasets.id", index=True, max_length=32)
+    class_id: str | None = Field(default=None, foreign_key="dataset_classes.id", index=True, max_length=32)
+    sha256: str = Field(max_length=64)
+    size: int
+    width: int
+    height: int
+    content_type: str = Field(max_length=100)
+    extension: str = Field(max_length=8)
+    original_name: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class DatasetGrant(SQLModel, table=True):
+    __tablename__ = "dataset_grants"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    dataset_id: str = Field(foreign_key="datasets.id", index=True, max_length=32)
+    grantee_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)  # None = everyone
+    permission: str = Field(max_length=16)
+    created_by: str = Field(foreign_key="users.id", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

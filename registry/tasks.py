@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
+from commons.db import session_scope
 from commons.errors import Conflict, NotFound
 from registry.clock import as_utc, utcnow
 from registry.models import Resource, ResourceVersion, Task, User
+
+T = TypeVar("T")
+CHANGE_ATTEMPTS = 10
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 ACTIVE = frozenset({"pending", "scheduled", "running"})
@@ -67,6 +74,20 @@ def create_task(
 
 def find_by_idempotency_key(session: Session, *, owner: User, key: str) -> Task | None:
     return session.exec(select(Task).where(Task.owner_id == owner.id, Task.idempotency_key == key)).first()
+
+
+def change_task(database_url: str, task_id: str, change: Callable[[Session, Task], T]) -> T:
+    """Apply `change` to a fresh read of the task and commit; re-read and re-apply when another process
+    wrote the row in between (optimistic locking on `row_version`)."""
+    for attempt in range(1, CHANGE_ATTEMPTS + 1):
+        try:
+            with session_scope(database_url) as session:
+                return change(session, get_task(session, task_id))
+        except StaleDataError:
+            if attempt == CHANGE_ATTEMPTS:
+                raise
+            time.sleep(0.01 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def get_task(session: Session, task_id: str) -> Task:

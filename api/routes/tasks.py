@@ -18,6 +18,7 @@ from api.task_views import task_public
 from commons.db import get_engine
 from commons.errors import ServiceUnavailable
 from registry import tasks as task_rows
+from registry.models import Task
 from registry.permissions import resource_for
 from registry.schemas import TaskCreate, TaskPublic
 from registry.uploads import uploads_for_task
@@ -64,8 +65,14 @@ def submit(
     session.commit()  # the worker reads the row from its own connection
     if created:
         try:
-            task_rows.mark_scheduled(session, task=task, dispatch_id=dispatcher.submit(task.id, lane=lane))
-            session.commit()
+            dispatch_id = dispatcher.submit(task.id, lane=lane)
+            # The worker may already be writing the row: change it on a fresh read (optimistic locking).
+            task_rows.change_task(
+                settings.resolved_database_url,
+                task.id,
+                lambda s, row: task_rows.mark_scheduled(s, task=row, dispatch_id=dispatch_id),
+            )
+            session.refresh(task)
         except ServiceUnavailable as error:  # the task stays pending; the reaper submits it when Prefect is back
             log.warning("task %s stored but not yet submitted: %s", task.id, error.message)
     response.headers["Location"] = f"/api/v1/tasks/{task.id}"
@@ -97,9 +104,13 @@ def cancel(
 ) -> TaskPublic:
     """End the task as cancelled now (it will publish nothing) and stop its flow run through Prefect."""
     task = task_rows.task_for(session, task_id=task_id, user=user)
-    task_rows.ensure_cancellable(task)
-    task_rows.finish(session, task=task, status="cancelled", error="cancelled by request")
-    session.commit()
+
+    def change(s: Session, row: Task) -> None:
+        task_rows.ensure_cancellable(row)
+        task_rows.finish(s, task=row, status="cancelled", error="cancelled by request")
+
+    task_rows.change_task(settings.resolved_database_url, task.id, change)
+    session.refresh(task)
     if task.flow_run_id:
         try:
             dispatcher.cancel(task)

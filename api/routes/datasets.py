@@ -1,0 +1,260 @@
+"""Labelled image datasets: metadata, classes, items (photos), zip import/export and grants."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from sqlmodel import Session
+from starlette.background import BackgroundTask
+
+from api.deps import CurrentUser, OptionalUser, PageDep, SessionDep, SettingsDep, StoreDep
+from api.staging import read_limited, stage
+from commons.errors import InvalidInput
+from commons.settings import Settings
+from commons.store import ObjectStore
+from registry import dataset_permissions as perms
+from registry import datasets as rows
+from registry.dataset_schemas import (
+    ClassCreate,
+    ClassPublic,
+    ClassUpdate,
+    DatasetCreate,
+    DatasetPublic,
+    DatasetUpdate,
+    ImportPublic,
+    ItemPublic,
+    ItemUpdate,
+)
+from registry.dataset_zip import ZipLimits, import_archive, write_export
+from registry.models import Dataset, DatasetClass, DatasetItem
+from registry.schemas import GrantCreate, GrantPublic
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+ClassParam = Annotated[str | None, Query(alias="class", description="Only items of this class (by name).")]
+
+
+def _class_public(session: Session, dataset: Dataset, found: DatasetClass) -> ClassPublic:
+    count = rows.count_items(session, dataset, class_id=found.id)
+    return ClassPublic(id=found.id, name=found.name, position=found.position, item_count=count)
+
+
+def _item_public(store: ObjectStore, settings: Settings, item: DatasetItem, names: dict[str, str]) -> ItemPublic:
+    url = store.presigned_url(rows.item_key(item), expires_seconds=settings.presign_expiry_seconds)
+    return rows.item_public(item, names, url=url)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetPublic)
+def create(spec: DatasetCreate, user: CurrentUser, session: SessionDep) -> DatasetPublic:
+    return rows.dataset_public(session, rows.create_dataset(session, owner=user, spec=spec), user)
+
+
+@router.get("", response_model=list[DatasetPublic])
+def list_datasets(user: OptionalUser, session: SessionDep, page: PageDep) -> list[DatasetPublic]:
+    found = rows.list_visible_datasets(session, user, limit=page.limit, offset=page.offset)
+    return [rows.dataset_public(session, dataset, user) for dataset in found]
+
+
+@router.get("/{dataset_id}", response_model=DatasetPublic)
+def read(dataset_id: str, user: OptionalUser, session: SessionDep) -> DatasetPublic:
+    return rows.dataset_public(session, perms.dataset_for(session, dataset_id=dataset_id, user=user), user)
+
+
+@router.patch("/{dataset_id}", response_model=DatasetPublic)
+def update(dataset_id: str, changes: DatasetUpdate, user: CurrentUser, session: SessionDep) -> DatasetPublic:
+    dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
+    return rows.dataset_public(session, rows.update_dataset(session, dataset=dataset, changes=changes), user)
+
+
+@router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete(dataset_id: str, user: CurrentUser, session: SessionDep, store: StoreDep) -> None:
+    dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="own")
+    rows.delete_dataset(session, store=store, dataset=dataset)
+
+
+@router.post("/{dataset_id}/classes", status_code=status.HTTP_201_CREATED, response_model=ClassPublic)
+def create_class(dataset_id: str, spec: ClassCreate, user: CurrentUser, session: SessionDep) -> ClassPublic:
+    dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
+    return _class_public(session, dataset, rows.create_class(session, dataset=dataset, name=spec.name))
+
+
+@router.get("/{dataset_id}/classes", response_model=list[ClassPublic])
+def list_classes(dataset_id: str, user: OptionalUser, session: SessionDep, page: PageDep) -> list[ClassPublic]:
+    dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user)
+    found = rows.list_classes(session, dataset)[page.offset : page.offset + page.limit]
+    return [_class_public(session, dataset, item) for item in found]
+
+
+@router.patch("/{dataset_id}/classes/{class_id}", response_model=ClassPublic)
+def rename_class(
+    dataset_id: str, class_id: str, spec: ClassUpdate, user: CurrentUser, session: SessionDep
+) -> ClassPublic:
+    dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
+    renamed = rows.rename_class(session, dataset=dataset, class_id=class_id, name=spec.name)
+    return _class_public(session, dataset, renamed)
+
+
+@router.delete("/{dataset_id}/classes/{class_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_class(dataset_id: str, class_id: str, user: CurrentUser, session: SessionDep) -> None:
+    """Delete the class; its items stay in the dataset, unlabelled."""
+    dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
+    rows.delete_class(session, dataset=dataset, class_id=class_id)
+
+
+@router.post("/{dataset_id}/items", status_code=status.HTTP_201_CREATED, response_model=list[ItemPublic])
+async def add_items(
+    dataset_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    files: Annotated[list[UploadFile], File(description="Photos: PNG, JPEG, TIFF, BMP or WebP.")],
+    label: Annotated[str | None, Form(alias="class", description="Label them all with this class.")] = None,
+) -> list[ItemPublic]:
+    """Add photos; one already in the dataset is returned as it is (relabelled when `class` is given)."""
+    dataset = await run_in_threadpool(perms.dataset_for, session, dataset_id=dataset_id, user=user, need="modify")
+    if len(files) > settings.max_zip_entries:
+        raise InvalidInput(f"send at most {settings.max_zip_entries} files at once, or a zip", field="files")
+    images = []
+    for upload in files:  # every file is checked before any is stored
+        name = (upload.filename or "upload").rsplit("/", 1)[-1][:255] or "upload"
+        data = await read_limited(upload, limit=settings.max_upload_bytes)
+        images.append(
+            await run_in_threadpool(rows.validate_image, data, name=name, max_pixels=settings.max_image_pixels)
+        )
+    added = await run_in_threadpool(
+        lambda: rows.add_items(session, store=store, dataset=dataset, images=images, label=label or None)
+    )
+    names = rows.class_names(session, dataset)
+    return [_item_public(store, settings, item, names) for item in added]
+
+
+@router.get("/{dataset_id}/items", response_model=list[ItemPublic])
+def list_items(
+    dataset_id: str,
+    user: OptionalUser,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    page: PageDep,
+    label: ClassParam = None,
+    labelled: Annotated[bool | None, Query(description="true: labelled items only; false: unlabelled only.")] = None,
+) -> list[ItemPublic]:
+    dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user)
+    found = rows.list_items(session, dataset, label=label, labelled=labelled, limit=page.limit, offset=page.offset)
+    names = rows.class_names(session, dataset)
+    return [_item_public(store, settings, item, names) for item in found]
+
+
+@router.get("/{dataset_id}/items/{item_id}", response_model=ItemPublic)
+def read_item(
+    dataset_id: str, item_id: str, user: OptionalUser, session: SessionDep, store: StoreDep, settings: SettingsDep
+) -> ItemPublic:
+    dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user)
+    item = rows.get_item(session, dataset, item_id)
+    return _item_public(store, settings, item, rows.class_names(session, dataset))
+
+
+@router.patch("/{dataset_id}/items/{item_id}", response_model=ItemPublic)
+def relabel_item(
+    dataset_id: str,
+    item_id: str,
+    change: ItemUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> ItemPublic:
+    dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
+    item = rows.set_label(session, dataset=dataset, item_id=item_id, label=change.label)
+    return _item_public(store, settings, item, rows.class_names(session, dataset))
+
+
+@router.delete("/{dataset_id}/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_item(dataset_id: str, item_id: str, user: CurrentUser, session: SessionDep, store: StoreDep) -> None:
+    dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
+    rows.delete_item(session, store=store, dataset=dataset, item_id=item_id)
+
+
+@router.post("/{dataset_id}/import", response_model=ImportPublic)
+async def import_zip(
+    dataset_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="A zip of class folders of photos (the ImageFolder layout).")],
+) -> ImportPublic:
+    """Import a zip: top-level folders are classes (created when missing), top-level files are unlabelled."""
+    dataset = await run_in_threadpool(perms.dataset_for, session, dataset_id=dataset_id, user=user, need="modify")
+    limits = ZipLimits(
+        max_bytes=settings.max_zip_bytes,
+        max_entries=settings.max_zip_entries,
+        max_ratio=settings.max_zip_ratio,
+        max_entry_bytes=settings.max_upload_bytes,
+    )
+    folder = Path(tempfile.mkdtemp(prefix="commons-import-"))
+    try:
+        staged = await stage(file, folder=folder, limit=settings.max_zip_bytes)
+
+        def run() -> ImportPublic:
+            with staged.path.open("rb") as source:
+                outcome = import_archive(
+                    session,
+                    store=store,
+                    dataset=dataset,
+                    source=source,
+                    limits=limits,
+                    max_pixels=settings.max_image_pixels,
+                )
+            public = rows.dataset_public(session, dataset, user)
+            return ImportPublic(
+                added=outcome.added, existing=outcome.existing, classes_created=outcome.classes_created, dataset=public
+            )
+
+        return await run_in_threadpool(run)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@router.get("/{dataset_id}/export", response_class=FileResponse)
+def export_zip(dataset_id: str, user: OptionalUser, session: SessionDep, store: StoreDep) -> FileResponse:
+    """The dataset as a zip: one folder per class, unlabelled items under `_unlabelled/`."""
+    dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user)
+    handle = tempfile.NamedTemporaryFile(prefix="commons-export-", suffix=".zip", delete=False)  # noqa: SIM115
+    path = Path(handle.name)
+    try:
+        with handle:
+            write_export(session, store=store, dataset=dataset, target=handle)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    filename = re.sub(r"[^A-Za-z0-9._-]+", "-", dataset.name).strip("-.") or dataset.id
+    return FileResponse(
+        path, media_type="application/zip", filename=f"{filename}.zip", background=BackgroundTask(path.unlink)
+    )
+
+
+@router.post("/{dataset_id}/grants", status_code=status.HTTP_201_CREATED, response_model=GrantPublic)
+def create_grant(dataset_id: str, spec: GrantCreate, user: CurrentUser, session: SessionDep) -> GrantPublic:
+    dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="own")
+    created = perms.grant(session, dataset=dataset, username=spec.username, permission=spec.permission, actor=user)
+    return perms.grant_public(session, created)
+
+
+@router.get("/{dataset_id}/grants", response_model=list[GrantPublic])
+def list_grants(dataset_id: str, user: CurrentUser, session: SessionDep) -> list[GrantPublic]:
+    dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="own")
+    return [perms.grant_public(session, item) for item in perms.list_grants(session, dataset)]
+
+
+@router.delete("/{dataset_id}/grants/{grant_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_grant(dataset_id: str, grant_id: str, user: CurrentUser, session: SessionDep) -> None:
+    dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="own")
+    perms.revoke(session, dataset=dataset, grant_id=grant_id)

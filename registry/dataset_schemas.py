@@ -1,0 +1,112 @@
+"""Request and response schemas of datasets, their classes, items and grants."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from registry.schemas import Visibility
+
+UNLABELLED_FOLDER = "_unlabelled"
+# A class name is also a folder name in zip imports and exports: no separators, no leading dot or space.
+_CLASS_NAME = re.compile(r"^[^/\\:\x00-\x1f.\s][^/\\:\x00-\x1f]{0,127}$")
+
+
+def check_class_name(value: str) -> str:
+    """The name itself if it can be a class (and a folder of a zip); ValueError says why not."""
+    if not _CLASS_NAME.match(value) or value != value.strip():
+        raise ValueError(
+            "a class name has 1–128 characters, no '/', '\\', ':' or control characters, "
+            "and does not start with '.' or end with a space"
+        )
+    if value == UNLABELLED_FOLDER:
+        raise ValueError(f"{UNLABELLED_FOLDER!r} is reserved for unlabelled items; choose another name")
+    return value
+
+
+class DatasetCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=20_000)
+    visibility: Visibility = "private"
+    classes: list[str] = Field(default_factory=list, max_length=1000, description="Class names, in order.")
+
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("class names must be distinct")
+        return [check_class_name(name) for name in value]
+
+
+class DatasetUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=20_000)
+    visibility: Visibility | None = None
+
+
+class DatasetPublic(BaseModel):
+    id: str
+    name: str
+    description: str
+    visibility: str
+    owner: str
+    classes: list[str]
+    item_count: int
+    labelled_count: int
+    digest: str = Field(description="sha256 over the sorted (item sha256, class) pairs and the class list.")
+    permissions: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ClassCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_class_name(value)
+
+
+class ClassUpdate(ClassCreate):
+    pass
+
+
+class ClassPublic(BaseModel):
+    id: str
+    name: str
+    position: int
+    item_count: int
+
+
+class ItemUpdate(BaseModel):
+    """`{"class": "name"}` labels the item, `{"class": null}` makes it unlabelled."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    label: str | None = Field(alias="class")
+
+
+class ItemPublic(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    id: str
+    sha256: str
+    size: int
+    width: int
+    height: int
+    content_type: str
+    original_name: str
+    label: str | None = Field(alias="class")
+    created_at: datetime
+    url: str | None = None
+
+
+class ImportPublic(BaseModel):
+    added: int
+    existing: int = Field(description="Images already in the dataset (relabelled to their folder's class).")
+    classes_created: list[str]
+    dataset: DatasetPublic
