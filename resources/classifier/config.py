@@ -1,0 +1,145 @@
+"""Schemas of a `classifier.resnet` version's config and of its train/evaluate/predict parameters.
+
+Pydantic only, no torch: the API imports this module to validate uploads and task requests. Failures
+become `InvalidInput` whose message names the field path, e.g. ``params.epochs: must be ≥ 1 (got 0)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, field_validator
+
+from resources.sam.config import WEIGHT_SUFFIXES, _field_error, _parse
+
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict(), AllowInfNan(False)]
+Bool = Annotated[bool, Strict()]
+Arch = Literal["resnet18", "resnet34", "resnet50"]
+Augment = Literal["rotate", "blur", "flip", "flop"]
+Seed = Annotated[int, Strict(), Field(ge=0, le=2**32 - 1)]
+MeanValue = Annotated[float, Strict(), AllowInfNan(False), Field(ge=0.0, le=1.0)]
+StdValue = Annotated[float, Strict(), AllowInfNan(False), Field(gt=0.0, le=1.0)]
+ClassName = Annotated[str, Strict(), Field(min_length=1, max_length=100)]
+
+IMAGENET_MEAN: Final[tuple[float, float, float]] = (0.485, 0.456, 0.406)
+IMAGENET_STD: Final[tuple[float, float, float]] = (0.229, 0.224, 0.225)
+MAX_CLASSES: Final[int] = 1000
+_CHECKPOINT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_SLUG: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+
+
+class ClassifierConfig(BaseModel):
+    """`config.json` of a classifier version: architecture, ordered class names, preprocessing, weights.
+
+    `classes[i]` is the name of output logit i. `checkpoint` None means an architecture-only version:
+    the model is initialised from `init_seed` (untrained) and meant to be trained.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    arch: Arch
+    classes: list[ClassName] = Field(min_length=2, max_length=MAX_CLASSES)
+    input_size: Int = Field(default=224, ge=16, le=1024)
+    mean: tuple[MeanValue, MeanValue, MeanValue] = IMAGENET_MEAN
+    std: tuple[StdValue, StdValue, StdValue] = IMAGENET_STD
+    checkpoint: str | None = None
+    init_seed: Seed = 0
+
+    @field_validator("classes")
+    @classmethod
+    def _distinct_names(cls, value: list[str]) -> list[str]:
+        seen: dict[str, int] = {}
+        for index, name in enumerate(value):
+            if not name.strip():
+                raise _field_error(f"[{index}]", "must not be blank")
+            if name in seen:
+                raise _field_error(
+                    f"[{index}]", f"repeats {name!r} (also classes[{seen[name]}]); class names must be unique"
+                )
+            seen[name] = index
+        return value
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _plain_weights_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not _CHECKPOINT_NAME.fullmatch(value):
+            raise ValueError(f"must be a plain file name (letters, digits, '.', '_', '-', no folders), got {value!r}")
+        if not value.lower().endswith(WEIGHT_SUFFIXES):
+            raise ValueError(f"must end in .safetensors, .pth or .pt (got {value!r})")
+        return value
+
+
+class TrainParams(BaseModel):
+    """What a training task asks for. `momentum` is used by sgd only; `augment` ops apply at train time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: Int = Field(default=50, ge=1, le=1000)
+    batch_size: Int = Field(default=32, ge=1, le=1024)
+    lr: Float = Field(default=1e-3, gt=0.0, le=10.0)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    momentum: Float = Field(default=0.9, ge=0.0, lt=1.0)
+    target_accuracy: Float | None = Field(default=0.90, ge=0.0, le=1.0)
+    val_fraction: Float = Field(default=0.2, gt=0.0, lt=1.0)
+    seed: Seed = 0
+    augment: list[Augment] = Field(default_factory=list, max_length=16)
+    freeze_backbone: Bool = False
+    num_workers: Int = Field(default=0, ge=0, le=16)
+    publish_as: str | None = None
+
+    @field_validator("augment")
+    @classmethod
+    def _deduplicate(cls, value: list[Augment]) -> list[Augment]:
+        return list(dict.fromkeys(value))
+
+    @field_validator("publish_as")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        if value is not None and not _SLUG.fullmatch(value):
+            raise ValueError(
+                "must be a resource slug: 1-64 lowercase letters, digits or '-', not starting or ending "
+                f"with '-' (got {value!r})"
+            )
+        return value
+
+
+class EvalParams(BaseModel):
+    """What an evaluation task asks for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: Int = Field(default=64, ge=1, le=1024)
+
+
+class PredictParams(BaseModel):
+    """What a prediction task asks for; `top_k` larger than the number of classes gives every class."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    top_k: Int = Field(default=5, ge=1, le=100)
+    batch_size: Int = Field(default=64, ge=1, le=1024)
+
+
+def parse_classifier_config(raw: Mapping[str, Any]) -> ClassifierConfig:
+    """Validate a version's config.json; errors become InvalidInput naming `config.<path>`."""
+    return _parse(ClassifierConfig, raw, prefix="config")
+
+
+def parse_train_params(raw: Mapping[str, Any]) -> TrainParams:
+    """Validate training parameters; errors become InvalidInput naming `params.<path>`."""
+    return _parse(TrainParams, raw, prefix="params")
+
+
+def parse_eval_params(raw: Mapping[str, Any]) -> EvalParams:
+    """Validate evaluation parameters; errors become InvalidInput naming `params.<path>`."""
+    return _parse(EvalParams, raw, prefix="params")
+
+
+def parse_predict_params(raw: Mapping[str, Any]) -> PredictParams:
+    """Validate prediction parameters; errors become InvalidInput naming `params.<path>`."""
+    return _parse(PredictParams, raw, prefix="params")
