@@ -12,11 +12,9 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, field_validator
 
-from resources.sam.config import WEIGHT_SUFFIXES, _field_error, _parse
+from resources.schema import WEIGHT_SUFFIXES as WEIGHT_SUFFIXES
+from resources.schema import Bool, Float, Int, check_weights_name, field_error, parse_model
 
-Int = Annotated[int, Strict()]
-Float = Annotated[float, Strict(), AllowInfNan(False)]
-Bool = Annotated[bool, Strict()]
 Arch = Literal["resnet18", "resnet34", "resnet50"]
 Augment = Literal["rotate", "blur", "flip", "flop"]
 Seed = Annotated[int, Strict(), Field(ge=0, le=2**32 - 1)]
@@ -27,7 +25,6 @@ ClassName = Annotated[str, Strict(), Field(min_length=1, max_length=100)]
 IMAGENET_MEAN: Final[tuple[float, float, float]] = (0.485, 0.456, 0.406)
 IMAGENET_STD: Final[tuple[float, float, float]] = (0.229, 0.224, 0.225)
 MAX_CLASSES: Final[int] = 1000
-_CHECKPOINT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 _SLUG: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 
 
@@ -54,9 +51,9 @@ class ClassifierConfig(BaseModel):
         seen: dict[str, int] = {}
         for index, name in enumerate(value):
             if not name.strip():
-                raise _field_error(f"[{index}]", "must not be blank")
+                raise field_error(f"[{index}]", "must not be blank")
             if name in seen:
-                raise _field_error(
+                raise field_error(
                     f"[{index}]", f"repeats {name!r} (also classes[{seen[name]}]); class names must be unique"
                 )
             seen[name] = index
@@ -65,13 +62,7 @@ class ClassifierConfig(BaseModel):
     @field_validator("checkpoint")
     @classmethod
     def _plain_weights_name(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not _CHECKPOINT_NAME.fullmatch(value):
-            raise ValueError(f"must be a plain file name (letters, digits, '.', '_', '-', no folders), got {value!r}")
-        if not value.lower().endswith(WEIGHT_SUFFIXES):
-            raise ValueError(f"must end in .safetensors, .pth or .pt (got {value!r})")
-        return value
+        return None if value is None else check_weights_name(value)
 
 
 class TrainParams(BaseModel):
@@ -127,19 +118,19 @@ class PredictParams(BaseModel):
 
 def parse_classifier_config(raw: Mapping[str, Any]) -> ClassifierConfig:
     """Validate a version's config.json; errors become InvalidInput naming `config.<path>`."""
-    return _parse(ClassifierConfig, raw, prefix="config")
+    return parse_model(ClassifierConfig, raw, prefix="config")
 
 
 def parse_train_params(raw: Mapping[str, Any]) -> TrainParams:
     """Validate training parameters; errors become InvalidInput naming `params.<path>`."""
-    return _parse(TrainParams, raw, prefix="params")
+    return parse_model(TrainParams, raw, prefix="params")
 
 
 def parse_eval_params(raw: Mapping[str, Any]) -> EvalParams:
     """Validate evaluation parameters; errors become InvalidInput naming `params.<path>`."""
-    return _parse(EvalParams, raw, prefix="params")
+    return parse_model(EvalParams, raw, prefix="params")
 
 
 def parse_predict_params(raw: Mapping[str, Any]) -> PredictParams:
     """Validate prediction parameters; errors become InvalidInput naming `params.<path>`."""
-    return _parse(PredictParams, raw, prefix="params")
+    return parse_model(PredictParams, raw, prefix="params")

@@ -7,36 +7,20 @@ e.g. ``params.auto.points_per_side: must be ≥ 1 (got -3)``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal, Self, TypeVar
+from typing import Annotated, Any, Final, Literal, Self
 
-from pydantic import (
-    AllowInfNan,
-    BaseModel,
-    ConfigDict,
-    Field,
-    Strict,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from commons.errors import InvalidInput
+from resources.schema import WEIGHT_SUFFIXES as WEIGHT_SUFFIXES
+from resources.schema import Bool, Float, Int, check_weights_name, field_error, parse_model
 
-# Strict scalars: JSON true is not 1, "12" is not 12; an int is still accepted where a float is wanted.
-Int = Annotated[int, Strict()]
-Float = Annotated[float, Strict(), AllowInfNan(False)]
-Bool = Annotated[bool, Strict()]
 Arch = Literal["vit_b", "vit_l", "vit_h", "custom"]
 OutputName = Literal["hard", "blended", "json"]
 ALL_OUTPUTS: Final[tuple[OutputName, ...]] = ("hard", "blended", "json")
-WEIGHT_SUFFIXES: Final[tuple[str, ...]] = (".safetensors", ".pth", ".pt")
 MAX_PROMPTS: Final[int] = 64
-_CHECKPOINT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
-_Model = TypeVar("_Model", bound=BaseModel)
 _ENCODER_FIELDS: Final[tuple[str, ...]] = (
     "encoder_embed_dim",
     "encoder_depth",
@@ -62,11 +46,6 @@ STANDARD_ENCODERS: Final[dict[str, EncoderParams]] = {
 }
 
 
-def _field_error(field: str, reason: str) -> PydanticCustomError:
-    """An error raised by a model validator that still names the field it is about."""
-    return PydanticCustomError("field_error", "{field}: {reason}", {"field": field, "reason": reason})
-
-
 class SamConfig(BaseModel):
     """`config.json` of a SAM resource version: the architecture and the weights file's name."""
 
@@ -82,11 +61,7 @@ class SamConfig(BaseModel):
     @field_validator("checkpoint")
     @classmethod
     def _plain_weights_name(cls, value: str) -> str:
-        if not _CHECKPOINT_NAME.fullmatch(value):
-            raise ValueError(f"must be a plain file name (letters, digits, '.', '_', '-', no folders), got {value!r}")
-        if not value.lower().endswith(WEIGHT_SUFFIXES):
-            raise ValueError(f"must end in .safetensors, .pth or .pt (got {value!r})")
-        return value
+        return check_weights_name(value)
 
     @model_validator(mode="after")
     def _encoder_fits_arch(self) -> Self:
@@ -101,28 +76,28 @@ class SamConfig(BaseModel):
             for name, fixed in zip(_ENCODER_FIELDS, expected, strict=True):
                 given = getattr(self, name)
                 if given is not None and given != fixed:
-                    raise _field_error(
+                    raise field_error(
                         name,
                         f"is fixed at {fixed} for arch '{self.arch}' (got {given}); leave it out or use arch 'custom'",
                     )
             return self
         for name in _ENCODER_FIELDS:
             if getattr(self, name) is None:
-                raise _field_error(name, "is required when arch is 'custom'")
+                raise field_error(name, "is required when arch is 'custom'")
         encoder = self.encoder()
         if encoder.embed_dim % encoder.num_heads:
-            raise _field_error(
+            raise field_error(
                 "encoder_embed_dim",
                 f"must be a multiple of encoder_num_heads ({encoder.num_heads}) (got {encoder.embed_dim})",
             )
         for position, index in enumerate(encoder.global_attn_indexes):
             if not 0 <= index < encoder.depth:
-                raise _field_error(
+                raise field_error(
                     f"encoder_global_attn_indexes[{position}]",
                     f"must be ≥ 0 and < encoder_depth ({encoder.depth}) (got {index})",
                 )
         if len(set(encoder.global_attn_indexes)) != len(encoder.global_attn_indexes):
-            raise _field_error("encoder_global_attn_indexes", "must not repeat a block index")
+            raise field_error("encoder_global_attn_indexes", "must not repeat a block index")
         return self
 
     def encoder(self) -> EncoderParams:
@@ -186,10 +161,10 @@ class PromptParams(BaseModel):
     @model_validator(mode="after")
     def _usable(self) -> Self:
         if not self.points and not self.boxes:
-            raise _field_error("points", "give at least one point or one box")
+            raise field_error("points", "give at least one point or one box")
         for index, (x0, y0, x1, y1) in enumerate(self.boxes):
             if not (x0 < x1 and y0 < y1):
-                raise _field_error(
+                raise field_error(
                     f"boxes[{index}]", f"must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1 (got {[x0, y0, x1, y1]})"
                 )
         return self
@@ -236,91 +211,17 @@ class SamInferParams(BaseModel):
     @model_validator(mode="after")
     def _prompt_matches_mode(self) -> Self:
         if self.mode == "prompt" and self.prompt is None:
-            raise _field_error("prompt", "is required when mode is 'prompt'")
+            raise field_error("prompt", "is required when mode is 'prompt'")
         if self.mode == "auto" and self.prompt is not None:
-            raise _field_error("prompt", "is only used when mode is 'prompt'; set mode or leave prompt out")
+            raise field_error("prompt", "is only used when mode is 'prompt'; set mode or leave prompt out")
         return self
 
 
 def parse_infer_params(raw: Mapping[str, Any]) -> SamInferParams:
     """Validate request parameters; errors become InvalidInput naming `params.<path>`."""
-    return _parse(SamInferParams, raw, prefix="params")
+    return parse_model(SamInferParams, raw, prefix="params")
 
 
 def parse_sam_config(raw: Mapping[str, Any]) -> SamConfig:
     """Validate a version's config.json; errors become InvalidInput naming `config.<path>`."""
-    return _parse(SamConfig, raw, prefix="config")
-
-
-def _parse(model: type[_Model], raw: Mapping[str, Any], *, prefix: str) -> _Model:
-    if not isinstance(raw, Mapping):
-        raise InvalidInput(f"{prefix} must be a JSON object (got {type(raw).__name__})", field=prefix)
-    try:
-        return model.model_validate(dict(raw))
-    except ValidationError as exc:
-        problems = [_describe(error, prefix) for error in exc.errors()]
-        shown = "; ".join(message for _, message in problems[:5])
-        if len(problems) > 5:
-            shown += f" (and {len(problems) - 5} more)"
-        raise InvalidInput(shown, field=problems[0][0]) from None
-
-
-def _describe(error: ErrorDetails, prefix: str) -> tuple[str, str]:
-    """(field path, 'path: reason') for one pydantic error."""
-    path = prefix
-    for part in error["loc"]:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    ctx = error.get("ctx", {})
-    if error["type"] == "field_error":
-        return _join(path, str(ctx["field"])), f"{_join(path, str(ctx['field']))}: {ctx['reason']}"
-    return path, f"{path}: {_reason(error['type'], ctx, error.get('input'), error['msg'])}"
-
-
-def _join(path: str, field: str) -> str:
-    return path + (field if field.startswith("[") else f".{field}")
-
-
-def _reason(kind: str, ctx: dict[str, Any], given: Any, fallback: str) -> str:
-    shown = _show(given)
-    templates = {
-        "missing": "is required",
-        "extra_forbidden": "is not a known field; check the spelling or leave it out",
-        "greater_than_equal": f"must be ≥ {_bound(ctx.get('ge'))} (got {shown})",
-        "greater_than": f"must be > {_bound(ctx.get('gt'))} (got {shown})",
-        "less_than_equal": f"must be ≤ {_bound(ctx.get('le'))} (got {shown})",
-        "less_than": f"must be < {_bound(ctx.get('lt'))} (got {shown})",
-        "literal_error": f"must be {ctx.get('expected')} (got {shown})",
-        "too_short": f"must have at least {ctx.get('min_length')} item(s) (got {ctx.get('actual_length')})",
-        "too_long": f"must have at most {ctx.get('max_length')} items (got {ctx.get('actual_length')})",
-        "finite_number": f"must be a finite number (got {shown})",
-        "string_too_short": f"must have at least {ctx.get('min_length')} character(s)",
-        "string_too_long": f"must have at most {ctx.get('max_length')} characters",
-    }
-    if kind in templates:
-        return templates[kind]
-    for stem, wanted in (
-        ("int_", "an integer"),
-        ("float_", "a number"),
-        ("bool_", "true or false"),
-        ("string_", "a string"),
-        ("list_", "a list"),
-        ("tuple_", "a list"),
-        ("dict_", "an object"),
-        ("model_", "an object"),
-    ):
-        if kind.startswith(stem):
-            return f"must be {wanted} (got {shown})"
-    message = fallback.removeprefix("Value error, ")
-    return message[:1].lower() + message[1:]
-
-
-def _bound(value: Any) -> str:
-    """1.0 → "1", 0.5 → "0.5": limits read as written in the docs."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return parse_model(SamConfig, raw, prefix="config")

@@ -7,20 +7,18 @@ shapes do not fit the config is refused with the first differences listed.
 
 from __future__ import annotations
 
-import pickle
-import re
 from itertools import chain
 from pathlib import Path
 from typing import Any, Final
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from segment_anything.build_sam import _build_sam
 from segment_anything.modeling import Sam
 
 from commons.errors import InvalidInput, InvalidWeights
-from resources.sam.config import WEIGHT_SUFFIXES, SamConfig
+from resources.sam.config import SamConfig
+from resources.weights import SHOWN, check_fits, read_shapes, read_state_dict, tensor_shapes
 
 # A custom SAM small enough for tests and the demo on CPU. SAM's prompt encoder and mask decoder
 # (256-d two-way transformer over 64x64 image tokens) are fixed by `_build_sam`, so the decoder, run
@@ -42,8 +40,7 @@ VIT_B_SIZED_CONFIG: Final[dict[str, Any]] = {
     "encoder_num_heads": 12,
     "encoder_global_attn_indexes": [2, 5, 8, 11],
 }
-_SHOWN: Final[int] = 5
-_TORCH_LOAD_ERRORS: Final = (RuntimeError, EOFError, KeyError, ValueError, OSError, AttributeError, TypeError)
+_FITS: Final[str] = "arch and encoder_* fields"
 
 
 def select_device() -> str:
@@ -64,10 +61,10 @@ def build_sam(config: SamConfig, weights_path: Path | None, *, device: str) -> S
             "weights (or, for tests only, create random ones with save_random_weights)",
             field="weights",
         )
-    state = _read_state_dict(weights_path)
+    state = read_state_dict(weights_path)
     with torch.device("meta"):
         sam = _construct(config)
-    _check_fits(weights_path.name, _shapes(state), _shapes(sam.state_dict()))
+    check_fits(weights_path.name, tensor_shapes(state), tensor_shapes(sam.state_dict()), described_by=_FITS)
     for name, tensor in state.items():
         if not tensor.is_floating_point():
             raise InvalidWeights(
@@ -77,7 +74,7 @@ def build_sam(config: SamConfig, weights_path: Path | None, *, device: str) -> S
     sam.load_state_dict({k: v.to(torch.float32).contiguous() for k, v in state.items()}, assign=True)
     still_meta = [n for n, t in chain(sam.named_parameters(), sam.named_buffers()) if t.is_meta]
     if still_meta:
-        raise RuntimeError(f"SAM tensors left uninitialised after loading: {still_meta[:_SHOWN]}")
+        raise RuntimeError(f"SAM tensors left uninitialised after loading: {still_meta[:SHOWN]}")
     return sam.to(device).eval()
 
 
@@ -87,20 +84,11 @@ def check_weights_file(path: Path, *, config: SamConfig | None = None) -> None:
     safetensors: only the header is parsed; .pth/.pt: a full `torch.load(weights_only=True)`.
     With `config`, the tensor names and shapes are also compared with what the config needs.
     """
-    if path.name.lower().endswith(".safetensors"):
-        _check_suffix(path)
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                names = handle.keys()
-                found = {name: tuple(handle.get_slice(name).get_shape()) for name in names}
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise _not_safetensors(path, exc) from exc
-    else:
-        found = _shapes(_read_state_dict(path))
+    found = read_shapes(path)
     if config is not None:
         with torch.device("meta"):
-            expected = _shapes(_construct(config).state_dict())
-        _check_fits(path.name, found, expected)
+            expected = tensor_shapes(_construct(config).state_dict())
+        check_fits(path.name, found, expected, described_by=_FITS)
 
 
 def save_random_weights(config: SamConfig, path: Path, *, seed: int) -> None:
@@ -127,83 +115,3 @@ def _construct(config: SamConfig) -> Sam:
         encoder_global_attn_indexes=list(encoder.global_attn_indexes),
         checkpoint=None,
     )
-
-
-def _check_suffix(path: Path) -> None:
-    if not path.name.lower().endswith(WEIGHT_SUFFIXES):
-        raise InvalidWeights(
-            f"{path.name}: weights must be a .safetensors file (or .pth/.pt loadable with weights_only=True)",
-            field="weights",
-        )
-    if not path.is_file():
-        raise InvalidWeights(f"weights file {path.name} does not exist", field="weights")
-
-
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    _check_suffix(path)
-    loaded: object
-    if path.name.lower().endswith(".safetensors"):
-        try:
-            loaded = load_file(str(path), device="cpu")
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise _not_safetensors(path, exc) from exc
-    else:
-        try:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            found = re.search(r"WeightsUnpickler error: ([^\n]*?)(?: was not an allowed global|\n|$)", str(exc))
-            reason = found.group(1) if found else str(exc).splitlines()[0]
-            raise InvalidWeights(
-                f"{path.name} cannot be loaded with torch.load(weights_only=True) ({reason}): it holds Python "
-                "objects other than tensors, or is not a PyTorch checkpoint. Save a plain state dict, or "
-                "convert it to safetensors (safetensors.torch.save_file) on a machine you trust",
-                field="weights",
-            ) from exc
-        except _TORCH_LOAD_ERRORS as exc:
-            raise InvalidWeights(
-                f"{path.name} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc}); "
-                "upload safetensors weights",
-                field="weights",
-            ) from exc
-    if not isinstance(loaded, dict) or not all(
-        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in loaded.items()
-    ):
-        raise InvalidWeights(
-            f"{path.name} must hold a flat state dict (parameter name → tensor), found {type(loaded).__name__} "
-            "with other contents; save model.state_dict() itself",
-            field="weights",
-        )
-    return loaded
-
-
-def _not_safetensors(path: Path, exc: Exception) -> InvalidWeights:
-    return InvalidWeights(
-        f"{path.name} is not a valid safetensors file ({exc}); re-save it with safetensors.torch.save_file",
-        field="weights",
-    )
-
-
-def _shapes(state: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
-    return {name: tuple(tensor.shape) for name, tensor in state.items()}
-
-
-def _check_fits(name: str, found: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]]) -> None:
-    """Raise InvalidWeights listing the first missing/unexpected names and shape differences."""
-    missing = sorted(expected.keys() - found.keys())
-    unexpected = sorted(found.keys() - expected.keys())
-    mismatched = [
-        f"{key} is {list(found[key])} but the config needs {list(expected[key])}"
-        for key in sorted(expected.keys() & found.keys())
-        if found[key] != expected[key]
-    ]
-    problems = []
-    for title, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched)):
-        if items:
-            more = f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else ""
-            problems.append(f"{len(items)} {title}: {', '.join(items[:_SHOWN])}{more}")
-    if problems:
-        raise InvalidWeights(
-            f"{name} does not fit the config ({'; '.join(problems)}); check that config.json's arch and "
-            "encoder_* fields describe these weights",
-            field="weights",
-        )
