@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from commons.errors import InvalidInput, InvalidWeights
+from commons.errors import InvalidInput
 from registry.models import Upload
 from registry.versions import StagedFile
 
@@ -17,24 +17,29 @@ def validate_config(kind: str, raw: Any) -> dict[str, Any]:
         from resources.sam.config import parse_sam_config
 
         return parse_sam_config(raw).model_dump(mode="json", exclude_none=True)
+    if kind == "classifier.resnet":
+        from resources.classifier.config import parse_classifier_config
+
+        return parse_classifier_config(raw).model_dump(mode="json", exclude_none=True)
     raise InvalidInput(f"kind {kind!r} has no config schema", field="kind")
 
 
 def check_weights(kind: str, config: dict[str, Any], files: list[StagedFile]) -> None:
-    """The file the config names must be among the files and load safely (safetensors or weights_only)."""
+    """The weights file the config names (present: see `check_files`) loads safely and fits the config."""
+    checkpoint = config.get("checkpoint")
+    match = next((f for f in files if f.name == checkpoint), None)
+    if match is None:
+        return
     if kind == "segmenter.sam":
         from resources.sam.config import parse_sam_config
         from resources.sam.model import check_weights_file
 
-        checkpoint = config["checkpoint"]
-        match = next((f for f in files if f.name == checkpoint), None)
-        if match is None:
-            raise InvalidWeights(
-                f"config.checkpoint names {checkpoint!r}, which is not among the uploaded files "
-                f"({', '.join(f.name for f in files)})",
-                field="config.checkpoint",
-            )
         check_weights_file(match.path, config=parse_sam_config(config))
+    elif kind == "classifier.resnet":
+        from resources.classifier.config import parse_classifier_config
+        from resources.classifier.model import check_weights_file as check_classifier_weights
+
+        check_classifier_weights(match.path, config=parse_classifier_config(config))
 
 
 def validate_params(kind: str, mode: str, raw: dict[str, Any], inputs: list[Upload]) -> dict[str, Any]:
@@ -47,4 +52,8 @@ def validate_params(kind: str, mode: str, raw: dict[str, Any], inputs: list[Uplo
             for upload in inputs:
                 params.prompt.check_inside(upload.width, upload.height)
         return params.model_dump(mode="json")
-    raise InvalidInput(f"kind {kind!r} cannot run mode {mode!r}", field="mode")
+    if kind == "classifier.resnet" and mode == "infer":
+        from resources.classifier.config import parse_predict_params
+
+        return parse_predict_params(raw).model_dump(mode="json")
+    raise InvalidInput(f"kind {kind!r} cannot run mode {mode!r} yet", field="mode")

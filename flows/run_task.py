@@ -93,8 +93,6 @@ def init_step(task_id: str) -> Prepared:
 
 @task(name="infer", retries=0, cache_policy=NONE)
 def infer_step(prepared: Prepared) -> list[Path]:
-    from flows.sam_infer import infer_sam
-
     settings = get_settings()
 
     last_write = 0.0
@@ -114,9 +112,13 @@ def infer_step(prepared: Prepared) -> list[Path]:
         task_rows.change_task(settings.resolved_database_url, prepared.task_id, change)
 
     with recorded_step(settings, prepared.task_id, "infer"):
-        if prepared.kind != "segmenter.sam":
-            raise Conflict(f"kind {prepared.kind!r} has no infer runner yet")
-        return infer_sam(prepared, max_image_pixels=settings.max_image_pixels, on_progress=on_progress)
+        if prepared.kind == "segmenter.sam":
+            from flows.sam_infer import infer_sam as runner
+        elif prepared.kind == "classifier.resnet":
+            from flows.classifier_infer import infer_classifier as runner
+        else:
+            raise Conflict(f"kind {prepared.kind!r} has no infer runner")
+        return runner(prepared, max_image_pixels=settings.max_image_pixels, on_progress=on_progress)
 
 
 @task(name="publish", retries=2, retry_delay_seconds=2, retry_condition_fn=_retry_on_unavailable, cache_policy=NONE)

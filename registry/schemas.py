@@ -12,7 +12,7 @@ SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 Permission = Literal["use", "modify"]
 Visibility = Literal["public", "private"]
-KINDS = ("segmenter.sam",)
+KINDS = ("segmenter.sam", "classifier.resnet")
 
 
 class UserCreate(BaseModel):

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from commons.errors import Conflict, DigestMismatch, InvalidInput, NotFound
+from commons.errors import Conflict, DigestMismatch, InvalidInput, InvalidWeights, NotFound
 from commons.hashing import sha256_json
 from commons.store import ObjectStore, keys
 from registry.models import Resource, ResourceVersion, User
@@ -39,9 +39,11 @@ def version_digest(files: list[dict[str, Any]], config: dict[str, Any]) -> str:
     return "sha256:" + sha256_json({"files": listing, "config": config})
 
 
-def check_files(files: list[StagedFile], declared_sha256: dict[str, str] | None) -> None:
-    if not files:
-        raise InvalidInput("a version needs at least one file (the weights)", field="files")
+def check_files(files: list[StagedFile], declared_sha256: dict[str, str] | None, *, required_file: str | None) -> None:
+    """File names are plain and unique, the file the config needs is there, declared digests match.
+
+    `required_file=None` admits an architecture-only version (a config whose weights come from a seed).
+    """
     names = [f.name for f in files]
     for name in names:
         if not FILE_NAME.match(name) or ".." in name:
@@ -51,6 +53,12 @@ def check_files(files: list[StagedFile], declared_sha256: dict[str, str] | None)
             )
     if len(set(names)) != len(names):
         raise InvalidInput("two files have the same name; each file in a version needs its own", field="files")
+    if required_file is not None and required_file not in names:
+        raise InvalidWeights(
+            f"config.checkpoint names {required_file!r}, which is not among the uploaded files "
+            f"({', '.join(names) or 'none were uploaded'})",
+            field="config.checkpoint",
+        )
     for name, expected in (declared_sha256 or {}).items():
         match = next((f for f in files if f.name == name), None)
         if match is None:
@@ -93,13 +101,14 @@ def create_version(
     declared_sha256: dict[str, str] | None,
     parent: int | None,
     reported_metrics: dict[str, Any] | None,
+    required_file: str | None,
 ) -> ResourceVersion:
     """Store the files under the next free version number and record the version.
 
     The number is max+1; a concurrent upload that took the same number makes the insert fail on the
     unique (resource, number) constraint, and the allocation is retried with the next number.
     """
-    check_files(files, declared_sha256)
+    check_files(files, declared_sha256, required_file=required_file)
     parent_id = get_version(session, resource, parent).id if parent is not None else None
     listing = [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in files]
     digest = version_digest(listing, config)

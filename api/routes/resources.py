@@ -66,8 +66,11 @@ async def upload_version(
     session: SessionDep,
     store: StoreDep,
     settings: SettingsDep,
-    files: Annotated[list[UploadFile], File(description="Weights and any other files of the version.")],
     config: Annotated[str, Form(description="The kind's config as a JSON object.")],
+    files: Annotated[
+        list[UploadFile] | None,
+        File(description="Weights and any other files; none for an architecture-only classifier version."),
+    ] = None,
     sha256: Annotated[str | None, Form(description="JSON map file name → expected sha256.")] = None,
     parent: Annotated[int | None, Form(description="Version number this one derives from.")] = None,
     reported_metrics: Annotated[str | None, Form(description="JSON object of published figures.")] = None,
@@ -81,8 +84,9 @@ async def upload_version(
     metrics = _json_field(reported_metrics, field="reported_metrics", expect=dict)
     folder = Path(tempfile.mkdtemp(prefix="commons-version-"))
     try:
-        staged = [await stage(item, folder=folder, limit=settings.max_weights_bytes) for item in files]
-        check_files(staged, declared)
+        staged = [await stage(item, folder=folder, limit=settings.max_weights_bytes) for item in files or []]
+        required_file = normalised.get("checkpoint")  # None: an architecture-only version
+        check_files(staged, declared, required_file=required_file)
         await run_in_threadpool(check_weights, resource.kind, normalised, staged)
         row = await run_in_threadpool(
             lambda: create_version(
@@ -95,6 +99,7 @@ async def upload_version(
                 declared_sha256=declared,
                 parent=parent,
                 reported_metrics=metrics,
+                required_file=required_file,
             )
         )
         return version_public(session, resource, row)

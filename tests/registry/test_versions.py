@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session
 
 from commons.db import get_engine
-from commons.errors import DigestMismatch, InvalidInput, NotFound
+from commons.errors import DigestMismatch, InvalidInput, InvalidWeights, NotFound
 from commons.store import ObjectStore, keys
 from registry.resources import create_resource
 from registry.schemas import ResourceCreate
@@ -42,6 +42,7 @@ def test_version_files_digest_and_lineage(database_url: str, store: ObjectStore,
     with Session(get_engine(database_url), expire_on_commit=False) as session:
         first = create_version(
             session,
+            required_file="w.safetensors",
             store=store,
             resource=resource,
             actor=owner,
@@ -53,6 +54,7 @@ def test_version_files_digest_and_lineage(database_url: str, store: ObjectStore,
         )
         second = create_version(
             session,
+            required_file="w.safetensors",
             store=store,
             resource=resource,
             actor=owner,
@@ -81,6 +83,7 @@ def test_declared_sha256_and_file_names_are_checked(database_url: str, store: Ob
         with pytest.raises(DigestMismatch, match=r"sha256 is .* but 0000 was declared"):
             create_version(
                 session,
+                required_file="w.safetensors",
                 store=store,
                 resource=resource,
                 actor=owner,
@@ -93,6 +96,7 @@ def test_declared_sha256_and_file_names_are_checked(database_url: str, store: Ob
         with pytest.raises(InvalidInput, match="not allowed"):
             create_version(
                 session,
+                required_file="w.safetensors",
                 store=store,
                 resource=resource,
                 actor=owner,
@@ -105,6 +109,7 @@ def test_declared_sha256_and_file_names_are_checked(database_url: str, store: Ob
         with pytest.raises(InvalidInput, match="not uploaded"):
             create_version(
                 session,
+                required_file="w.safetensors",
                 store=store,
                 resource=resource,
                 actor=owner,
@@ -129,6 +134,7 @@ def test_concurrent_uploads_get_distinct_numbers(database_url: str, store: Objec
             with Session(get_engine(database_url), expire_on_commit=False) as session:
                 row = create_version(
                     session,
+                    required_file="w.safetensors",
                     store=store,
                     resource=resource,
                     actor=owner,
@@ -152,3 +158,34 @@ def test_concurrent_uploads_get_distinct_numbers(database_url: str, store: Objec
     assert sorted(results) == [1, 2, 3, 4, 5, 6]
     stored = {store.get_bytes(keys.version_file(resource.id, n, "w.safetensors")) for n in results}
     assert len(stored) == 6
+
+
+def test_architecture_only_version_and_missing_weights(database_url: str, store: ObjectStore, tmp_path: Path) -> None:
+    owner, resource = setup_resource(database_url, name="arch-only")
+    with Session(get_engine(database_url), expire_on_commit=False) as session:
+        row = create_version(
+            session,
+            store=store,
+            resource=resource,
+            actor=owner,
+            files=[],
+            config={"arch": "x"},
+            declared_sha256=None,
+            parent=None,
+            reported_metrics=None,
+            required_file=None,
+        )
+        assert (row.number, row.files) == (1, [])
+        with pytest.raises(InvalidWeights, match=r"'w\.safetensors', which is not among the uploaded files"):
+            create_version(
+                session,
+                store=store,
+                resource=resource,
+                actor=owner,
+                files=[staged(tmp_path, "other.pth", b"x")],
+                config=CONFIG,
+                declared_sha256=None,
+                parent=None,
+                reported_metrics=None,
+                required_file="w.safetensors",
+            )
