@@ -8,7 +8,6 @@ from sqlmodel import Session, col, or_, select
 from commons.errors import Forbidden, InvalidInput, NotFound
 from registry.grants import EVERYONE
 from registry.models import Dataset, DatasetGrant, User
-from registry.schemas import GrantPublic
 from registry.users import get_user_by_name
 
 ALL_RIGHTS = frozenset({"use", "modify", "own"})
@@ -96,15 +95,3 @@ def revoke(session: Session, *, dataset: Dataset, grant_id: str) -> None:
         raise NotFound(f"no grant {grant_id!r} on dataset {dataset.id!r}; list them at GET …/grants")
     session.delete(found)
     session.flush()
-
-
-def grant_public(session: Session, item: DatasetGrant) -> GrantPublic:
-    grantee = session.get(User, item.grantee_id) if item.grantee_id else None
-    creator = session.get(User, item.created_by)
-    return GrantPublic(
-        id=item.id,
-        username=grantee.username if grantee else EVERYONE,
-        permission=item.permission,
-        created_by=creator.username if creator else "",
-        created_at=item.created_at,
-    )

@@ -6,7 +6,7 @@ from sqlmodel import Session, col, select
 
 from commons.errors import Conflict, InvalidInput, NotFound
 from registry.clock import utcnow
-from registry.models import AccessRequest, Grant, Resource, User
+from registry.models import AccessRequest, DatasetGrant, Grant, Resource, User
 from registry.schemas import AccessRequestPublic, GrantPublic
 from registry.users import get_user_by_name
 
@@ -47,7 +47,8 @@ def revoke(session: Session, *, resource: Resource, grant_id: str) -> None:
     session.flush()
 
 
-def grant_public(session: Session, item: Grant) -> GrantPublic:
+def grant_public(session: Session, item: Grant | DatasetGrant) -> GrantPublic:
+    """A grant on a resource or a dataset, with user names instead of ids."""
     grantee = session.get(User, item.grantee_id) if item.grantee_id else None
     creator = session.get(User, item.created_by)
     return GrantPublic(

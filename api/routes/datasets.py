@@ -33,6 +33,7 @@ from registry.dataset_schemas import (
     ItemUpdate,
 )
 from registry.dataset_zip import ZipLimits, import_archive, write_export
+from registry.grants import grant_public
 from registry.models import Dataset, DatasetClass, DatasetItem
 from registry.schemas import GrantCreate, GrantPublic
 
@@ -245,13 +246,13 @@ def export_zip(dataset_id: str, user: OptionalUser, session: SessionDep, store: 
 def create_grant(dataset_id: str, spec: GrantCreate, user: CurrentUser, session: SessionDep) -> GrantPublic:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="own")
     created = perms.grant(session, dataset=dataset, username=spec.username, permission=spec.permission, actor=user)
-    return perms.grant_public(session, created)
+    return grant_public(session, created)
 
 
 @router.get("/{dataset_id}/grants", response_model=list[GrantPublic])
 def list_grants(dataset_id: str, user: CurrentUser, session: SessionDep) -> list[GrantPublic]:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="own")
-    return [perms.grant_public(session, item) for item in perms.list_grants(session, dataset)]
+    return [grant_public(session, item) for item in perms.list_grants(session, dataset)]
 
 
 @router.delete("/{dataset_id}/grants/{grant_id}", status_code=status.HTTP_204_NO_CONTENT)
