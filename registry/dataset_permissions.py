@@ -5,10 +5,9 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, or_, select
 
-from commons.errors import Forbidden, InvalidInput, NotFound
-from registry.grants import EVERYONE
+from commons.errors import Forbidden, NotFound
+from registry.grants import grantee_id_for
 from registry.models import Dataset, DatasetGrant, User
-from registry.users import get_user_by_name
 
 ALL_RIGHTS = frozenset({"use", "modify", "own"})
 
@@ -61,12 +60,7 @@ def dataset_for(session: Session, *, dataset_id: str, user: User | None, need: s
 
 
 def grant(session: Session, *, dataset: Dataset, username: str, permission: str, actor: User) -> DatasetGrant:
-    grantee_id: str | None = None
-    if username != EVERYONE:
-        grantee = get_user_by_name(session, username)
-        if grantee is None:
-            raise InvalidInput(f"no user named {username!r}; use '*' to grant to everyone", field="username")
-        grantee_id = grantee.id
+    grantee_id = grantee_id_for(session, username)
     existing = session.exec(
         select(DatasetGrant).where(
             DatasetGrant.dataset_id == dataset.id,

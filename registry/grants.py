@@ -13,13 +13,18 @@ from registry.users import get_user_by_name
 EVERYONE = "*"
 
 
+def grantee_id_for(session: Session, username: str) -> str | None:
+    """The id a grant stores for `username`: None for everyone (`*`); an unknown name is refused."""
+    if username == EVERYONE:
+        return None
+    grantee = get_user_by_name(session, username)
+    if grantee is None:
+        raise InvalidInput(f"no user named {username!r}; use '*' to grant to everyone", field="username")
+    return grantee.id
+
+
 def grant(session: Session, *, resource: Resource, username: str, permission: str, actor: User) -> Grant:
-    grantee_id: str | None = None
-    if username != EVERYONE:
-        grantee = get_user_by_name(session, username)
-        if grantee is None:
-            raise InvalidInput(f"no user named {username!r}; use '*' to grant to everyone", field="username")
-        grantee_id = grantee.id
+    grantee_id = grantee_id_for(session, username)
     existing = session.exec(
         select(Grant).where(
             Grant.resource_id == resource.id,
