@@ -90,21 +90,26 @@ class CommonsClient:
         *,
         resource: str,
         version: int | str,
-        inputs: list[str],
         params: dict[str, Any],
+        inputs: list[str] | None = None,
+        mode: str = "infer",
+        dataset: str | None = None,
         idempotency_key: str | None = None,
         lane: str = "auto",
     ) -> dict[str, Any]:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        body = {
-            "resource": resource,
-            "version": version,
-            "mode": "infer",
-            "inputs": inputs,
-            "params": params,
-            "lane": lane,
-        }
+        body: dict[str, Any] = {"resource": resource, "version": version, "mode": mode, "params": params, "lane": lane}
+        if inputs is not None:
+            body["inputs"] = inputs
+        if dataset is not None:
+            body["dataset"] = dataset
         return self._check(self.http.post("/tasks", json=body, headers=headers))
+
+    def reproduce(self, task_id: str) -> dict[str, Any]:
+        return self._check(self.http.post(f"/tasks/{task_id}/reproduce"))
+
+    def metrics(self, task_id: str) -> list[dict[str, Any]]:
+        return list(self._check(self.http.get(f"/tasks/{task_id}/metrics")))
 
     def task(self, task_id: str) -> dict[str, Any]:
         return self._check(self.http.get(f"/tasks/{task_id}"))

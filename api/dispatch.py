@@ -12,7 +12,7 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import StateType, WorkerStatus
 from prefect.states import Cancelled, Cancelling
 
-from commons.errors import ServiceUnavailable
+from commons.errors import InvalidInput, ServiceUnavailable
 from commons.settings import Settings
 from registry.models import Task
 
@@ -61,6 +61,14 @@ class Dispatcher:
 
     def choose_lane(self, *, requested: str, mode: str, input_count: int) -> str:
         """`warm` for small infer tasks while a warm worker listens, else `batch`; an explicit choice wins."""
+        if mode != "infer":
+            if requested == "warm":
+                raise InvalidInput(
+                    f"{mode} tasks run on the batch lane (their own process or container); the warm lane keeps "
+                    "long-lived workers free for small inference tasks — leave lane out or say 'batch'",
+                    field="lane",
+                )
+            return "batch"
         if requested != "auto":
             return requested
         small = mode == "infer" and input_count <= self.settings.warm_lane_max_inputs

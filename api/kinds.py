@@ -42,8 +42,17 @@ def check_weights(kind: str, config: dict[str, Any], files: list[StagedFile]) ->
         check_classifier_weights(match.path, config=parse_classifier_config(config))
 
 
-def validate_params(kind: str, mode: str, raw: dict[str, Any], inputs: list[Upload]) -> dict[str, Any]:
-    """Normalised task parameters (library defaults filled in), checked against every input image."""
+def validate_params(
+    kind: str,
+    mode: str,
+    raw: dict[str, Any],
+    inputs: list[Upload],
+    *,
+    config: dict[str, Any] | None = None,
+    dataset: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Normalised task parameters (library defaults filled in), checked against every input image, or
+    against the version's config and the dataset snapshot (`registry.dataset_snapshots`)."""
     if kind == "segmenter.sam" and mode == "infer":
         from resources.sam.config import parse_infer_params
 
@@ -56,4 +65,22 @@ def validate_params(kind: str, mode: str, raw: dict[str, Any], inputs: list[Uplo
         from resources.classifier.config import parse_predict_params
 
         return parse_predict_params(raw).model_dump(mode="json")
+    if kind == "classifier.resnet" and mode == "train":
+        from resources.classifier.config import parse_train_params
+
+        return parse_train_params(raw).model_dump(mode="json")
+    if kind == "classifier.resnet" and mode == "evaluate":
+        from resources.classifier.config import parse_classifier_config, parse_eval_params
+
+        evaluate_params = parse_eval_params(raw).model_dump(mode="json")
+        if config is not None and dataset is not None:
+            classes = parse_classifier_config(config).classes
+            unknown = sorted({i["label"] for i in dataset["items"] if i["label"] is not None} - set(classes))
+            if unknown:
+                raise InvalidInput(
+                    f"dataset {dataset['name']!r} labels images as {', '.join(unknown)}, which the model does not "
+                    f"predict (its classes: {', '.join(classes)}); evaluate on a dataset with the model's classes",
+                    field="dataset",
+                )
+        return evaluate_params
     raise InvalidInput(f"kind {kind!r} cannot run mode {mode!r} yet", field="mode")

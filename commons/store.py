@@ -152,6 +152,14 @@ class keys:
         return f"tasks/{task_id}/outputs/{relative}"
 
     @staticmethod
+    def task_input(task_id: str, relative: str) -> str:
+        return f"tasks/{task_id}/inputs/{relative}"
+
+    @staticmethod
+    def task_outputs_prefix(task_id: str) -> str:
+        return f"tasks/{task_id}/outputs/"
+
+    @staticmethod
     def task_prefix(task_id: str) -> str:
         return f"tasks/{task_id}/"
 

@@ -13,8 +13,11 @@ from commons.settings import Settings
 from commons.store import ObjectStore, keys
 from flows.cache import CachedFile, ContentCache
 from flows.environment import describe_environment, seed_everything
+from flows.reproduction import Original, load_original
 from registry import tasks as task_rows
-from registry.models import Resource, ResourceVersion, Upload, User
+from registry.dataset_permissions import dataset_for
+from registry.dataset_snapshots import load_snapshot
+from registry.models import Dataset, Resource, ResourceVersion, Upload, User
 from registry.permissions import resource_for
 
 SAFE_STEM = re.compile(r"[^A-Za-z0-9_-]+")
@@ -26,6 +29,32 @@ class InputFile:
     name: str
     stem: str
     file: CachedFile
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    """One labelled photo of the task's dataset snapshot, fetched into the local cache."""
+
+    item_id: str
+    name: str
+    label: str
+    file: CachedFile
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """The dataset snapshot a train or evaluate task works on; `items` are the labelled photos in
+    snapshot order (sorted by sha256), the order every split and report uses."""
+
+    id: str
+    name: str
+    digest: str
+    classes: list[str]
+    items: list[DatasetFile]
+    unlabelled: int
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "digest": self.digest}
 
 
 @dataclass
@@ -46,7 +75,12 @@ class Prepared:
     work_dir: Path
     submitted_by: str
     flow_run_id: str | None
+    dataset: DatasetInput | None = None
+    original: Original | None = None
     timings: dict[str, Any] = field(default_factory=dict)
+    # What the work step made for the registry (train: {"weights": Path, "config": dict, "reported_metrics",
+    # "split"}); the publish step turns it into a new version.
+    product: dict[str, Any] | None = None
 
 
 def output_stem(name: str, taken: set[str]) -> str:
@@ -75,10 +109,18 @@ def prepare(*, settings: Settings, store: ObjectStore, task_id: str, device: str
             "kind": resource.kind,
             "version": version.number,
             "digest": version.digest,
+            "reported_metrics": version.reported_metrics,
         }
         files = list(version.files)
         config, params, mode = dict(version.config), dict(task.params), task.mode
         submitted_by, flow_run_id = owner.username, task.flow_run_id
+        dataset_id, reproduces_id = task.dataset_id, task.reproduces_id
+        original_task = task_rows.get_task(session, reproduces_id) if reproduces_id else None
+        if dataset_id is not None:
+            dataset = session.get(Dataset, dataset_id)
+            if dataset is None:
+                raise NotFound(f"the task's dataset {dataset_id} no longer exists")
+            dataset_for(session, dataset_id=dataset_id, user=owner, need="use")  # the right may have been revoked
     cache = ContentCache(settings.cache_dir)
     weights = {
         f["name"]: cache.fetch(
@@ -105,6 +147,8 @@ def prepare(*, settings: Settings, store: ObjectStore, task_id: str, device: str
         inputs.append(
             InputFile(upload_id=upload.id, name=upload.name, stem=output_stem(upload.name, taken), file=cached)
         )
+    dataset_input = fetch_dataset(store=store, cache=cache, task_id=task_id) if dataset_id is not None else None
+    original = load_original(store=store, task=original_task) if original_task is not None else None
     seed = int(params.get("seed", 0))
     seed_everything(seed)
     return Prepared(
@@ -122,4 +166,33 @@ def prepare(*, settings: Settings, store: ObjectStore, task_id: str, device: str
         work_dir=settings.data_dir.resolve() / "work" / task_id,
         submitted_by=submitted_by,
         flow_run_id=flow_run_id,
+        dataset=dataset_input,
+        original=original,
+    )
+
+
+def fetch_dataset(*, store: ObjectStore, cache: ContentCache, task_id: str) -> DatasetInput:
+    """The task's dataset snapshot with every labelled photo fetched (and sha256-checked) into the cache."""
+    snapshot = load_snapshot(store=store, task_id=task_id)
+    items = []
+    for item in snapshot["items"]:
+        if item["label"] is None:
+            continue
+        key = keys.dataset_item(snapshot["id"], item["sha256"], item["extension"])
+        if not store.exists(key):
+            raise NotFound(
+                f"photo {item['name']} ({item['sha256'][:12]}…) of dataset {snapshot['name']!r} is no longer stored: "
+                "it was deleted from the dataset after this task was submitted"
+            )
+        cached = cache.fetch(
+            store=store, key=key, name=f"item.{item['extension']}", sha256=item["sha256"], size=item["size"]
+        )
+        items.append(DatasetFile(item_id=item["id"], name=item["name"], label=item["label"], file=cached))
+    return DatasetInput(
+        id=snapshot["id"],
+        name=snapshot["name"],
+        digest=snapshot["digest"],
+        classes=list(snapshot["classes"]),
+        items=items,
+        unlabelled=len(snapshot["items"]) - len(items),
     )

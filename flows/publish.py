@@ -7,10 +7,16 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import Session
+
+from commons.errors import NotFound
 from commons.hashing import sha256_file
 from commons.store import ObjectStore, keys
 from flows.prepare import Prepared
 from registry.clock import utcnow
+from registry.models import Resource, ResourceVersion, Task, User
+from registry.trained_versions import publish_trained_version
+from registry.versions import StagedFile
 
 MANIFEST_SCHEMA = "model-commons/manifest/1"
 
@@ -35,7 +41,52 @@ def upload_outputs(*, store: ObjectStore, prepared: Prepared, files: list[Path])
     return published
 
 
-def build_manifest(*, prepared: Prepared, outputs: list[dict[str, Any]], steps: list[dict[str, Any]]) -> dict[str, Any]:
+def publish_product(session: Session, *, store: ObjectStore, prepared: Prepared, task: Task) -> dict[str, Any] | None:
+    """Turn what the work step made for the registry into a version: `{"resource", "version", "digest"}`.
+
+    A reproduction publishes nothing to the registry: it only checks that the outputs come out the same.
+    """
+    product = prepared.product
+    if product is None or task.reproduces_id is not None:
+        return None
+    owner = session.get(User, task.owner_id)
+    source = session.get(Resource, task.resource_id)
+    parent = session.get(ResourceVersion, task.version_id)
+    if owner is None or source is None or parent is None:
+        raise NotFound("the task's user, resource or version no longer exists")
+    weights: Path = product["weights"]
+    provenance = {
+        "task": task.id,
+        "mode": task.mode,
+        "parent": {"resource": source.name, "version": parent.number, "digest": parent.digest},
+        "dataset": product["dataset"],
+        "split": product["split"],
+        "params": prepared.params,
+        "seed": prepared.seed,
+        "device": prepared.device,
+    }
+    resource, version = publish_trained_version(
+        session,
+        store=store,
+        owner=owner,
+        source=source,
+        parent=parent,
+        publish_as=product.get("publish_as"),
+        weights=StagedFile(name=weights.name, path=weights, size=weights.stat().st_size, sha256=sha256_file(weights)),
+        config=product["config"],
+        reported_metrics=product["reported_metrics"],
+        provenance=provenance,
+    )
+    return {"resource": resource.name, "version": version.number, "digest": version.digest}
+
+
+def build_manifest(
+    *,
+    prepared: Prepared,
+    outputs: list[dict[str, Any]],
+    steps: list[dict[str, Any]],
+    result: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Everything needed to re-run the task and check the result: inputs, weights, params, environment."""
     return {
         "schema": MANIFEST_SCHEMA,
@@ -67,6 +118,11 @@ def build_manifest(*, prepared: Prepared, outputs: list[dict[str, Any]], steps: 
             }
             for i in prepared.inputs
         ],
+        "dataset": None
+        if prepared.dataset is None
+        else {**prepared.dataset.describe(), "labelled_items": len(prepared.dataset.items)},
+        "reproduces": prepared.original.task_id if prepared.original else None,
+        "result": result,
         "outputs": [{k: o[k] for k in ("name", "key", "size", "sha256", "content_type")} for o in outputs],
         "environment": prepared.environment,
         "timings": prepared.timings,

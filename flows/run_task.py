@@ -1,17 +1,18 @@
-"""The task flow: init → infer → publish, each step's state and times recorded on the task row.
+"""The task flow: init → infer | train | evaluate → publish, each step's state and times recorded on the task row.
 
 This module is imported by the worker for every flow run, so it imports nothing heavy at module level.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
@@ -20,33 +21,36 @@ from prefect.flows import Flow
 from prefect.states import Cancelled
 from sqlmodel import Session
 
-from commons.db import session_scope
 from commons.errors import CommonsError, Conflict, ServiceUnavailable
 from commons.settings import Settings, get_settings
 from commons.store import ObjectStore, keys
 from flows.heartbeat import heartbeat
 from flows.prepare import Prepared, prepare
-from flows.publish import build_manifest, upload_outputs, write_manifest
+from flows.publish import build_manifest, publish_product, upload_outputs, write_manifest
+from flows.reporting import Reporter, TaskCancelled, stop_if_cancelled
+from flows.reproduction import against_reported, against_task, outputs_digests, read_figures, write_report
 from registry import tasks as task_rows
 from registry.models import Task
 
 log = logging.getLogger(__name__)
-PROGRESS_INTERVAL_SECONDS = 0.5
+RUNNERS = {
+    ("segmenter.sam", "infer"): "flows.sam_infer:infer_sam",
+    ("classifier.resnet", "infer"): "flows.classifier_infer:infer_classifier",
+    ("classifier.resnet", "train"): "flows.classifier_train:train_classifier",
+    ("classifier.resnet", "evaluate"): "flows.classifier_evaluate:evaluate_classifier",
+}
+
+
+class Runner(Protocol):
+    """A kind's work for one mode: reads `prepared`, writes files under `prepared.work_dir / "outputs"`."""
+
+    def __call__(self, prepared: Prepared, *, max_image_pixels: int, report: Reporter) -> list[Path]: ...
 
 
 def describe_error(error: BaseException) -> str:
     if isinstance(error, CommonsError):
         return error.message
     return f"internal error ({type(error).__name__}: {error}); the worker log has the details"
-
-
-class TaskCancelled(Exception):
-    """The task row was cancelled while the flow ran; the flow stops at the next check and publishes nothing."""
-
-
-def stop_if_cancelled(task: Task) -> None:
-    if task.status in task_rows.TERMINAL:
-        raise TaskCancelled(f"task {task.id} ended ({task.status}) while running")
 
 
 def _set_step(settings: Settings, task_id: str, name: str, status: str, *, unless_cancelled: bool = False) -> None:
@@ -91,61 +95,66 @@ def init_step(task_id: str) -> Prepared:
         )
 
 
-@task(name="infer", retries=0, cache_policy=NONE)
-def infer_step(prepared: Prepared) -> list[Path]:
+def _runner(kind: str, mode: str) -> Runner:
+    target = RUNNERS.get((kind, mode))
+    if target is None:
+        raise Conflict(f"kind {kind!r} has no {mode} runner")
+    module, name = target.split(":")
+    runner: Runner = getattr(importlib.import_module(module), name)
+    return runner
+
+
+@task(name="work", retries=0, cache_policy=NONE)
+def work_step(prepared: Prepared) -> list[Path]:
+    """The kind's runner for the task's mode (the task run is named after the mode), then, for a
+    reproduction or a version with reported figures, `reproduction.json`."""
     settings = get_settings()
+    report = Reporter(database_url=settings.resolved_database_url, task_id=prepared.task_id)
+    with recorded_step(settings, prepared.task_id, prepared.mode):
+        runner = _runner(prepared.kind, prepared.mode)
+        files = runner(prepared, max_image_pixels=settings.max_image_pixels, report=report)
+        reproduction = reproduction_report(prepared, files)
+        if reproduction is not None:
+            files.append(write_report(report=reproduction, out_root=prepared.work_dir / "outputs"))
+        return files
 
-    last_write = 0.0
 
-    def on_progress(fraction: float) -> None:
-        """Record progress and stop if the task was cancelled; at most twice a second."""
-        nonlocal last_write
-        now = time.monotonic()
-        if fraction < 1 and now - last_write < PROGRESS_INTERVAL_SECONDS:
-            return
-        last_write = now
-
-        def change(session: Session, row: Task) -> None:
-            stop_if_cancelled(row)
-            task_rows.set_progress(session, task=row, progress=(1 + fraction) / 3)
-
-        task_rows.change_task(settings.resolved_database_url, prepared.task_id, change)
-
-    with recorded_step(settings, prepared.task_id, "infer"):
-        if prepared.kind == "segmenter.sam":
-            from flows.sam_infer import infer_sam as runner
-        elif prepared.kind == "classifier.resnet":
-            from flows.classifier_infer import infer_classifier as runner
-        else:
-            raise Conflict(f"kind {prepared.kind!r} has no infer runner")
-        return runner(prepared, max_image_pixels=settings.max_image_pixels, on_progress=on_progress)
+def reproduction_report(prepared: Prepared, files: list[Path]) -> dict[str, Any] | None:
+    figures = read_figures(files)
+    if prepared.original is not None:
+        outputs = outputs_digests(files, root=prepared.work_dir / "outputs")
+        return against_task(original=prepared.original, figures=figures, outputs=outputs, device=prepared.device)
+    reported = prepared.resource.get("reported_metrics")
+    if prepared.mode == "evaluate" and reported:
+        digest = prepared.dataset.digest if prepared.dataset else None
+        return against_reported(reported=reported, figures=figures, dataset_digest=digest, device=prepared.device)
+    return None
 
 
 @task(name="publish", retries=2, retry_delay_seconds=2, retry_condition_fn=_retry_on_unavailable, cache_policy=NONE)
 def publish_step(prepared: Prepared, files: list[Path]) -> str | None:
-    """Upload outputs, then the manifest last; a task cancelled meanwhile publishes nothing."""
+    """Upload outputs; then, in one transaction, the trained version (if any), the manifest (last in the
+    store) and the task's end. A task cancelled meanwhile publishes nothing."""
     settings = get_settings()
     store = ObjectStore.from_settings(settings)
     with recorded_step(settings, prepared.task_id, "publish"):
         started = time.perf_counter()
         outputs = upload_outputs(store=store, prepared=prepared, files=files)
         prepared.timings["publish_s"] = round(time.perf_counter() - started, 4)
-        with session_scope(settings.resolved_database_url) as session:
-            row = task_rows.get_task(session, prepared.task_id)
+
+        def publish_and_finish(session: Session, row: Task) -> str | None:
             if row.status in task_rows.TERMINAL:
-                store.delete_prefix(keys.task_prefix(prepared.task_id))
                 return None
+            result = publish_product(session, store=store, prepared=prepared, task=row)
             steps = [dict(step) for step in row.steps]
-        manifest = build_manifest(prepared=prepared, outputs=outputs, steps=steps)
-        key = write_manifest(store=store, task_id=prepared.task_id, manifest=manifest)
-    succeeded = task_rows.change_task(
-        settings.resolved_database_url,
-        prepared.task_id,
-        lambda session, row: task_rows.finish(session, task=row, status="succeeded", outputs=outputs, manifest_key=key),
-    )
-    if not succeeded:
-        store.delete_prefix(keys.task_prefix(prepared.task_id))  # cancelled at the last moment
-        return None
+            manifest = build_manifest(prepared=prepared, outputs=outputs, steps=steps, result=result)
+            key = write_manifest(store=store, task_id=prepared.task_id, manifest=manifest)
+            task_rows.finish(session, task=row, status="succeeded", outputs=outputs, manifest_key=key, result=result)
+            return key
+
+        key = task_rows.change_task(settings.resolved_database_url, prepared.task_id, publish_and_finish)
+    if key is None:
+        store.delete_prefix(keys.task_outputs_prefix(prepared.task_id))  # cancelled meanwhile
     return key
 
 
@@ -194,7 +203,7 @@ def run_task(task_id: str) -> str | State | None:
             database_url=settings.resolved_database_url, task_id=task_id, every_seconds=settings.heartbeat_seconds
         ):
             prepared = init_step(task_id)
-            files = infer_step(prepared)
+            files = work_step.with_options(name=prepared.mode)(prepared)
             manifest_key = publish_step(prepared, files)
             if manifest_key is None:
                 return Cancelled(message="task cancelled before its manifest was written; nothing published")

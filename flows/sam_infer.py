@@ -10,9 +10,10 @@ from pathlib import Path
 from commons.errors import InvalidWeights
 from commons.image_io import decode_image
 from flows.prepare import Prepared
+from flows.reporting import Reporter
 
 
-def infer_sam(prepared: Prepared, *, max_image_pixels: int, on_progress: Callable[[float], None]) -> list[Path]:
+def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) -> list[Path]:
     """Write `<stem>/hard.png`, `blended.png`, `labels.png`, `segments.json` under `work_dir/outputs`."""
     from resources.sam.config import parse_infer_params, parse_sam_config
     from resources.sam.infer import segment_auto, segment_prompt
@@ -38,7 +39,7 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, on_progress: Callabl
             params.prompt.check_inside(image.shape[1], image.shape[0])
             records = segment_prompt(sam, image, params.prompt)
         else:
-            records = segment_auto(sam, image, params.auto, on_batch=partial(_report, on_progress, index, count))
+            records = segment_auto(sam, image, params.auto, on_batch=partial(_report, report.progress, index, count))
         files = render_segmentation(
             image=image,
             image_name=item.name,
@@ -55,7 +56,7 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, on_progress: Callabl
             (folder / name).write_bytes(data)
             written.append(folder / name)
         per_image.append(round(time.perf_counter() - started, 4))
-        on_progress((index + 1) / len(prepared.inputs))
+        report.progress((index + 1) / len(prepared.inputs))
     prepared.timings["per_image_s"] = per_image
     return written
 

@@ -15,7 +15,7 @@ from commons.store import ObjectStore, keys
 from registry.clock import utcnow
 from registry.dataset_permissions import rights, visible_condition
 from registry.dataset_schemas import DatasetCreate, DatasetPublic, DatasetUpdate, ItemPublic
-from registry.models import Dataset, DatasetClass, DatasetGrant, DatasetItem, User
+from registry.models import Dataset, DatasetClass, DatasetGrant, DatasetItem, Task, User
 
 EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "TIFF": "tiff", "BMP": "bmp", "WEBP": "webp"}
 
@@ -61,6 +61,14 @@ def update_dataset(session: Session, *, dataset: Dataset, changes: DatasetUpdate
 
 
 def delete_dataset(session: Session, *, store: ObjectStore, dataset: Dataset) -> None:
+    """Delete the dataset, its classes, items, grants and stored photos; refused while a task is using it."""
+    busy = session.exec(
+        select(func.count())
+        .select_from(Task)
+        .where(Task.dataset_id == dataset.id, col(Task.status).in_(["pending", "scheduled", "running"]))
+    ).one()
+    if busy:
+        raise Conflict(f"{busy} task(s) are still using this dataset; wait for them to end or cancel them first")
     for table in (DatasetItem, DatasetClass, DatasetGrant):
         session.exec(delete(table).where(col(table.dataset_id) == dataset.id))
     session.delete(dataset)

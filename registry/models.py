@@ -45,6 +45,9 @@ class ResourceVersion(SQLModel, table=True):
     files: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     parent_id: str | None = Field(default=None, foreign_key="resource_versions.id", max_length=32)
     reported_metrics: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # How a version made by a task came about: {"task", "mode", "parent": {resource, version, digest},
+    # "dataset": {id, name, digest}, "params"}; None for uploaded versions.
+    provenance: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_by: str = Field(foreign_key="users.id", max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
@@ -98,6 +101,15 @@ class Task(SQLModel, table=True):
     mode: str = Field(max_length=16)
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     inputs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # No foreign key: a finished task keeps naming its dataset after the dataset is deleted.
+    dataset_id: str | None = Field(default=None, index=True, max_length=32)
+    # The dataset as the task sees it, frozen at submit time under tasks/<id>/inputs/dataset.json.
+    dataset_digest: str | None = Field(default=None, max_length=80)
+    reproduces_id: str | None = Field(default=None, foreign_key="tasks.id", max_length=32)
+    # One record per finished epoch (train): epoch, train_loss, train_accuracy, val_loss, val_accuracy, seconds.
+    metrics: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # What the task made that lives on in the registry, e.g. {"resource": name, "version": n} after a train.
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     status: str = Field(default="pending", index=True, max_length=16)
     steps: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     progress: float = 0.0

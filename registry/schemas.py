@@ -103,8 +103,15 @@ class VersionPublic(BaseModel):
     digest: str
     files: list[VersionFile]
     config: dict[str, Any]
-    parent: int | None
+    parent: int | None = Field(description="The parent's version number (in `parent_resource`).")
+    parent_resource: str | None = Field(
+        default=None, description="The resource of the parent version; another resource for a trained copy."
+    )
+    parent_digest: str | None = None
     reported_metrics: dict[str, Any] | None
+    provenance: dict[str, Any] | None = Field(
+        default=None, description="For a version a task made: the task, the dataset and its digest, the parameters."
+    )
     created_by: str
     created_at: datetime
 
@@ -155,8 +162,9 @@ class TaskCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     resource: str
     version: int | Literal["latest"] = "latest"
-    mode: Literal["infer"] = "infer"
-    inputs: list[str] = Field(min_length=1, max_length=256)
+    mode: Literal["infer", "train", "evaluate"] = "infer"
+    inputs: list[str] = Field(default_factory=list, max_length=256, description="Upload ids (infer).")
+    dataset: str | None = Field(default=None, description="A dataset id (train, evaluate).")
     lane: Literal["auto", "warm", "batch"] = Field(
         default="auto",
         description="warm: a long-lived worker with code loaded (fast start, small jobs); batch: a flow run of "
@@ -170,6 +178,15 @@ class StepPublic(BaseModel):
     status: str
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class EpochMetrics(BaseModel):
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    seconds: float
 
 
 class OutputPublic(BaseModel):
@@ -188,6 +205,11 @@ class TaskPublic(BaseModel):
     lane: str
     params: dict[str, Any]
     inputs: list[str]
+    dataset: str | None = None
+    dataset_digest: str | None = None
+    reproduces: str | None = Field(default=None, description="The task this one re-runs.")
+    epochs_done: int = Field(default=0, description="Finished epochs so far (train); see GET /tasks/{id}/metrics.")
+    result: dict[str, Any] | None = Field(default=None, description="What the task published, e.g. a new version.")
     steps: list[StepPublic]
     progress: float
     error: str | None

@@ -21,7 +21,12 @@ CHANGE_ATTEMPTS = 10
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 ACTIVE = frozenset({"pending", "scheduled", "running"})
-STEPS_BY_MODE = {"infer": ("init", "infer", "publish")}
+STEPS_BY_MODE = {
+    "infer": ("init", "infer", "publish"),
+    "train": ("init", "train", "publish"),
+    "evaluate": ("init", "evaluate", "publish"),
+}
+DATASET_MODES = frozenset({"train", "evaluate"})
 
 
 def create_task(
@@ -35,11 +40,16 @@ def create_task(
     inputs: list[str],
     lane: str,
     idempotency_key: str | None,
+    dataset_id: str | None = None,
+    dataset_digest: str | None = None,
+    reproduces_id: str | None = None,
 ) -> tuple[Task, bool]:
     """Store a new pending task; with an idempotency key already used by this owner, return that task.
 
     Returns (task, created).
     """
+    if mode not in STEPS_BY_MODE:
+        raise Conflict(f"unknown task mode {mode!r}; modes: {', '.join(STEPS_BY_MODE)}")
     if idempotency_key is not None:
         existing = find_by_idempotency_key(session, owner=owner, key=idempotency_key)
         if existing is not None:
@@ -57,6 +67,9 @@ def create_task(
         lane=lane,
         steps=steps,
         idempotency_key=idempotency_key,
+        dataset_id=dataset_id,
+        dataset_digest=dataset_digest,
+        reproduces_id=reproduces_id,
     )
     savepoint = session.begin_nested()
     session.add(task)
@@ -166,6 +179,12 @@ def set_progress(session: Session, *, task: Task, progress: float) -> None:
     session.add(task)
 
 
+def add_epoch(session: Session, *, task: Task, record: dict[str, Any], progress: float) -> None:
+    """Append one finished epoch's figures (see `registry.schemas.EpochMetrics`) and move progress on."""
+    task.metrics = [*task.metrics, dict(record)]
+    set_progress(session, task=task, progress=progress)
+
+
 def heartbeat(session: Session, *, task: Task) -> None:
     task.heartbeat_at = utcnow()
     session.add(task)
@@ -179,6 +198,7 @@ def finish(
     error: str | None = None,
     outputs: list[dict[str, Any]] | None = None,
     manifest_key: str | None = None,
+    result: dict[str, Any] | None = None,
 ) -> bool:
     """End the task once; a task already ended keeps its first ending. Returns whether it changed."""
     if status not in TERMINAL:
@@ -190,6 +210,8 @@ def finish(
     if outputs is not None:
         task.outputs = outputs
     task.manifest_key = manifest_key
+    if result is not None:
+        task.result = result
     task.finished_at = utcnow()
     if status == "succeeded":
         task.progress = 1.0

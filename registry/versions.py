@@ -99,17 +99,24 @@ def create_version(
     files: list[StagedFile],
     config: dict[str, Any],
     declared_sha256: dict[str, str] | None,
-    parent: int | None,
+    parent: int | ResourceVersion | None,
     reported_metrics: dict[str, Any] | None,
     required_file: str | None,
+    provenance: dict[str, Any] | None = None,
 ) -> ResourceVersion:
     """Store the files under the next free version number and record the version.
+
+    `parent` is a version number of this resource, or a version row of any resource (a model trained
+    from another resource's version keeps its lineage across resources).
 
     The number is max+1; a concurrent upload that took the same number makes the insert fail on the
     unique (resource, number) constraint, and the allocation is retried with the next number.
     """
     check_files(files, declared_sha256, required_file=required_file)
-    parent_id = get_version(session, resource, parent).id if parent is not None else None
+    if isinstance(parent, ResourceVersion):
+        parent_id: str | None = parent.id
+    else:
+        parent_id = get_version(session, resource, parent).id if parent is not None else None
     listing = [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in files]
     digest = version_digest(listing, config)
     for _ in range(NUMBER_ATTEMPTS):
@@ -122,6 +129,7 @@ def create_version(
             files=listing,
             parent_id=parent_id,
             reported_metrics=reported_metrics,
+            provenance=provenance,
             created_by=actor.id,
         )
         savepoint = session.begin_nested()
@@ -140,6 +148,7 @@ def create_version(
 
 def version_public(session: Session, resource: Resource, row: ResourceVersion) -> VersionPublic:
     parent = session.get(ResourceVersion, row.parent_id) if row.parent_id else None
+    parent_resource = session.get(Resource, parent.resource_id) if parent else None
     creator = session.get(User, row.created_by)
     return VersionPublic(
         resource=resource.name,
@@ -148,7 +157,10 @@ def version_public(session: Session, resource: Resource, row: ResourceVersion) -
         files=[VersionFile(**{k: f[k] for k in ("name", "size", "sha256")}) for f in row.files],
         config=row.config,
         parent=parent.number if parent else None,
+        parent_resource=parent_resource.name if parent_resource else None,
+        parent_digest=parent.digest if parent else None,
         reported_metrics=row.reported_metrics,
+        provenance=row.provenance,
         created_by=creator.username if creator else "",
         created_at=row.created_at,
     )

@@ -13,14 +13,20 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlmodel import Session
 
 from api.deps import CurrentUser, DispatcherDep, PageDep, SessionDep, SettingsDep, StoreDep
+from api.dispatch import Dispatcher
 from api.kinds import validate_params
 from api.task_views import task_public
 from commons.db import get_engine
-from commons.errors import ServiceUnavailable
+from commons.errors import InvalidInput, NotFound, ServiceUnavailable
+from commons.settings import Settings
 from registry import tasks as task_rows
-from registry.models import Task
+from registry.dataset_permissions import dataset_for
+from registry.dataset_snapshots import check_for_mode, load_snapshot, store_snapshot, take_snapshot
+from registry.models import Resource, ResourceVersion, Task, User
 from registry.permissions import resource_for
-from registry.schemas import TaskCreate, TaskPublic
+from registry.reproductions import reproducible_task
+from registry.schemas import EpochMetrics, TaskCreate, TaskPublic
+from registry.trained_versions import resolve_target
 from registry.uploads import uploads_for_task
 from registry.versions import get_version
 
@@ -41,15 +47,35 @@ def submit(
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TaskPublic:
-    """Validate, store the task, start its flow run on a worker, and answer at once."""
+    """Validate, store the task, start its flow run on a worker, and answer at once.
+
+    infer takes `inputs` (upload ids); train and evaluate take a `dataset` id, frozen at this moment
+    (later changes to the dataset do not reach the task).
+    """
     if idempotency_key is not None:
         earlier = task_rows.find_by_idempotency_key(session, owner=user, key=idempotency_key)
         if earlier is not None:
             return task_public(session, earlier, store=store, expires_seconds=settings.presign_expiry_seconds)
     resource = resource_for(session, name=spec.resource, user=user, need="use")
     version = get_version(session, resource, spec.version)
-    inputs = uploads_for_task(session, owner=user, upload_ids=spec.inputs)
-    params = validate_params(resource.kind, spec.mode, spec.params, inputs)
+    snapshot = None
+    inputs = []
+    if spec.mode in task_rows.DATASET_MODES:
+        if spec.dataset is None:
+            raise InvalidInput(f"a {spec.mode} task needs `dataset`: the id of a dataset you may use", field="dataset")
+        if spec.inputs:
+            raise InvalidInput(f"a {spec.mode} task reads its dataset; leave `inputs` out", field="inputs")
+        snapshot = take_snapshot(session, dataset_for(session, dataset_id=spec.dataset, user=user, need="use"))
+        check_for_mode(snapshot, mode=spec.mode)
+    else:
+        if spec.dataset is not None:
+            raise InvalidInput("an infer task takes `inputs` (upload ids), not a dataset", field="dataset")
+        if not spec.inputs:
+            raise InvalidInput("an infer task needs at least one upload id in `inputs`", field="inputs")
+        inputs = uploads_for_task(session, owner=user, upload_ids=spec.inputs)
+    params = validate_params(resource.kind, spec.mode, spec.params, inputs, config=version.config, dataset=snapshot)
+    if spec.mode == "train":
+        resolve_target(session, user=user, source=resource, publish_as=params.get("publish_as"))
     lane = dispatcher.choose_lane(requested=spec.lane, mode=spec.mode, input_count=len(inputs))
     task, created = task_rows.create_task(
         session,
@@ -61,22 +87,85 @@ def submit(
         inputs=spec.inputs,
         lane=lane,
         idempotency_key=idempotency_key,
+        dataset_id=snapshot["id"] if snapshot else None,
+        dataset_digest=snapshot["digest"] if snapshot else None,
     )
-    session.commit()  # the worker reads the row from its own connection
-    if created:
-        try:
-            dispatch_id = dispatcher.submit(task.id, lane=lane)
-            # The worker may already be writing the row: change it on a fresh read (optimistic locking).
-            task_rows.change_task(
-                settings.resolved_database_url,
-                task.id,
-                lambda s, row: task_rows.mark_scheduled(s, task=row, dispatch_id=dispatch_id),
-            )
-            session.refresh(task)
-        except ServiceUnavailable as error:  # the task stays pending; the reaper submits it when Prefect is back
-            log.warning("task %s stored but not yet submitted: %s", task.id, error.message)
+    if created and snapshot is not None:
+        store_snapshot(store=store, task_id=task.id, snapshot=snapshot)
+    _start(task, created=created, session=session, settings=settings, dispatcher=dispatcher)
     response.headers["Location"] = f"/api/v1/tasks/{task.id}"
     return task_public(session, task, store=store, expires_seconds=settings.presign_expiry_seconds)
+
+
+def _start(task: Task, *, created: bool, session: Session, settings: Settings, dispatcher: Dispatcher) -> None:
+    """Commit the new task and hand it to Prefect; if Prefect is away it stays pending for the reaper."""
+    session.commit()  # the worker reads the row from its own connection
+    if not created:
+        return
+    try:
+        dispatch_id = dispatcher.submit(task.id, lane=task.lane)
+        # The worker may already be writing the row: change it on a fresh read (optimistic locking).
+        task_rows.change_task(
+            settings.resolved_database_url,
+            task.id,
+            lambda s, row: task_rows.mark_scheduled(s, task=row, dispatch_id=dispatch_id),
+        )
+        session.refresh(task)
+    except ServiceUnavailable as error:  # the task stays pending; the reaper submits it when Prefect is back
+        log.warning("task %s stored but not yet submitted: %s", task.id, error.message)
+
+
+@router.post("/{task_id}/reproduce", status_code=status.HTTP_202_ACCEPTED, response_model=TaskPublic)
+def reproduce(
+    task_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+    response: Response,
+) -> TaskPublic:
+    """Run a succeeded task again: same version digest, same inputs or dataset snapshot, same parameters
+    and seed. Its outputs include `reproduction.json`, comparing every figure and output digest."""
+    original = reproducible_task(session, task_id=task_id, user=user)
+    resource = session.get(Resource, original.resource_id)
+    version = session.get(ResourceVersion, original.version_id)
+    if resource is None or version is None:
+        raise NotFound(f"the resource version task {original.id} ran no longer exists")
+    resource_for(session, name=resource.name, user=user, need="use")
+    snapshot = None
+    if original.dataset_id is not None:
+        dataset_for(session, dataset_id=original.dataset_id, user=user, need="use")
+        snapshot = load_snapshot(store=store, task_id=original.id)
+    submitter = session.get(User, original.owner_id)
+    if original.inputs and submitter is not None:
+        uploads_for_task(session, owner=submitter, upload_ids=original.inputs)  # still stored
+    task, _ = task_rows.create_task(
+        session,
+        owner=user,
+        resource=resource,
+        version=version,
+        mode=original.mode,
+        params=dict(original.params),
+        inputs=list(original.inputs),
+        lane=original.lane,
+        idempotency_key=None,
+        dataset_id=original.dataset_id,
+        dataset_digest=original.dataset_digest,
+        reproduces_id=original.id,
+    )
+    if snapshot is not None:
+        store_snapshot(store=store, task_id=task.id, snapshot=snapshot)
+    _start(task, created=True, session=session, settings=settings, dispatcher=dispatcher)
+    response.headers["Location"] = f"/api/v1/tasks/{task.id}"
+    return task_public(session, task, store=store, expires_seconds=settings.presign_expiry_seconds)
+
+
+@router.get("/{task_id}/metrics", response_model=list[EpochMetrics])
+def metrics(task_id: str, user: CurrentUser, session: SessionDep) -> list[EpochMetrics]:
+    """One record per finished epoch so far (a train task writes them as it runs); empty for other modes."""
+    task = task_rows.task_for(session, task_id=task_id, user=user)
+    return [EpochMetrics(**record) for record in task.metrics]
 
 
 @router.get("", response_model=list[TaskPublic])
@@ -123,19 +212,27 @@ def cancel(
 async def events(
     task_id: str, user: CurrentUser, store: StoreDep, settings: SettingsDep
 ) -> AsyncIterator[ServerSentEvent]:
-    """One `task` event whenever status, a step or progress changes; the stream ends with the task."""
+    """A `task` event whenever status, a step or progress changes, and an `epoch` event (one
+    `EpochMetrics`) for each epoch a training finishes; the stream ends with the task."""
     engine = get_engine(settings.resolved_database_url)
 
-    def snapshot() -> TaskPublic:
+    def snapshot(epochs_sent: int) -> tuple[TaskPublic, list[dict[str, object]]]:
         with Session(engine) as session:
             row = task_rows.task_for(session, task_id=task_id, user=user)
-            return task_public(session, row, store=store, expires_seconds=settings.presign_expiry_seconds)
+            public = task_public(session, row, store=store, expires_seconds=settings.presign_expiry_seconds)
+            return public, [dict(record) for record in row.metrics[epochs_sent:]]
 
-    current = await run_in_threadpool(snapshot)
+    epochs_sent = 0
+    current, new_epochs = await run_in_threadpool(snapshot, epochs_sent)
     last_key: tuple[object, ...] | None = None
     sequence = 0
     idle = 0.0
     while True:
+        for record in new_epochs:
+            sequence += 1
+            epochs_sent += 1
+            idle = 0.0
+            yield ServerSentEvent(event="epoch", id=str(sequence), data=EpochMetrics(**record).model_dump(mode="json"))
         key = (current.status, tuple((s.name, s.status) for s in current.steps), current.progress)
         if key != last_key:
             sequence += 1
@@ -148,4 +245,4 @@ async def events(
             yield ServerSentEvent(comment="keep-alive")
         await asyncio.sleep(EVENT_POLL_SECONDS)
         idle += EVENT_POLL_SECONDS
-        current = await run_in_threadpool(snapshot)
+        current, new_epochs = await run_in_threadpool(snapshot, epochs_sent)

@@ -65,6 +65,21 @@ def build_classifier(config: ClassifierConfig, weights_path: Path | None, *, dev
     return model.to(device).eval()
 
 
+def replace_head(model: ResNet, *, num_classes: int, seed: int) -> None:
+    """Give the model a new `fc` with `num_classes` outputs (transfer learning to a new set of classes).
+
+    The new layer is nn.Linear's default initialisation drawn from `seed` (the global torch RNG is left
+    as it was), on the device and dtype of the old `fc`.
+    """
+    if num_classes < 2:
+        raise InvalidInput(f"a classifier needs at least 2 classes (got {num_classes})", field="classes")
+    old = model.fc
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        fresh = nn.Linear(old.in_features, num_classes)
+    model.fc = fresh.to(device=old.weight.device, dtype=old.weight.dtype)
+
+
 def freeze_backbone(model: ResNet) -> None:
     """Leave only the final `fc` layer trainable (requires_grad False everywhere else)."""
     for name, parameter in model.named_parameters():
@@ -72,7 +87,11 @@ def freeze_backbone(model: ResNet) -> None:
 
 
 def save_weights(model: nn.Module, *, path: Path, metadata: Mapping[str, str] | None = None) -> None:
-    """Write the model's state dict as safetensors (contiguous CPU tensors), replacing `path` atomically."""
+    """Write the model's state dict as safetensors (contiguous CPU tensors), replacing `path` atomically.
+
+    The same weights give the same bytes, except with two or more `metadata` keys: safetensors writes
+    that map in a per-process random order, so reproducible outputs pass none (or one).
+    """
     if not path.name.lower().endswith(".safetensors"):
         raise InvalidInput(f"weights are written as .safetensors; got {path.name}", field="path")
     state = {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}

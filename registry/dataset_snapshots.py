@@ -1,0 +1,90 @@
+"""A dataset frozen for one task: its ordered classes and every item, stored beside the task's inputs.
+
+A task reads its dataset from this snapshot, never from the live tables, so relabelling or adding photos
+after submit changes nothing for it, and a reproduction sees exactly the same items.
+
+Snapshot JSON (``tasks/<task-id>/inputs/dataset.json``)::
+
+    {"schema": "model-commons/dataset-snapshot/1", "id": str, "name": str, "digest": "sha256:…",
+     "classes": [name, …],                     # in order; a model's output i is classes[i]
+     "items": [{"id", "sha256", "extension", "size", "name", "label": name | null}, …]}  # sorted by sha256
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import Session, select
+
+from commons.errors import InvalidInput
+from commons.store import ObjectStore, keys
+from registry.datasets import class_names, dataset_digest
+from registry.models import Dataset, DatasetItem
+
+SNAPSHOT_SCHEMA = "model-commons/dataset-snapshot/1"
+SNAPSHOT_NAME = "dataset.json"
+
+
+def take_snapshot(session: Session, dataset: Dataset) -> dict[str, Any]:
+    names = class_names(session, dataset)
+    rows = session.exec(select(DatasetItem).where(DatasetItem.dataset_id == dataset.id)).all()
+    items = [
+        {
+            "id": row.id,
+            "sha256": row.sha256,
+            "extension": row.extension,
+            "size": row.size,
+            "name": row.original_name,
+            "label": names[row.class_id] if row.class_id else None,
+        }
+        for row in sorted(rows, key=lambda row: row.sha256)
+    ]
+    return {
+        "schema": SNAPSHOT_SCHEMA,
+        "id": dataset.id,
+        "name": dataset.name,
+        "digest": dataset_digest(session, dataset),
+        "classes": list(names.values()),
+        "items": items,
+    }
+
+
+def labelled_count(snapshot: dict[str, Any]) -> int:
+    return sum(1 for item in snapshot["items"] if item["label"] is not None)
+
+
+def check_for_mode(snapshot: dict[str, Any], *, mode: str) -> None:
+    """Refuse a dataset a train or evaluate task cannot use, saying what to add."""
+    labelled = labelled_count(snapshot)
+    used = {item["label"] for item in snapshot["items"] if item["label"] is not None}
+    if mode == "train":
+        if len(snapshot["classes"]) < 2:
+            raise InvalidInput(
+                f"dataset {snapshot['name']!r} has {len(snapshot['classes'])} class(es); training needs at least 2",
+                field="dataset",
+            )
+        if labelled < 2 or len(used) < 2:
+            raise InvalidInput(
+                f"dataset {snapshot['name']!r} has {labelled} labelled image(s) in {len(used)} class(es); training "
+                "needs labelled images of at least 2 classes — label some images first",
+                field="dataset",
+            )
+    elif mode == "evaluate" and labelled == 0:
+        raise InvalidInput(
+            f"dataset {snapshot['name']!r} has no labelled images; evaluation compares predictions with labels",
+            field="dataset",
+        )
+
+
+def store_snapshot(*, store: ObjectStore, task_id: str, snapshot: dict[str, Any]) -> str:
+    key = keys.task_input(task_id, SNAPSHOT_NAME)
+    store.put_bytes(key=key, data=json.dumps(snapshot, indent=1).encode(), content_type="application/json")
+    return key
+
+
+def load_snapshot(*, store: ObjectStore, task_id: str) -> dict[str, Any]:
+    snapshot: dict[str, Any] = json.loads(store.get_bytes(keys.task_input(task_id, SNAPSHOT_NAME)))
+    if snapshot.get("schema") != SNAPSHOT_SCHEMA:
+        raise InvalidInput(f"task {task_id}'s dataset snapshot has an unknown schema {snapshot.get('schema')!r}")
+    return snapshot
