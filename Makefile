@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 
-.PHONY: install run up test lint typecheck pytest bench clean
+.PHONY: install run up test lint typecheck pytest bench bench-train clean
 
 install: $(STAMP)
 
@@ -34,6 +34,9 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python bench/sam_platform_vs_direct.py
+
+bench-train: install
+	$(BIN)/python bench/classifier_epoch.py
 
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache

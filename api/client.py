@@ -115,14 +115,25 @@ class CommonsClient:
         return self._check(self.http.get(f"/tasks/{task_id}"))
 
     def events(self, task_id: str) -> Iterator[dict[str, Any]]:
-        """Each `task` event of the stream, until the task ends."""
+        """Each `task` event of the stream (the task as GET /tasks/{id} shows it), until the task ends."""
+        for name, data in self.stream(task_id):
+            if name == "task":
+                yield data
+
+    def stream(self, task_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every event of the task's stream as (event name, data): `task` and, for training, `epoch`."""
         with self.http.stream("GET", f"/tasks/{task_id}/events", timeout=None) as response:
             if response.status_code >= 400:
                 response.read()
                 raise ApiError(response)
+            name = "message"
             for line in response.iter_lines():
-                if line.startswith("data:"):
-                    yield json.loads(line[5:].strip())
+                if line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    yield name, json.loads(line[5:].strip())
+                elif not line:
+                    name = "message"
 
     def wait(self, task_id: str, *, timeout: float = 600, poll: float = 0.2) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

@@ -308,6 +308,15 @@ def test_cancel_during_training_publishes_nothing(stack: RunningStack) -> None:
     while not learner.metrics(task["id"]) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert learner.metrics(task["id"]), "a first epoch finished"
+    live: list[dict[str, Any]] = []
+    for name, data in learner.stream(task["id"]):  # the stream replays finished epochs, then follows new ones
+        if name == "epoch":
+            live.append(data)
+        if len(live) == 3:
+            break
+    assert [record["epoch"] for record in live] == list(range(1, len(live) + 1))
+    assert live == learner.metrics(task["id"])[: len(live)]
+    assert learner.task(task["id"])["status"] == "running"
     busy = learner.http.delete(f"/datasets/{dataset['id']}")
     assert busy.status_code == 409 and "still using" in busy.json()["detail"]
     assert learner.http.post(f"/tasks/{task['id']}/cancel").status_code == 202
