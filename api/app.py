@@ -11,7 +11,7 @@ from api import pages
 from api.dispatch import Dispatcher
 from api.errors import install_error_handlers
 from api.reaper import Reaper
-from api.routes import datasets, grants, health, resources, tasks, uploads, users
+from api.routes import access_requests, datasets, grants, health, resources, tasks, uploads, users
 from commons.settings import Settings, get_settings
 from commons.store import ObjectStore
 
@@ -42,8 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = ObjectStore.from_settings(settings)
     install_error_handlers(app)
     v1 = APIRouter(prefix="/api/v1")
-    for module in (users, resources, grants, uploads, tasks, datasets, health):
+    for module in (users, resources, grants, access_requests, uploads, tasks, datasets, health):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(pages.router)
+    app.mount("/static", pages.static_files, name="static")
     return app

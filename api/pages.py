@@ -1,30 +1,76 @@
-"""The web page at `/` (a starting page until the web UI lands)."""
+"""The web pages: server-rendered shells (Jinja2) whose scripts call the same REST API programs use.
+
+No page reads the registry itself: each template carries only the page's name and the ids in its URL,
+and its script (`api/web/static/pages/<page>.js`) fetches everything through `/api/v1`.
+"""
 
 from __future__ import annotations
 
-from html import escape
+from pathlib import Path
+from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
 
 from api.deps import SettingsDep
 
+WEB = Path(__file__).with_name("web")
+templates = Jinja2Templates(directory=WEB / "templates")
+static_files = StaticFiles(directory=WEB / "static")
 router = APIRouter(include_in_schema=False)
 
+# path → (template, title). Every page extends base.html and loads /static/pages/<template>.js.
+PAGES: dict[str, tuple[str, str]] = {
+    "/signin": ("signin", "Sign in"),
+    "/signup": ("signup", "Sign up"),
+    "/tokens": ("tokens", "API tokens"),
+    "/explore": ("explore", "Explore models"),
+    "/segment": ("segment", "Segment photos"),
+    "/datasets": ("datasets", "Datasets"),
+    "/train": ("train", "Train a classifier"),
+    "/evaluate": ("evaluate", "Evaluate and predict"),
+    "/provide": ("provide", "Provide a model"),
+    "/tasks": ("tasks", "Your tasks"),
+}
 
-@router.get("/", response_class=HTMLResponse)
-def home(settings: SettingsDep) -> str:
-    prefect_ui = escape(settings.resolved_prefect_api_url.removesuffix("/api"))
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Model Commons</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem">
-<h1>Model Commons</h1>
-<p>Versioned, permissioned models run as reproducible workflows. The web pages for segmenting photos,
-training classifiers and publishing models are coming; today everything is reachable over the REST API.</p>
-<ul>
-<li><a href="/docs">REST API documentation</a> (OpenAPI)</li>
-<li><a href="/api/v1/resources">Public resources</a> (JSON)</li>
-<li><a href="/api/v1/health">Health of the stack</a></li>
-<li><a href="{prefect_ui}">Prefect UI</a> (flow runs of every task)</li>
-</ul></body></html>"""
+
+def render(request: Request, template: str, title: str, settings: Any, **context: Any) -> HTMLResponse:
+    prefect_ui = settings.resolved_prefect_api_url.removesuffix("/api")
+    return templates.TemplateResponse(
+        request,
+        f"{template}.html",
+        {"page": template, "title": title, "prefect_ui": prefect_ui, **context},
+    )
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/explore", status_code=307)
+
+
+def _simple(path: str, template: str, title: str) -> None:
+    def page(request: Request, settings: SettingsDep) -> HTMLResponse:
+        return render(request, template, title, settings)
+
+    router.add_api_route(path, page, methods=["GET"], response_class=HTMLResponse, name=f"page-{template}")
+
+
+for _path, (_template, _title) in PAGES.items():
+    _simple(_path, _template, _title)
+
+
+@router.get("/resources/{name}", response_class=HTMLResponse)
+def resource_page(name: str, request: Request, settings: SettingsDep) -> HTMLResponse:
+    return render(request, "resource", f"Model {name}", settings, name=name)
+
+
+@router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
+def dataset_page(dataset_id: str, request: Request, settings: SettingsDep) -> HTMLResponse:
+    return render(request, "dataset", "Dataset", settings, dataset_id=dataset_id)
+
+
+@router.get("/tasks/{task_id}", response_class=HTMLResponse)
+def task_page(task_id: str, request: Request, settings: SettingsDep) -> HTMLResponse:
+    return render(request, "task", "Task", settings, task_id=task_id)

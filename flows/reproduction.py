@@ -114,6 +114,9 @@ def against_task(
         summary = f"{len(differing)} of {len(names)} outputs differ from the original: {', '.join(differing)}"
         if not deterministic:
             summary += f" (expected across devices: {original.device} → {device}; figures held to tolerances)"
+    failing = [row["name"] for row in rows if not row["pass"]]
+    if failing:
+        summary += f"; figures outside tolerance: {', '.join(failing)}"
     if missing:
         summary += f"; figures missing from the re-run: {', '.join(missing)}"
     return {
@@ -139,7 +142,11 @@ def against_reported(
     `reported` is the version's `reported_metrics`, e.g. ``{"accuracy": 0.975, "dataset_digest":
     "sha256:…", "tolerance": 0.005}``; `tolerance` may also map figure names to tolerances.
     """
-    names = sorted(name for name, value in reported.items() if name in figures and isinstance(value, int | float))
+    names = sorted(
+        name
+        for name, value in reported.items()
+        if name in figures and isinstance(value, int | float) and not isinstance(value, bool)
+    )
     if not names:
         return None
     tolerance = reported.get("tolerance", REPORTED_TOLERANCE)

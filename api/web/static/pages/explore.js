@@ -1,0 +1,40 @@
+import { api, currentUser, el, guarded } from "/static/api.js";
+
+const root = document.getElementById("explore");
+
+function metrics(reported) {
+  if (!reported || !Object.keys(reported).length) return null;
+  return el("p", { class: "hint" }, "Reported: ",
+    Object.entries(reported).map(([key, value]) => `${key} ${typeof value === "number" ? value : JSON.stringify(value)}`).join(", "));
+}
+
+function card(resource, latest) {
+  const rights = resource.permissions.length ? resource.permissions.join(", ") : "none";
+  return el("article", { class: "card", "data-resource": resource.name },
+    el("h2", {}, el("a", { href: `/resources/${encodeURIComponent(resource.name)}` }, resource.title)),
+    el("p", { class: "mono" }, resource.name),
+    el("p", {}, `${resource.kind} · by ${resource.owner} · `,
+      el("span", { class: "badge" + (resource.visibility === "public" ? "" : " secondary") }, resource.visibility)),
+    el("p", {}, resource.latest_version ? `Latest version v${resource.latest_version}` : "No version yet"),
+    resource.citation ? el("p", { class: "hint" }, `Cite: ${resource.citation}`) : null,
+    el("p", { class: "hint" }, `Your rights: ${rights}`),
+    latest ? metrics(latest.reported_metrics) : null,
+  );
+}
+
+guarded(async () => {
+  const user = await currentUser();
+  const resources = await api("/resources?limit=500");
+  if (!resources.length) {
+    root.replaceChildren(el("p", { class: "notice" }, "No models to show yet. ",
+      user ? el("a", { href: "/provide" }, "Provide one") : el("a", { href: "/signin?next=/explore" }, "Sign in"), "."));
+    return;
+  }
+  const latest = await Promise.all(resources.map((r) =>
+    r.latest_version ? api(`/resources/${encodeURIComponent(r.name)}/versions/latest`).catch(() => null) : null));
+  root.replaceChildren(
+    user ? null : el("p", { class: "notice" }, "Showing public models. ", el("a", { href: "/signin?next=/explore" }, "Sign in"),
+      " to see those shared with you."),
+    el("div", { class: "grid" }, resources.map((r, i) => card(r, latest[i]))),
+  );
+});

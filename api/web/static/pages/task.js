@@ -1,0 +1,74 @@
+import { api, el, followTask, guarded, lineChart, requireUser, stepList } from "/static/api.js";
+
+const root = document.getElementById("task");
+const taskId = root.dataset.taskId;
+
+function outputsList(task) {
+  if (!task.outputs.length) return el("p", { class: "hint" }, task.status === "succeeded" ? "No outputs." : "Outputs appear when the task has published them.");
+  return el("ul", {}, task.outputs.map((o) => el("li", {},
+    el("a", { href: o.url, download: o.name.split("/").pop() }, o.name), ` (${o.size} bytes) `, el("span", { class: "mono" }, o.sha256.slice(0, 16), "…"))));
+}
+
+async function reproductionCard(task) {
+  const report = task.outputs.find((o) => o.name === "reproduction.json");
+  if (!report) return null;
+  const body = await (await fetch(report.url)).json();
+  return el("section", { class: "card", id: "reproduction" },
+    el("h2", {}, "Reproduction report: ", el("span", { class: body.pass ? "status succeeded" : "status failed" }, body.pass ? "pass" : "fail")),
+    el("p", {}, body.summary),
+    el("div", { class: "table-wrap" }, el("table", {},
+      el("thead", {}, el("tr", {}, ["Figure", "Original", "Reproduced", "Tolerance", "Pass"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, body.figures.map((f) => el("tr", {}, el("td", {}, f.name), el("td", {}, f.original), el("td", {}, f.reproduced),
+        el("td", {}, f.tolerance), el("td", {}, f.pass ? "yes" : "no")))))));
+}
+
+function render(task, epochs) {
+  const cancel = el("button", { type: "button", class: "danger", onclick: () => guarded(async () => {
+    await api(`/tasks/${task.id}/cancel`, { method: "POST" });
+  }) }, "Cancel");
+  const reproduce = el("button", { type: "button", class: "secondary", onclick: () => guarded(async () => {
+    const again = await api(`/tasks/${task.id}/reproduce`, { method: "POST" });
+    location.href = `/tasks/${again.id}`;
+  }) }, "Reproduce");
+  const active = ["pending", "scheduled", "running"].includes(task.status);
+  const chart = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  chart.classList.add("chart");
+  if (epochs.length) {
+    lineChart(chart, { title: "Loss", series: [
+      { name: "train loss", color: "#1f77b4", points: epochs.map((e) => [e.epoch, e.train_loss]) },
+      { name: "val loss", color: "#e6781e", points: epochs.map((e) => [e.epoch, e.val_loss]) },
+    ] });
+  }
+  root.replaceChildren(
+    el("p", {}, `${task.mode} on `, el("a", { href: `/resources/${task.resource}` }, `${task.resource} v${task.version}`),
+      " · status ", el("span", { class: `status ${task.status}`, id: "task-status" }, task.status),
+      task.reproduces ? el("span", {}, " · reproduces ", el("a", { href: `/tasks/${task.reproduces}` }, task.reproduces.slice(0, 8))) : null),
+    el("progress", { max: 1, value: task.progress, "aria-label": "progress" }),
+    stepList(task),
+    task.error ? el("p", { class: "error" }, task.error) : null,
+    epochs.length ? chart : null,
+    el("p", { class: "row" }, active ? cancel : null, task.status === "succeeded" ? reproduce : null),
+    el("h2", {}, "Outputs"), outputsList(task),
+    task.manifest_url ? el("p", {}, el("a", { href: task.manifest_url }, "manifest.json"), " (inputs, weights, parameters, environment, digests)") : null,
+    task.result ? el("p", {}, "Published ", el("a", { href: `/resources/${task.result.resource}` }, `${task.result.resource} version ${task.result.version}`)) : null,
+    el("div", { id: "reproduction-slot" }),
+  );
+  if (task.status === "succeeded") {
+    reproductionCard(task).then((card) => card && document.getElementById("reproduction-slot").replaceChildren(card));
+  }
+}
+
+guarded(async () => {
+  if (!(await requireUser(root))) return;
+  let task = await api(`/tasks/${taskId}`);
+  const epochs = await api(`/tasks/${taskId}/metrics`);
+  render(task, epochs);
+  if (["pending", "scheduled", "running"].includes(task.status)) {
+    const seen = new Set(epochs.map((e) => e.epoch));
+    await followTask(taskId, (name, data) => {
+      if (name === "epoch" && !seen.has(data.epoch)) { seen.add(data.epoch); epochs.push(data); }
+      if (name === "task") task = data;
+      render(task, epochs);
+    });
+  }
+});

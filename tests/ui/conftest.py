@@ -1,0 +1,108 @@
+"""Browser fixtures: Debian's headless Chromium driven by Playwright against the real embedded stack.
+
+The set-up installs the `chromium` package when it is missing (apt-get, as the CI user may). UI journeys
+run on the SQLite stack only (the registry behaviour is covered on both backends by tests/api); each
+journey saves a screenshot under `test-output/`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from api.client import CommonsClient
+from tests.conftest import RunningStack
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+PASSWORD = "correct horse battery"
+
+
+def ensure_chromium() -> str:
+    if not Path(CHROMIUM).exists():
+        apt = shutil.which("apt-get")
+        if apt is None:
+            raise RuntimeError(f"{CHROMIUM} is missing and apt-get is not available to install Debian's chromium")
+        subprocess.run([apt, "install", "-y", "-q", "chromium"], check=True, capture_output=True, timeout=600)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver: Playwright) -> Iterator[Browser]:
+    launched = playwright_driver.chromium.launch(executable_path=ensure_chromium(), args=LAUNCH_FLAGS, headless=True)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def ui_stack(stack: RunningStack) -> RunningStack:
+    return stack
+
+
+@pytest.fixture
+def page(browser: Browser, ui_stack: RunningStack) -> Iterator[Page]:
+    context = browser.new_context(base_url=ui_stack.settings.api_url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    path = OUTPUT / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def new_account(stack: RunningStack) -> tuple[CommonsClient, str]:
+    """A user made over REST (for set-up); returns the signed-in client and the user name."""
+    client = stack.client()
+    name = f"user-{uuid.uuid4().hex[:10]}"
+    client.sign_up(name, PASSWORD)
+    client.sign_in(name, PASSWORD)
+    return client, name
+
+
+def sign_in(page: Page, username: str, *, next_path: str = "/explore") -> None:
+    """Sign in through the sign-in page, as a person would."""
+    page.goto(f"/signin?next={next_path}")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**{next_path}*")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser journeys run against the SQLite stack only: their PostgreSQL copies are deselected."""
+    here = Path(__file__).parent
+    dropped = [
+        item
+        for item in items
+        if item.path.is_relative_to(here)
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("stack") == "postgresql"  # type: ignore[attr-defined]
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
