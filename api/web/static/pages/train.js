@@ -1,0 +1,225 @@
+import { api, el, followTask, guarded, lineChart, param, requireUser, stepList } from "/static/api.js";
+
+const root = document.getElementById("train");
+const ACTIVE = ["pending", "scheduled", "running"];
+const AUGMENTS = [
+  ["rotate", "Rotate a little"],
+  ["blur", "Blur"],
+  ["flip", "Flip upside down"],
+  ["flop", "Mirror left-right"],
+];
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** A resource slug: 1-64 lowercase letters, digits or '-', not starting or ending with '-'. */
+export function slugify(text) {
+  const slug = text.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 50).replace(/-+$/, "");
+  return slug || "classifier";
+}
+
+function field(id, labelText, control, hint) {
+  return el("div", {}, el("label", { for: id }, labelText, hint ? el("span", { class: "hint" }, ` ${hint}`) : null), control);
+}
+
+function numberInput(id, value, attributes = {}) {
+  return el("input", { id, name: id, type: "number", value, ...attributes });
+}
+
+function chartSvg(id) {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.classList.add("chart");
+  svg.id = id;
+  return svg;
+}
+
+function drawCharts(lossChart, accuracyChart, epochs) {
+  lineChart(lossChart, { title: "Loss", series: [
+    { name: "train loss", color: "#1f77b4", points: epochs.map((e) => [e.epoch, e.train_loss]) },
+    { name: "val loss", color: "#e6781e", points: epochs.map((e) => [e.epoch, e.val_loss]) },
+  ] });
+  lineChart(accuracyChart, { title: "Accuracy", yMin: 0, yMax: 1, series: [
+    { name: "train accuracy", color: "#1f77b4", points: epochs.map((e) => [e.epoch, e.train_accuracy]) },
+    { name: "val accuracy", color: "#e6781e", points: epochs.map((e) => [e.epoch, e.val_accuracy]) },
+  ] });
+}
+
+async function watch(task, datasetId, slot) {
+  const epochs = [];
+  const seen = new Set();
+  const status = el("span", { class: `status ${task.status}`, id: "train-status" }, task.status);
+  const progress = el("progress", { max: 1, value: task.progress, "aria-label": "progress", id: "train-progress" });
+  const steps = el("div", { id: "train-steps" }, stepList(task));
+  const epochText = el("p", { id: "epoch-text", "aria-live": "polite" }, "Waiting for the first epoch…");
+  const lossChart = chartSvg("loss-chart");
+  const accuracyChart = chartSvg("accuracy-chart");
+  const stop = el("button", { type: "button", class: "danger", id: "stop-early" }, "Stop early");
+  const finished = el("div", { id: "train-result" });
+  stop.addEventListener("click", () => guarded(async () => {
+    stop.disabled = true;
+    await api(`/tasks/${task.id}/cancel`, { method: "POST" });
+  }));
+  drawCharts(lossChart, accuracyChart, epochs);
+  slot.replaceChildren(el("section", { class: "card", id: "training" },
+    el("h2", {}, "Training"),
+    el("p", {}, "Task ", el("a", { href: `/tasks/${task.id}` }, task.id.slice(0, 8)), " · status ", status),
+    progress, steps, epochText,
+    el("div", { class: "grid" }, lossChart, accuracyChart),
+    el("p", { class: "row" }, stop),
+    finished));
+
+  const show = (current) => {
+    status.textContent = current.status;
+    status.className = `status ${current.status}`;
+    progress.value = current.progress;
+    steps.replaceChildren(stepList(current));
+    stop.hidden = !ACTIVE.includes(current.status);
+    if (current.error) finished.replaceChildren(el("p", { class: "error" }, current.error));
+  };
+  const addEpoch = (record) => {
+    if (seen.has(record.epoch)) return;
+    seen.add(record.epoch);
+    epochs.push(record);
+    epochs.sort((a, b) => a.epoch - b.epoch);
+    const percent = (v) => (v === null || v === undefined ? "–" : `${(v * 100).toFixed(1)} %`);
+    epochText.textContent = `Epoch ${record.epoch} of ${task.params.epochs ?? "?"}: train loss ${record.train_loss.toFixed(4)}, ` +
+      `train accuracy ${percent(record.train_accuracy)}, val accuracy ${percent(record.val_accuracy)} (${record.seconds.toFixed(1)} s)`;
+    drawCharts(lossChart, accuracyChart, epochs);
+  };
+  for (const record of await api(`/tasks/${task.id}/metrics`)) addEpoch(record);
+  let last = task;
+  const ended = await followTask(task.id, (name, data) => {
+    if (name === "epoch") addEpoch(data);
+    if (name === "task") { last = data; show(data); }
+  });
+  last = ended || (await api(`/tasks/${task.id}`));
+  show(last);
+  if (last.status === "succeeded" && last.result) {
+    const { resource, version } = last.result;
+    const evaluate = `/evaluate?${new URLSearchParams({ resource, version: String(version), dataset: datasetId })}`;
+    finished.replaceChildren(el("p", { class: "notice", id: "trained" }, "Trained and published ",
+      el("a", { href: `/resources/${encodeURIComponent(resource)}`, id: "new-version" }, `${resource} version ${version}`),
+      ". ", el("a", { href: evaluate, id: "evaluate-link", class: "button" }, "Evaluate it")));
+  } else if (last.status === "cancelled") {
+    finished.replaceChildren(el("p", { class: "notice" }, "Stopped: nothing was published."));
+  }
+}
+
+guarded(async () => {
+  if (!(await requireUser(root))) return;
+  const [datasets, resources] = await Promise.all([api("/datasets?limit=200"), api("/resources?limit=500")]);
+  const models = resources.filter((r) => r.kind === "classifier.resnet" && r.latest_version !== null &&
+    (r.permissions.includes("use") || r.visibility === "public"));
+  if (!datasets.length) {
+    root.replaceChildren(el("p", { class: "notice" }, "You have no dataset yet. ", el("a", { href: "/datasets" }, "Create one"), " and label some photos first."));
+    return;
+  }
+  if (!models.length) {
+    root.replaceChildren(el("p", { class: "notice" }, "No ResNet classifier you may use is published yet. ", el("a", { href: "/explore" }, "Explore models"), "."));
+    return;
+  }
+  const datasetSelect = el("select", { id: "dataset", name: "dataset" },
+    datasets.map((d) => el("option", { value: d.id }, `${d.name} (${d.labelled_count} labelled photos, ${d.classes.length} classes)`)));
+  if (param("dataset") && datasets.some((d) => d.id === param("dataset"))) datasetSelect.value = param("dataset");
+  const modelSelect = el("select", { id: "model", name: "model" },
+    models.map((r) => el("option", { value: r.name }, r.title ? `${r.title} (${r.name})` : r.name)));
+  if (param("resource") && models.some((r) => r.name === param("resource"))) modelSelect.value = param("resource");
+  const versionSelect = el("select", { id: "version", name: "version" });
+  const sizeHint = el("p", { class: "hint", id: "size-hint", "aria-live": "polite" });
+  const epochs = numberInput("epochs", "10", { min: 1, max: 1000, step: 1, required: true });
+  const batch = numberInput("batch-size", "16", { min: 1, max: 1024, step: 1, required: true });
+  const lr = numberInput("lr", "0.001", { min: 0, step: "any", required: true });
+  const target = numberInput("target-accuracy", "0.9", { min: 0, max: 1, step: "any" });
+  const valFraction = numberInput("val-fraction", "0.2", { min: 0, max: 0.9, step: "any", required: true });
+  const seed = numberInput("seed", "0", { min: 0, step: 1, required: true });
+  const publishAs = el("input", { id: "publish-as", name: "publish_as", type: "text", required: true, maxlength: 64,
+    pattern: "[a-z0-9]([a-z0-9-]*[a-z0-9])?" });
+  let publishEdited = false;
+  publishAs.addEventListener("input", () => { publishEdited = true; });
+  const augments = AUGMENTS.map(([value, text]) => {
+    const box = el("input", { type: "checkbox", id: `augment-${value}`, name: "augment", value });
+    return el("label", { for: `augment-${value}`, style: "display:inline-flex;gap:.3rem;margin-right:1rem;font-weight:400" }, box, text);
+  });
+
+  const proposeName = () => {
+    if (publishEdited) return;
+    const dataset = datasets.find((d) => d.id === datasetSelect.value);
+    const suffix = Math.random().toString(36).slice(2, 6);
+    publishAs.value = `${slugify(dataset ? dataset.name : "dataset")}-${slugify(modelSelect.value).slice(0, 12).replace(/-+$/, "")}-${suffix}`;
+  };
+  const loadVersions = async () => {
+    const chosen = models.find((r) => r.name === modelSelect.value);
+    const versions = await api(`/resources/${encodeURIComponent(chosen.name)}/versions?limit=500`);
+    versionSelect.replaceChildren(el("option", { value: "latest" }, `latest (version ${chosen.latest_version})`),
+      ...versions.map((v) => el("option", { value: String(v.version) }, `version ${v.version}`)));
+    if (param("version") && versions.some((v) => String(v.version) === param("version"))) versionSelect.value = param("version");
+    const showSize = () => {
+      const wanted = versionSelect.value === "latest" ? chosen.latest_version : Number(versionSelect.value);
+      const version = versions.find((v) => v.version === wanted);
+      const config = version ? version.config : {};
+      sizeHint.textContent = `Photos are resized to ${config.input_size ?? 224}×${config.input_size ?? 224} pixels` +
+        (config.arch ? ` for ${config.arch}` : "") +
+        (config.checkpoint ? `; training starts from its trained weights (${(config.classes || []).length} classes).` : "; it has no trained weights yet (architecture only), so training starts from random weights.");
+    };
+    versionSelect.onchange = showSize;
+    showSize();
+  };
+  datasetSelect.addEventListener("change", proposeName);
+  modelSelect.addEventListener("change", () => { proposeName(); guarded(loadVersions); });
+
+  const start = el("button", { type: "submit", id: "start" }, "Start training");
+  const slot = el("div", { id: "training-slot" });
+  const form = el("form", { class: "card", id: "train-form" },
+    el("div", { class: "row" },
+      field("dataset", "Dataset", datasetSelect),
+      field("model", "Model to start from", modelSelect),
+      field("version", "Version", versionSelect)),
+    sizeHint,
+    el("div", { class: "row" },
+      field("epochs", "Epochs", epochs),
+      field("batch-size", "Batch size", batch),
+      field("lr", "Learning rate", lr),
+      field("target-accuracy", "Target accuracy", target, "(stop early when reached; empty: never)"),
+      field("val-fraction", "Validation share", valFraction),
+      field("seed", "Seed", seed)),
+    el("fieldset", {}, el("legend", {}, "Augmentation (training photos only)"), augments),
+    field("publish-as", "New model name", publishAs, "(lowercase letters, digits and '-'; the trained weights become a version of it)"),
+    el("p", {}, start));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded(async () => {
+      const params = {
+        epochs: Number(epochs.value),
+        batch_size: Number(batch.value),
+        lr: Number(lr.value),
+        target_accuracy: target.value.trim() === "" ? null : Number(target.value),
+        val_fraction: Number(valFraction.value),
+        seed: Number(seed.value),
+        augment: augments.map((l) => l.querySelector("input")).filter((b) => b.checked).map((b) => b.value),
+        publish_as: publishAs.value.trim(),
+      };
+      start.disabled = true;
+      try {
+        const task = await api("/tasks", { method: "POST", json: {
+          resource: modelSelect.value,
+          version: versionSelect.value === "latest" ? "latest" : Number(versionSelect.value),
+          mode: "train",
+          dataset: datasetSelect.value,
+          params,
+        } });
+        history.replaceState(null, "", `/train?dataset=${encodeURIComponent(datasetSelect.value)}&task=${task.id}`);
+        await watch(task, datasetSelect.value, slot);
+      } finally {
+        start.disabled = false;
+        publishEdited = false;
+        proposeName();
+      }
+    });
+  });
+  root.replaceChildren(form, slot);
+  proposeName();
+  await loadVersions();
+  const resume = param("task");
+  if (resume) {
+    const task = await api(`/tasks/${encodeURIComponent(resume)}`);
+    if (task.mode === "train") await watch(task, task.dataset, slot);
+  }
+});
