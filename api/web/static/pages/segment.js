@@ -89,13 +89,13 @@ resourceSelect.addEventListener("change", () => guarded(loadVersions));
 
 function showProgress(task) {
   progress.hidden = false;
-  progress.replaceChildren(
+  progress.replaceChildren(...[
     el("p", {}, "Task ", el("a", { href: `/tasks/${task.id}` }, task.id.slice(0, 8)), " · ",
       el("span", { id: "task-status", class: `status ${task.status}` }, task.status)),
     el("progress", { max: 1, value: task.progress, "aria-label": "progress" }),
     stepList(task),
     task.error ? el("p", { class: "error" }, task.error) : null,
-  );
+  ].filter(Boolean));
 }
 
 /** The segment under (x, y): the last-painted (highest id) whose visible polygon contains the point. */

@@ -39,7 +39,7 @@ function render(task, epochs) {
       { name: "val loss", color: "#e6781e", points: epochs.map((e) => [e.epoch, e.val_loss]) },
     ] });
   }
-  root.replaceChildren(
+  root.replaceChildren(...[
     el("p", {}, `${task.mode} on `, el("a", { href: `/resources/${task.resource}` }, `${task.resource} v${task.version}`),
       " · status ", el("span", { class: `status ${task.status}`, id: "task-status" }, task.status),
       task.reproduces ? el("span", {}, " · reproduces ", el("a", { href: `/tasks/${task.reproduces}` }, task.reproduces.slice(0, 8))) : null),
@@ -52,7 +52,7 @@ function render(task, epochs) {
     task.manifest_url ? el("p", {}, el("a", { href: task.manifest_url }, "manifest.json"), " (inputs, weights, parameters, environment, digests)") : null,
     task.result ? el("p", {}, "Published ", el("a", { href: `/resources/${task.result.resource}` }, `${task.result.resource} version ${task.result.version}`)) : null,
     el("div", { id: "reproduction-slot" }),
-  );
+  ].filter(Boolean));
   if (task.status === "succeeded") {
     reproductionCard(task).then((card) => card && document.getElementById("reproduction-slot").replaceChildren(card));
   }
