@@ -62,7 +62,7 @@ async function watch(task, datasetId, slot) {
     el("h2", {}, "Training"),
     el("p", {}, "Task ", el("a", { href: `/tasks/${task.id}` }, task.id.slice(0, 8)), " · status ", status),
     progress, steps, epochText,
-    el("div", { class: "grid" }, lossChart, accuracyChart),
+    el("div", { class: "grid", style: "grid-template-columns:repeat(auto-fill,minmax(min(100%,24rem),1fr))" }, lossChart, accuracyChart),
     el("p", { class: "row" }, stop),
     finished));
 
@@ -130,7 +130,7 @@ guarded(async () => {
   const target = numberInput("target-accuracy", "0.9", { min: 0, max: 1, step: "any" });
   const valFraction = numberInput("val-fraction", "0.2", { min: 0, max: 0.9, step: "any", required: true });
   const seed = numberInput("seed", "0", { min: 0, step: 1, required: true });
-  const publishAs = el("input", { id: "publish-as", name: "publish_as", type: "text", required: true, maxlength: 64,
+  const publishAs = el("input", { id: "publish-as", name: "publish_as", type: "text", required: true, maxlength: 64, size: 40,
     pattern: "[a-z0-9]([a-z0-9-]*[a-z0-9])?" });
   let publishEdited = false;
   publishAs.addEventListener("input", () => { publishEdited = true; });
