@@ -14,6 +14,7 @@ from commons.db import session_scope
 from commons.errors import Unauthorized
 from commons.settings import Settings
 from commons.store import ObjectStore
+from registry.api_tokens import is_api_token, user_for_api_token
 from registry.models import User
 from registry.users import user_from_token
 
@@ -58,6 +59,8 @@ def get_optional_user(
 ) -> User | None:
     if token is None:
         return None
+    if is_api_token(token):
+        return user_for_api_token(session, token)
     return user_from_token(session, token, secret_key=settings.secret_key)
 
 

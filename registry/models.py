@@ -20,6 +20,21 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
+class ApiToken(SQLModel, table=True):
+    """A named token a user makes for scripts; only its sha256 is stored, and it can be revoked."""
+
+    __tablename__ = "api_tokens"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    prefix: str = Field(max_length=16)  # the first characters, to recognise a token in a list
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
 class Resource(SQLModel, table=True):
     __tablename__ = "resources"
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)

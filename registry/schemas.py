@@ -40,6 +40,28 @@ class TokenPublic(BaseModel):
     expires_in: int
 
 
+class ApiTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100, description="What the token is for, e.g. 'lab laptop'.")
+    expires_in_days: int | None = Field(
+        default=90, ge=1, le=365, description="Days until it stops working; null: until revoked."
+    )
+
+
+class ApiTokenPublic(BaseModel):
+    id: str
+    name: str
+    prefix: str = Field(description="The token's first characters, to recognise it.")
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiTokenCreated(ApiTokenPublic):
+    token: str = Field(description="The token itself; shown only in this answer. Send it as 'Bearer <token>'.")
+
+
 class ResourceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str

@@ -9,7 +9,10 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from commons.errors import Forbidden
-from registry.schemas import TokenPublic, UserCreate, UserPublic
+from registry.api_tokens import create_token, list_tokens, revoke_token
+from registry.clock import as_utc
+from registry.models import ApiToken
+from registry.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenPublic, TokenPublic, UserCreate, UserPublic
 from registry.users import authenticate, create_user, issue_token
 
 router = APIRouter(tags=["users"])
@@ -35,3 +38,32 @@ def token(
 @router.get("/users/me", response_model=UserPublic)
 def me(user: CurrentUser) -> UserPublic:
     return UserPublic(id=user.id, username=user.username, is_admin=user.is_admin)
+
+
+def _token_public(row: ApiToken) -> ApiTokenPublic:
+    return ApiTokenPublic(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        created_at=as_utc(row.created_at) or row.created_at,
+        expires_at=as_utc(row.expires_at),
+        last_used_at=as_utc(row.last_used_at),
+        revoked_at=as_utc(row.revoked_at),
+    )
+
+
+@router.post("/users/me/tokens", status_code=status.HTTP_201_CREATED, response_model=ApiTokenCreated)
+def create_api_token(spec: ApiTokenCreate, user: CurrentUser, session: SessionDep) -> ApiTokenCreated:
+    """A named token for scripts; the answer is the only place the token itself appears."""
+    row, plain = create_token(session, user=user, name=spec.name, expires_in_days=spec.expires_in_days)
+    return ApiTokenCreated(**_token_public(row).model_dump(), token=plain)
+
+
+@router.get("/users/me/tokens", response_model=list[ApiTokenPublic])
+def list_api_tokens(user: CurrentUser, session: SessionDep) -> list[ApiTokenPublic]:
+    return [_token_public(row) for row in list_tokens(session, user=user)]
+
+
+@router.delete("/users/me/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_api_token(token_id: str, user: CurrentUser, session: SessionDep) -> None:
+    revoke_token(session, user=user, token_id=token_id)
