@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from api.client import CommonsClient
 from tests.conftest import RunningStack
@@ -90,7 +90,8 @@ def sign_in(page: Page, username: str, *, next_path: str = "/explore") -> None:
     page.get_by_label("User name").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"**{next_path}*")
+    page.wait_for_url(lambda url: "/signin" not in url)  # the sign-in URL itself carries next_path
+    expect(page.locator("#whoami")).to_have_text(f"Signed in as {username}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

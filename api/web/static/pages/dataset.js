@@ -213,7 +213,7 @@ guarded(async () => {
   const refresh = el("button", { type: "button", class: "secondary", id: "refresh-items",
     onclick: () => guarded(async () => { showError(null); await reloadAll(); }) }, "Refresh");
   root.replaceChildren(
-    state.dataset.description ? el("p", {}, state.dataset.description) : null,
+    state.dataset.description ? el("p", {}, state.dataset.description) : "",
     counts,
     el("p", {}, el("a", { href: `/train?dataset=${encodeURIComponent(datasetId)}` }, "Train a classifier on this dataset"),
       " · ", el("a", { href: "/datasets" }, "all datasets")),

@@ -32,9 +32,9 @@ guarded(async () => {
   }
   const latest = await Promise.all(resources.map((r) =>
     r.latest_version ? api(`/resources/${encodeURIComponent(r.name)}/versions/latest`).catch(() => null) : null));
-  root.replaceChildren(
+  root.replaceChildren(...[
     user ? null : el("p", { class: "notice" }, "Showing public models. ", el("a", { href: "/signin?next=/explore" }, "Sign in"),
       " to see those shared with you."),
     el("div", { class: "grid" }, resources.map((r, i) => card(r, latest[i]))),
-  );
+  ].filter(Boolean));
 });

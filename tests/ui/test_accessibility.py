@@ -1,0 +1,79 @@
+"""Every page at 375 px wide without sideways scrolling, every control named, and labelling by keyboard alone."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+import numpy as np
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from tests.conftest import RunningStack
+from tests.resources.test_classifier_data import digit_items
+from tests.ui.conftest import new_account, screenshot, sign_in
+
+# Controls a screen reader cannot name: no <label>, no aria-label(ledby), no text, no title.
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll('input, select, textarea, button')]
+  .filter((c) => c.type !== 'hidden' && c.offsetParent !== null)
+  .filter((c) => !((c.labels && c.labels.length) || c.getAttribute('aria-label') || c.getAttribute('aria-labelledby')
+                   || (c.tagName === 'BUTTON' && c.textContent.trim()) || c.title))
+  .map((c) => c.outerHTML.slice(0, 120))"""
+OVERFLOW = "() => document.scrollingElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_pages_fit_a_phone_and_name_every_control(page: Page, ui_stack: RunningStack) -> None:
+    user, username = new_account(ui_stack)
+    resource = f"resnet18-{uuid.uuid4().hex[:8]}"
+    user.create_resource(name=resource, kind="classifier.resnet", title="A model with a rather long title to wrap")
+    dataset = user.http.post("/datasets", json={"name": "Phone check", "classes": ["zero", "one"]}).json()
+    photos = [("files", (f"d{i}.png", png(image), "image/png")) for i, (image, _) in enumerate(digit_items(2, 2))]
+    assert user.http.post(f"/datasets/{dataset['id']}/items", files=photos).status_code == 201
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, username)
+    paths = [
+        "/explore", "/segment", "/datasets", f"/datasets/{dataset['id']}", "/train", "/evaluate", "/provide",
+        "/tasks", "/tokens", f"/resources/{resource}",
+    ]  # fmt: skip
+    for path in paths:
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("#error")).to_be_hidden()
+        expect(page.locator("#whoami"), f"signed in on {path}").to_have_text(f"Signed in as {username}")
+        assert page.evaluate(OVERFLOW) <= 0, f"{path} scrolls sideways at 375 px"
+        assert page.evaluate(UNNAMED_CONTROLS) == [], f"{path} has controls without a name"
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/signin")
+    for path in ("/signin", "/signup"):
+        page.goto(path)
+        assert page.evaluate(OVERFLOW) <= 0, f"{path} scrolls sideways at 375 px"
+        assert page.evaluate(UNNAMED_CONTROLS) == [], f"{path} has controls without a name"
+
+
+def test_labelling_by_keyboard_alone(page: Page, ui_stack: RunningStack) -> None:
+    user, username = new_account(ui_stack)
+    dataset = user.http.post("/datasets", json={"name": "Keyboard", "classes": ["zero", "one"]}).json()
+    photos = [("files", (f"k{i}.png", png(image), "image/png")) for i, (image, _) in enumerate(digit_items(2, 1))]
+    assert user.http.post(f"/datasets/{dataset['id']}/items", files=photos).status_code == 201
+    sign_in(page, username, next_path=f"/datasets/{dataset['id']}")
+    expect(page.locator("select[aria-label^='Class of']")).to_have_count(2)
+    page.locator("body").focus()
+    for _ in range(80):  # Tab through the page until a photo's class box has the focus
+        page.keyboard.press("Tab")
+        if page.evaluate("() => (document.activeElement.getAttribute('aria-label') || '').startsWith('Class of')"):
+            break
+    else:
+        raise AssertionError("no photo's class box can be reached with Tab")
+    name = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
+    page.keyboard.type("one")  # type-ahead picks the option, which fires change
+    page.keyboard.press("Tab")
+    expect(page.locator("#labelled-count")).to_have_text("1")
+    items = user.http.get(f"/datasets/{dataset['id']}/items", params={"labelled": "true"}).json()
+    assert [(item["original_name"], item["class"]) for item in items] == [(name.removeprefix("Class of "), "one")]
+    screenshot(page, "keyboard-labelling")
