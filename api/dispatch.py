@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from registry.models import Task
 
 TERMINAL_STATES = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 WARM_WORKER_CHECK_SECONDS = 5.0
+PREFECT_LOG_PAGE = 200
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,32 @@ class Dispatcher:
         if state is None:
             return None
         return RunState(type=state.type, name=state.name or state.type.value, message=state.message)
+
+    def logs(self, flow_run_id: str, *, limit: int) -> list[dict[str, object]]:
+        """The flow run's log lines, oldest first: {timestamp, level, logger, message}."""
+        from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+        from prefect.client.schemas.objects import Log
+
+        flow_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(flow_run_id)]))
+        lines: list[Log] = []
+        try:
+            while len(lines) < limit:  # Prefect answers at most PREFECT_LOG_PAGE lines per request
+                size = min(PREFECT_LOG_PAGE, limit - len(lines))
+                page = self._client.read_logs(flow_filter, limit=size, offset=len(lines))
+                lines.extend(page)
+                if len(page) < size:
+                    break
+        except Exception as error:
+            raise ServiceUnavailable(f"Prefect did not answer for the task's logs ({error}); try again") from error
+        return [
+            {
+                "timestamp": line.timestamp,
+                "level": logging.getLevelName(line.level),
+                "logger": line.name,
+                "message": line.message,
+            }
+            for line in lines
+        ]
 
     def prefect_healthy(self) -> bool:
         return self._client.api_healthcheck() is None

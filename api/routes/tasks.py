@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlmodel import Session
@@ -25,7 +25,7 @@ from registry.dataset_snapshots import check_for_mode, load_snapshot, store_snap
 from registry.models import Resource, ResourceVersion, Task, User
 from registry.permissions import resource_for
 from registry.reproductions import reproducible_task
-from registry.schemas import EpochMetrics, TaskCreate, TaskPublic
+from registry.schemas import EpochMetrics, TaskCreate, TaskLogLine, TaskPublic
 from registry.trained_versions import resolve_target
 from registry.uploads import uploads_for_task
 from registry.versions import get_version
@@ -159,6 +159,21 @@ def reproduce(
     _start(task, created=True, session=session, settings=settings, dispatcher=dispatcher)
     response.headers["Location"] = f"/api/v1/tasks/{task.id}"
     return task_public(session, task, store=store, expires_seconds=settings.presign_expiry_seconds)
+
+
+@router.get("/{task_id}/logs", response_model=list[TaskLogLine])
+def logs(
+    task_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    dispatcher: DispatcherDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[TaskLogLine]:
+    """The log lines of the task's Prefect flow run (workers ship them every few seconds); empty before it starts."""
+    task = task_rows.task_for(session, task_id=task_id, user=user)
+    if task.flow_run_id is None:
+        return []
+    return [TaskLogLine.model_validate(line) for line in dispatcher.logs(task.flow_run_id, limit=limit)]
 
 
 @router.get("/{task_id}/metrics", response_model=list[EpochMetrics])

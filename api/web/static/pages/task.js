@@ -22,6 +22,17 @@ async function reproductionCard(task) {
         el("td", {}, f.tolerance), el("td", {}, f.pass ? "yes" : "no")))))));
 }
 
+let logText = "No log lines yet.";
+
+async function showLogs() {
+  const lines = await api(`/tasks/${taskId}/logs?limit=1000`);
+  logText = lines.length
+    ? lines.map((l) => `${new Date(l.timestamp).toLocaleTimeString()} ${l.level.padEnd(7)} ${l.message}`).join("\n")
+    : "No log lines yet (a worker ships them every few seconds).";
+  const box = document.getElementById("logs");
+  if (box) box.textContent = logText;
+}
+
 function render(task, epochs) {
   const cancel = el("button", { type: "button", class: "danger", onclick: () => guarded(async () => {
     await api(`/tasks/${task.id}/cancel`, { method: "POST" });
@@ -52,6 +63,9 @@ function render(task, epochs) {
     task.manifest_url ? el("p", {}, el("a", { href: task.manifest_url }, "manifest.json"), " (inputs, weights, parameters, environment, digests)") : null,
     task.result ? el("p", {}, "Published ", el("a", { href: `/resources/${task.result.resource}` }, `${task.result.resource} version ${task.result.version}`)) : null,
     el("div", { id: "reproduction-slot" }),
+    el("section", { class: "card" },
+      el("h2", {}, "Logs ", el("button", { type: "button", class: "secondary", onclick: () => guarded(showLogs) }, "Refresh logs")),
+      el("pre", { id: "logs", class: "mono", tabindex: "0", "aria-label": "log lines of the flow run" }, logText)),
   ].filter(Boolean));
   if (task.status === "succeeded") {
     reproductionCard(task).then((card) => card && document.getElementById("reproduction-slot").replaceChildren(card));
@@ -63,6 +77,7 @@ guarded(async () => {
   let task = await api(`/tasks/${taskId}`);
   const epochs = await api(`/tasks/${taskId}/metrics`);
   render(task, epochs);
+  await showLogs();
   if (["pending", "scheduled", "running"].includes(task.status)) {
     const seen = new Set(epochs.map((e) => e.epoch));
     await followTask(taskId, (name, data) => {
@@ -70,5 +85,6 @@ guarded(async () => {
       if (name === "task") task = data;
       render(task, epochs);
     });
+    await showLogs();
   }
 });
