@@ -211,6 +211,13 @@ class EpochMetrics(BaseModel):
     seconds: float
 
 
+class TaskLogLine(BaseModel):
+    timestamp: datetime
+    level: str
+    logger: str
+    message: str
+
+
 class OutputPublic(BaseModel):
     name: str
     size: int
