@@ -41,7 +41,9 @@ def upload_outputs(*, store: ObjectStore, prepared: Prepared, files: list[Path])
     return published
 
 
-def publish_product(session: Session, *, store: ObjectStore, prepared: Prepared, task: Task) -> dict[str, Any] | None:
+def publish_product(
+    session: Session, *, store: ObjectStore, prepared: Prepared, task: Task, outputs: list[dict[str, Any]]
+) -> dict[str, Any] | None:
     """Turn what the work step made for the registry into a version: `{"resource", "version", "digest"}`.
 
     A reproduction publishes nothing to the registry: it only checks that the outputs come out the same.
@@ -55,6 +57,7 @@ def publish_product(session: Session, *, store: ObjectStore, prepared: Prepared,
     if owner is None or source is None or parent is None:
         raise NotFound("the task's user, resource or version no longer exists")
     weights: Path = product["weights"]
+    uploaded = next(o for o in outputs if o["name"] == weights.name)  # hashed once, when it was uploaded
     provenance = {
         "task": task.id,
         "mode": task.mode,
@@ -72,7 +75,7 @@ def publish_product(session: Session, *, store: ObjectStore, prepared: Prepared,
         source=source,
         parent=parent,
         publish_as=product.get("publish_as"),
-        weights=StagedFile(name=weights.name, path=weights, size=weights.stat().st_size, sha256=sha256_file(weights)),
+        weights=StagedFile(name=weights.name, path=weights, size=uploaded["size"], sha256=uploaded["sha256"]),
         config=product["config"],
         reported_metrics=product["reported_metrics"],
         provenance=provenance,

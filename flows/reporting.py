@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from commons.db import session_scope
 from registry import tasks as task_rows
 from registry.models import Task
 
@@ -63,7 +64,6 @@ class Reporter:
         if self._stopped or now - self._last_stop_check < STOP_CHECK_SECONDS:
             return self._stopped
         self._last_stop_check = now
-        self._stopped = task_rows.change_task(
-            self.database_url, self.task_id, lambda session, row: row.status in task_rows.TERMINAL
-        )
+        with session_scope(self.database_url) as session:
+            self._stopped = task_rows.get_task(session, self.task_id).status in task_rows.TERMINAL
         return self._stopped

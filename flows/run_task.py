@@ -145,7 +145,7 @@ def publish_step(prepared: Prepared, files: list[Path]) -> str | None:
         def publish_and_finish(session: Session, row: Task) -> str | None:
             if row.status in task_rows.TERMINAL:
                 return None
-            result = publish_product(session, store=store, prepared=prepared, task=row)
+            result = publish_product(session, store=store, prepared=prepared, task=row, outputs=outputs)
             steps = [dict(step) for step in row.steps]
             manifest = build_manifest(prepared=prepared, outputs=outputs, steps=steps, result=result)
             key = write_manifest(store=store, task_id=prepared.task_id, manifest=manifest)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -19,6 +19,7 @@ from api.task_views import task_public
 from commons.db import get_engine
 from commons.errors import InvalidInput, NotFound, ServiceUnavailable
 from commons.settings import Settings
+from commons.store import ObjectStore
 from registry import tasks as task_rows
 from registry.dataset_permissions import dataset_for
 from registry.dataset_snapshots import check_for_mode, load_snapshot, store_snapshot, take_snapshot
@@ -90,18 +91,43 @@ def submit(
         dataset_id=snapshot["id"] if snapshot else None,
         dataset_digest=snapshot["digest"] if snapshot else None,
     )
-    if created and snapshot is not None:
-        store_snapshot(store=store, task_id=task.id, snapshot=snapshot)
-    _start(task, created=created, session=session, settings=settings, dispatcher=dispatcher)
+    return _launch(
+        task,
+        created=created,
+        snapshot=snapshot,
+        session=session,
+        store=store,
+        settings=settings,
+        dispatcher=dispatcher,
+        response=response,
+    )
+
+
+def _launch(
+    task: Task,
+    *,
+    created: bool,
+    snapshot: dict[str, Any] | None,
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    dispatcher: Dispatcher,
+    response: Response,
+) -> TaskPublic:
+    """Store a new task's dataset snapshot, commit it and hand it to Prefect (if Prefect is away it stays
+    pending for the reaper); answer with the task and its Location."""
+    if created:
+        if snapshot is not None:
+            store_snapshot(store=store, task_id=task.id, snapshot=snapshot)
+        session.commit()  # the worker reads the row from its own connection
+        _dispatch(task, session=session, settings=settings, dispatcher=dispatcher)
+    else:
+        session.commit()
     response.headers["Location"] = f"/api/v1/tasks/{task.id}"
     return task_public(session, task, store=store, expires_seconds=settings.presign_expiry_seconds)
 
 
-def _start(task: Task, *, created: bool, session: Session, settings: Settings, dispatcher: Dispatcher) -> None:
-    """Commit the new task and hand it to Prefect; if Prefect is away it stays pending for the reaper."""
-    session.commit()  # the worker reads the row from its own connection
-    if not created:
-        return
+def _dispatch(task: Task, *, session: Session, settings: Settings, dispatcher: Dispatcher) -> None:
     try:
         dispatch_id = dispatcher.submit(task.id, lane=task.lane)
         # The worker may already be writing the row: change it on a fresh read (optimistic locking).
@@ -154,11 +180,16 @@ def reproduce(
         dataset_digest=original.dataset_digest,
         reproduces_id=original.id,
     )
-    if snapshot is not None:
-        store_snapshot(store=store, task_id=task.id, snapshot=snapshot)
-    _start(task, created=True, session=session, settings=settings, dispatcher=dispatcher)
-    response.headers["Location"] = f"/api/v1/tasks/{task.id}"
-    return task_public(session, task, store=store, expires_seconds=settings.presign_expiry_seconds)
+    return _launch(
+        task,
+        created=True,
+        snapshot=snapshot,
+        session=session,
+        store=store,
+        settings=settings,
+        dispatcher=dispatcher,
+        response=response,
+    )
 
 
 @router.get("/{task_id}/logs", response_model=list[TaskLogLine])
