@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import uuid
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+from resources.sam.config import parse_sam_config
+from resources.sam.model import TINY_CONFIG, save_random_weights
 from tests.conftest import RunningStack
 from tests.resources.test_classifier_data import digit_items
 from tests.ui.conftest import new_account, screenshot, sign_in
@@ -28,10 +31,16 @@ def png(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def test_pages_fit_a_phone_and_name_every_control(page: Page, ui_stack: RunningStack) -> None:
+def test_pages_fit_a_phone_and_name_every_control(page: Page, ui_stack: RunningStack, tmp_path: Path) -> None:
     user, username = new_account(ui_stack)
     resource = f"resnet18-{uuid.uuid4().hex[:8]}"
     user.create_resource(name=resource, kind="classifier.resnet", title="A model with a rather long title to wrap")
+    # Long option texts in the pages' select boxes must not widen the page.
+    sam = f"sam-{uuid.uuid4().hex[:8]}"
+    weights = tmp_path / TINY_CONFIG["checkpoint"]
+    save_random_weights(parse_sam_config(TINY_CONFIG), weights, seed=0)
+    user.create_resource(name=sam, kind="segmenter.sam", title="Segment Anything with a very long descriptive title")
+    user.upload_version(sam, files=[weights], config=TINY_CONFIG)
     dataset = user.http.post("/datasets", json={"name": "Phone check", "classes": ["zero", "one"]}).json()
     photos = [("files", (f"d{i}.png", png(image), "image/png")) for i, (image, _) in enumerate(digit_items(2, 2))]
     assert user.http.post(f"/datasets/{dataset['id']}/items", files=photos).status_code == 201
