@@ -61,8 +61,11 @@ class CommonsClient:
         sha256: dict[str, str] | None = None,
         parent: int | None = None,
         reported_metrics: dict[str, Any] | None = None,
+        execution: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         data: dict[str, str] = {"config": json.dumps(config)}
+        if execution:
+            data["execution"] = json.dumps(execution)
         if sha256:
             data["sha256"] = json.dumps(sha256)
         if parent is not None:

@@ -13,9 +13,11 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import StateType, WorkerStatus
 from prefect.states import Cancelled, Cancelling
 
+from api.job_variables import job_variables
 from commons.errors import InvalidInput, ServiceUnavailable
 from commons.settings import Settings
 from registry.models import Task
+from registry.schemas import ExecutionSpec
 
 TERMINAL_STATES = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 WARM_WORKER_CHECK_SECONDS = 5.0
@@ -41,6 +43,7 @@ class Dispatcher:
         self._client = SyncPrefectClient(settings.resolved_prefect_api_url)
         self._client.__enter__()
         self._deployment_id: UUID | None = None
+        self._pool_type: str | None = None
         self._lock = threading.Lock()
         self._warm_checked_at = 0.0
         self._warm_online = False
@@ -76,8 +79,23 @@ class Dispatcher:
         small = mode == "infer" and input_count <= self.settings.warm_lane_max_inputs
         return "warm" if small and self.warm_worker_online() else "batch"
 
-    def submit(self, task_id: str, *, lane: str) -> str:
-        """Start the task's run; returns the Prefect flow run id (batch) or task run id (warm)."""
+    def pool_type(self) -> str:
+        """The type of the deployment's work pool (process, docker, kubernetes), read once."""
+        with self._lock:
+            if self._pool_type is None:
+                try:
+                    self._pool_type = self._client.read_work_pool(self.settings.work_pool).type
+                except Exception as error:
+                    raise ServiceUnavailable(
+                        f"Prefect has no work pool {self.settings.work_pool!r} ({error}); create it (see deploy/)"
+                    ) from error
+            return self._pool_type
+
+    def submit(self, task_id: str, *, lane: str, execution: ExecutionSpec | None = None) -> str:
+        """Start the task's run; returns the Prefect flow run id (batch) or task run id (warm).
+
+        A batch run carries the job variables that `execution` (the version's spec) means for the pool's type.
+        """
         try:
             if lane == "warm":
                 from flows.warm_lane import run_task_warm  # the task object the warm workers serve
@@ -88,6 +106,7 @@ class Dispatcher:
                 parameters={"task_id": task_id},
                 idempotency_key=f"task-{task_id}",
                 tags=["model-commons"],
+                job_variables=job_variables(pool_type=self.pool_type(), execution=execution) or None,
             )
         except ServiceUnavailable:
             raise

@@ -18,6 +18,7 @@ from commons.settings import Settings
 from registry import tasks as task_rows
 from registry.clock import as_utc, utcnow
 from registry.models import Task
+from registry.versions import execution_of
 
 log = logging.getLogger(__name__)
 RESUBMIT_AFTER = timedelta(seconds=3)
@@ -45,8 +46,10 @@ def reconcile_once(*, settings: Settings, dispatcher: Dispatcher) -> int:
         if task.dispatch_id is None:
             created = as_utc(task.created_at)
             if created is not None and utcnow() - created > RESUBMIT_AFTER:
+                with session_scope(url) as session:
+                    execution = execution_of(session, version_id=task.version_id)
                 try:
-                    dispatch_id = dispatcher.submit(task.id, lane=task.lane)
+                    dispatch_id = dispatcher.submit(task.id, lane=task.lane, execution=execution)
                 except ServiceUnavailable as error:
                     log.warning("task %s still waiting for Prefect: %s", task.id, error.message)
                     continue

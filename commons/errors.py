@@ -53,3 +53,7 @@ class Conflict(CommonsError):
 
 class ServiceUnavailable(CommonsError):
     """A backing service (object store, database, Prefect) cannot be reached."""
+
+
+class DeviceTooSmall(CommonsError):
+    """The worker's accelerator cannot hold what the version declared it needs."""

@@ -12,22 +12,25 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from commons.settings import Settings
 from flows.run_task import run_task
+from flows.work_pools import base_job_template
 
 
 def ensure_work_pool(client: SyncPrefectClient, *, name: str, pool_type: str = "process") -> None:
+    """Create the pool if missing; docker and kubernetes pools get flows/work_pools.py's templates."""
     try:
         client.read_work_pool(name)
     except ObjectNotFound:
+        template = base_job_template(pool_type)
+        extra = {"base_job_template": template} if template is not None else {}
+        spec = WorkPoolCreate(name=name, type=pool_type, description=f"Model Commons tasks ({pool_type} pool)", **extra)
         with contextlib.suppress(ObjectAlreadyExists):
-            client.create_work_pool(
-                WorkPoolCreate(name=name, type=pool_type, description="Model Commons tasks (embedded process pool)")
-            )
+            client.create_work_pool(spec)
 
 
-def ensure_deployment(settings: Settings) -> str:
-    """Create or update the `run-task/<deployment_name>` deployment; returns its id."""
+def ensure_deployment(settings: Settings, *, pool_type: str = "process") -> str:
+    """Create or update the `run-task/<deployment_name>` deployment on the settings' pool; returns its id."""
     with SyncPrefectClient(settings.resolved_prefect_api_url) as client:
-        ensure_work_pool(client, name=settings.work_pool)
+        ensure_work_pool(client, name=settings.work_pool, pool_type=pool_type)
     deployment = cast(
         RunnerDeployment,
         run_task.to_deployment(

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from commons.errors import DeviceTooSmall
+
 PACKAGES = (
     "model-commons",
     "torch",
@@ -58,3 +60,27 @@ def describe_environment(device: str) -> dict[str, Any]:
         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         "packages": package_versions(),
     }
+
+
+def check_device_fits(execution: dict[str, Any] | None, device: str) -> str | None:
+    """Refuse a CUDA device smaller than the version's `gpu.min_memory_gb`; returns a note for the manifest.
+
+    A worker without CUDA runs the task on its CPU (the embedded process pool ignores GPU requests), and
+    the note says so; a GPU worker whose device is too small fails the task before any work.
+    """
+    gpu = (execution or {}).get("gpu") or {}
+    wanted = int(gpu.get("count", 0) or 0)
+    if wanted == 0:
+        return None
+    if not device.startswith("cuda"):
+        return f"the version asks for {wanted} GPU(s); this worker has none, so the task ran on {device}"
+    import torch
+
+    minimum = gpu.get("min_memory_gb")
+    total = torch.cuda.get_device_properties(torch.device(device)).total_memory
+    if minimum is not None and total < float(minimum) * 1e9:
+        raise DeviceTooSmall(
+            f"the version needs a GPU with at least {minimum} GB; this worker's {torch.cuda.get_device_name(device)} "
+            f"has {total / 1e9:.1f} GB — run it on a work pool with larger GPUs"
+        )
+    return None

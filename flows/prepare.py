@@ -12,7 +12,7 @@ from commons.errors import NotFound
 from commons.settings import Settings
 from commons.store import ObjectStore, keys
 from flows.cache import CachedFile, ContentCache
-from flows.environment import describe_environment, seed_everything
+from flows.environment import check_device_fits, describe_environment, seed_everything
 from flows.reproduction import Original, load_original
 from registry import tasks as task_rows
 from registry.dataset_permissions import dataset_for
@@ -110,8 +110,10 @@ def prepare(*, settings: Settings, store: ObjectStore, task_id: str, device: str
             "version": version.number,
             "digest": version.digest,
             "reported_metrics": version.reported_metrics,
+            "execution": version.execution,
         }
         files = list(version.files)
+        version_execution = version.execution
         config, params, mode = dict(version.config), dict(task.params), task.mode
         submitted_by, flow_run_id = owner.username, task.flow_run_id
         dataset_id, reproduces_id = task.dataset_id, task.reproduces_id
@@ -162,7 +164,7 @@ def prepare(*, settings: Settings, store: ObjectStore, task_id: str, device: str
         device=device,
         weights=weights,
         inputs=inputs,
-        environment=describe_environment(device),
+        environment={**describe_environment(device), "device_note": check_device_fits(version_execution, device)},
         work_dir=settings.data_dir.resolve() / "work" / task_id,
         submitted_by=submitted_by,
         flow_run_id=flow_run_id,

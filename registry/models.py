@@ -63,6 +63,8 @@ class ResourceVersion(SQLModel, table=True):
     # How a version made by a task came about: {"task", "mode", "parent": {resource, version, digest},
     # "dataset": {id, name, digest}, "params"}; None for uploaded versions.
     provenance: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # registry.schemas.ExecutionSpec as JSON: image, gpu {count, min_memory_gb, shareable}, cpu, memory_gb.
+    execution: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_by: str = Field(foreign_key="users.id", max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 

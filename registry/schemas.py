@@ -119,6 +119,40 @@ class VersionFile(BaseModel):
     sha256: str
 
 
+IMAGE_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,299}$")
+
+
+class GpuRequest(BaseModel):
+    """GPUs a task on the version needs; a worker without them runs it on its local device (process pool)."""
+
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(default=1, ge=0, le=16, description="Whole GPUs per task.")
+    min_memory_gb: float | None = Field(
+        default=None, gt=0, le=1024, description="Least memory per GPU, in GB (10^9 bytes)."
+    )
+    shareable: bool = Field(
+        default=False,
+        description="The model fits twice on one GPU: two tasks may share it (each takes one GPU slot instead of all).",
+    )
+
+
+class ExecutionSpec(BaseModel):
+    """Where a version's tasks run: container image, GPUs, CPU and memory (become work-pool job variables)."""
+
+    model_config = ConfigDict(extra="forbid")
+    image: str | None = Field(default=None, description="Container image for docker / kubernetes work pools.")
+    gpu: GpuRequest | None = None
+    cpu: float | None = Field(default=None, gt=0, le=512, description="CPU cores requested.")
+    memory_gb: float | None = Field(default=None, gt=0, le=8192, description="Memory requested, in GB (10^9 bytes).")
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is not None and not IMAGE_REFERENCE.match(value):
+            raise ValueError("an image reference such as 'ghcr.io/org/commons-worker:1.2' (letters, digits, ._/:@-)")
+        return value
+
+
 class VersionPublic(BaseModel):
     resource: str
     version: int
@@ -133,6 +167,9 @@ class VersionPublic(BaseModel):
     reported_metrics: dict[str, Any] | None
     provenance: dict[str, Any] | None = Field(
         default=None, description="For a version a task made: the task, the dataset and its digest, the parameters."
+    )
+    execution: ExecutionSpec | None = Field(
+        default=None, description="Image, GPUs, CPU and memory its tasks ask of a docker or kubernetes work pool."
     )
     created_by: str
     created_at: datetime

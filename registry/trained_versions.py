@@ -18,7 +18,7 @@ from commons.store import ObjectStore
 from registry.models import Resource, ResourceVersion, User
 from registry.permissions import rights
 from registry.resources import create_resource
-from registry.schemas import ResourceCreate
+from registry.schemas import ExecutionSpec, ResourceCreate
 from registry.versions import StagedFile, create_version
 
 
@@ -97,5 +97,6 @@ def publish_trained_version(
         reported_metrics=reported_metrics,
         required_file=weights.name,
         provenance=provenance,
+        execution=ExecutionSpec.model_validate(parent.execution) if parent.execution else None,
     )
     return resource, version

@@ -15,7 +15,7 @@ from commons.hashing import sha256_json
 from commons.store import ObjectStore, keys
 from registry.models import Resource, ResourceVersion, User
 from registry.resources import latest_version_number
-from registry.schemas import VersionFile, VersionPublic
+from registry.schemas import ExecutionSpec, VersionFile, VersionPublic
 
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 NUMBER_ATTEMPTS = 8
@@ -103,6 +103,7 @@ def create_version(
     reported_metrics: dict[str, Any] | None,
     required_file: str | None,
     provenance: dict[str, Any] | None = None,
+    execution: ExecutionSpec | None = None,
 ) -> ResourceVersion:
     """Store the files under the next free version number and record the version.
 
@@ -130,6 +131,7 @@ def create_version(
             parent_id=parent_id,
             reported_metrics=reported_metrics,
             provenance=provenance,
+            execution=execution.model_dump(mode="json", exclude_none=True) if execution else None,
             created_by=actor.id,
         )
         savepoint = session.begin_nested()
@@ -144,6 +146,12 @@ def create_version(
             store.put_file(key=keys.version_file(resource.id, number, staged.name), path=staged.path)
         return row
     raise Conflict("too many concurrent uploads to this resource; retry in a moment")
+
+
+def execution_of(session: Session, *, version_id: str) -> ExecutionSpec | None:
+    """The execution spec a version declared (inherited by trained copies), or None."""
+    row = session.get(ResourceVersion, version_id)
+    return ExecutionSpec.model_validate(row.execution) if row is not None and row.execution else None
 
 
 def version_public(session: Session, resource: Resource, row: ResourceVersion) -> VersionPublic:
@@ -161,6 +169,7 @@ def version_public(session: Session, resource: Resource, row: ResourceVersion) -
         parent_digest=parent.digest if parent else None,
         reported_metrics=row.reported_metrics,
         provenance=row.provenance,
+        execution=ExecutionSpec.model_validate(row.execution) if row.execution else None,
         created_by=creator.username if creator else "",
         created_at=row.created_at,
     )

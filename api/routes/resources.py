@@ -19,8 +19,9 @@ from commons.errors import InvalidInput
 from registry.models import ResourceVersion
 from registry.permissions import resource_for
 from registry.resources import create_resource, list_visible, to_public, update_resource
-from registry.schemas import ResourceCreate, ResourcePublic, ResourceUpdate, VersionPublic
+from registry.schemas import ExecutionSpec, ResourceCreate, ResourcePublic, ResourceUpdate, VersionPublic
 from registry.versions import check_files, create_version, get_version, version_public
+from resources.schema import parse_model
 
 router = APIRouter(prefix="/resources", tags=["resources"])
 
@@ -74,6 +75,13 @@ async def upload_version(
     sha256: Annotated[str | None, Form(description="JSON map file name → expected sha256.")] = None,
     parent: Annotated[int | None, Form(description="Version number this one derives from.")] = None,
     reported_metrics: Annotated[str | None, Form(description="JSON object of published figures.")] = None,
+    execution: Annotated[
+        str | None,
+        Form(
+            description='JSON object: {"image", "gpu": {"count", "min_memory_gb", "shareable"}, "cpu", "memory_gb"} '
+            "— what the version's tasks ask of a docker or kubernetes work pool."
+        ),
+    ] = None,
 ) -> VersionPublic:
     resource = await run_in_threadpool(resource_for, session, name=name, user=user, need="modify")
     raw_config = _json_field(config, field="config", expect=dict)
@@ -82,6 +90,8 @@ async def upload_version(
     normalised = validate_config(resource.kind, raw_config)
     declared = _json_field(sha256, field="sha256", expect=dict)
     metrics = _json_field(reported_metrics, field="reported_metrics", expect=dict)
+    raw_execution = _json_field(execution, field="execution", expect=dict)
+    execution_spec = parse_model(ExecutionSpec, raw_execution, prefix="execution") if raw_execution else None
     folder = Path(tempfile.mkdtemp(prefix="commons-version-"))
     try:
         staged = [await stage(item, folder=folder, limit=settings.max_weights_bytes) for item in files or []]
@@ -100,6 +110,7 @@ async def upload_version(
                 parent=parent,
                 reported_metrics=metrics,
                 required_file=required_file,
+                execution=execution_spec,
             )
         )
         return version_public(session, resource, row)

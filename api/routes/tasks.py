@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlmodel import Session
@@ -29,7 +29,7 @@ from registry.reproductions import reproducible_task
 from registry.schemas import EpochMetrics, TaskCreate, TaskLogLine, TaskPublic
 from registry.trained_versions import resolve_target
 from registry.uploads import uploads_for_task
-from registry.versions import get_version
+from registry.versions import execution_of, get_version
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 log = logging.getLogger(__name__)
@@ -129,7 +129,8 @@ def _launch(
 
 def _dispatch(task: Task, *, session: Session, settings: Settings, dispatcher: Dispatcher) -> None:
     try:
-        dispatch_id = dispatcher.submit(task.id, lane=task.lane)
+        execution = execution_of(session, version_id=task.version_id)
+        dispatch_id = dispatcher.submit(task.id, lane=task.lane, execution=execution)
         # The worker may already be writing the row: change it on a fresh read (optimistic locking).
         task_rows.change_task(
             settings.resolved_database_url,
@@ -254,7 +255,12 @@ def cancel(
     return task_public(session, task, store=store, expires_seconds=settings.presign_expiry_seconds)
 
 
-@router.get("/{task_id}/events", response_class=EventSourceResponse)
+def _readable_task(task_id: str, user: CurrentUser, session: SessionDep) -> None:
+    """Refuse a task the caller may not read before the stream starts (after that the status is 200)."""
+    task_rows.task_for(session, task_id=task_id, user=user)
+
+
+@router.get("/{task_id}/events", response_class=EventSourceResponse, dependencies=[Depends(_readable_task)])
 async def events(
     task_id: str, user: CurrentUser, store: StoreDep, settings: SettingsDep
 ) -> AsyncIterator[ServerSentEvent]:
