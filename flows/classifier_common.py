@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from commons.errors import InvalidInput, InvalidWeights
 from commons.image_io import decode_image
+from flows.model_cache import cached_model
 from flows.prepare import DatasetInput, Prepared
 
 if TYPE_CHECKING:
@@ -18,9 +20,12 @@ if TYPE_CHECKING:
     from resources.classifier.data import Item
 
 
-def load_model(prepared: Prepared, config: ClassifierConfig) -> ResNet:
+def load_model(prepared: Prepared, config: ClassifierConfig, *, shared: bool = True) -> ResNet:
     """The version's classifier on the task's device: from its weights file, or from `init_seed` when the
-    version is architecture-only. Records `model_load_s`."""
+    version is architecture-only. Records `model_load_s`.
+
+    `shared=True` (infer, evaluate: read-only use) may return the warm worker's cached copy; training changes
+    the weights, so it asks for `shared=False` and always gets its own."""
     from resources.classifier.model import build_classifier
 
     weights_path = None
@@ -30,7 +35,17 @@ def load_model(prepared: Prepared, config: ClassifierConfig) -> ResNet:
             raise InvalidWeights(f"the version has no file {config.checkpoint!r} named by config.checkpoint")
         weights_path = weights.path
     started = time.perf_counter()
-    model = build_classifier(config, weights_path, device=prepared.device)
+    load = partial(build_classifier, config, weights_path, device=prepared.device)
+    if shared:
+        model = cached_model(
+            digest=prepared.resource["digest"],
+            device=prepared.device,
+            load=load,
+            timings=prepared.timings,
+            expected_bytes=sum(w.size for w in prepared.weights.values()),
+        )
+    else:
+        model = load()
     prepared.timings["model_load_s"] = round(time.perf_counter() - started, 4)
     return model
 

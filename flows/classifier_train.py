@@ -36,7 +36,7 @@ def train_classifier(prepared: Prepared, *, max_image_pixels: int, report: Repor
     config = parse_classifier_config(prepared.config)
     params = parse_train_params(prepared.params)
     classes = dataset.classes
-    model = load_model(prepared, config)
+    model = load_model(prepared, config, shared=False)
     head_replaced = list(config.classes) != classes
     if head_replaced:  # transfer learning: a new final layer with one output per class of the dataset
         replace_head(model, num_classes=len(classes), seed=params.seed)

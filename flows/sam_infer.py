@@ -9,6 +9,7 @@ from pathlib import Path
 
 from commons.errors import InvalidWeights
 from commons.image_io import decode_image
+from flows.model_cache import cached_model
 from flows.prepare import Prepared
 from flows.reporting import Reporter
 
@@ -26,7 +27,13 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) ->
     if weights is None:
         raise InvalidWeights(f"the version has no file {config.checkpoint!r} named by config.checkpoint")
     started = time.perf_counter()
-    sam = build_sam(config, weights.path, device=prepared.device)
+    sam = cached_model(
+        digest=prepared.resource["digest"],
+        device=prepared.device,
+        load=partial(build_sam, config, weights.path, device=prepared.device),
+        timings=prepared.timings,
+        expected_bytes=weights.size,
+    )
     prepared.timings["model_load_s"] = round(time.perf_counter() - started, 4)
     out_root = prepared.work_dir / "outputs"
     written: list[Path] = []

@@ -86,6 +86,11 @@ def test_segmentation_task_end_to_end(stack: RunningStack, published: Published,
     assert second["status"] == "succeeded", second["error"]
     second_manifest = json.loads(fetch(second["manifest_url"]))
     assert second_manifest["resource"]["files"][0]["cache"] == "hit", "weights must come from the local cache"
+    assert manifest["timings"]["model_cache"] in ("miss", "hit"), "the warm worker caches loaded models"
+    assert second_manifest["timings"]["model_cache"] == "hit", "the warm worker kept the model loaded"
+    assert second_manifest["timings"]["model_load_s"] < manifest["timings"]["model_load_s"] or (
+        manifest["timings"]["model_cache"] == "hit"
+    )
     second_segments = next(o for o in second["outputs"] if o["name"].endswith("segments.json"))
     assert second_segments["sha256"] == outputs["coffee/segments.json"]["sha256"], "same inputs, same result"
 
