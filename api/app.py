@@ -10,14 +10,18 @@ from fastapi import APIRouter, FastAPI
 from api import pages
 from api.dispatch import Dispatcher
 from api.errors import install_error_handlers
+from api.metrics import install_metrics
 from api.reaper import Reaper
 from api.routes import access_requests, datasets, grants, health, resources, tasks, uploads, users
+from api.security import install_security
+from commons.logging import configure_logging
 from commons.settings import Settings, get_settings
 from commons.store import ObjectStore
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = ObjectStore.from_settings(settings)
     install_error_handlers(app)
+    install_metrics(app, settings)
+    install_security(app, settings)
     v1 = APIRouter(prefix="/api/v1")
     for module in (users, resources, grants, access_requests, uploads, tasks, datasets, health):
         v1.include_router(module.router)

@@ -79,7 +79,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 class Page:
     """`limit` and `page` query parameters (page counts from 1)."""
 
-    def __init__(self, limit: int = Query(50, ge=1, le=500), page: int = Query(1, ge=1)) -> None:
+    def __init__(self, limit: int = Query(50, ge=1, le=500), page: int = Query(1, ge=1, le=1_000_000)) -> None:
         self.limit = limit
         self.offset = (page - 1) * limit
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.security import RateLimited
 from commons.errors import (
     CommonsError,
     Conflict,
@@ -23,6 +24,7 @@ STATUS_BY_ERROR: list[tuple[type[CommonsError], int]] = [
     (Conflict, 409),
     (TooLarge, 413),
     (InvalidInput, 422),
+    (RateLimited, 429),
     (ServiceUnavailable, 503),
 ]
 
@@ -39,6 +41,8 @@ async def _handle_domain_error(_request: Request, error: Exception) -> JSONRespo
         raise error
     status = status_for(error)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(error, RateLimited):
+        headers = {"Retry-After": str(error.retry_after)}
     body: dict[str, str] = {"detail": error.message}
     if error.field:
         body["field"] = error.field

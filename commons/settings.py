@@ -18,7 +18,8 @@ PLACEHOLDER_SECRETS = {DEVELOPMENT_SECRET_KEY, DEVELOPMENT_S3_SECRET_KEY, "chang
 class Settings(BaseSettings):
     """Configuration of every Model Commons process, read from `COMMONS_*` variables."""
 
-    model_config = SettingsConfigDict(env_prefix="COMMONS_", extra="ignore")
+    # Secrets stay out of validation errors and of repr() (tracebacks, test reports, logs).
+    model_config = SettingsConfigDict(env_prefix="COMMONS_", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = "development"
     data_dir: Path = Field(default=Path(".data"), description="Folder of the embedded stack's state.")
@@ -26,7 +27,7 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
 
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; empty = SQLite file in data_dir (embedded)."
+        default=None, repr=False, description="SQLAlchemy URL; empty = SQLite file in data_dir (embedded)."
     )
 
     s3_endpoint: str | None = Field(
@@ -34,7 +35,7 @@ class Settings(BaseSettings):
     )
     s3_port: int = Field(default=8333, ge=1, le=65535, description="S3 port of the embedded SeaweedFS.")
     s3_access_key: str = DEVELOPMENT_S3_ACCESS_KEY
-    s3_secret_key: str = DEVELOPMENT_S3_SECRET_KEY
+    s3_secret_key: str = Field(default=DEVELOPMENT_S3_SECRET_KEY, repr=False)
     s3_bucket: str = "commons"
     s3_secure: bool = False
     s3_region: str = "us-east-1"
@@ -52,8 +53,13 @@ class Settings(BaseSettings):
     warm_lane_max_inputs: int = Field(
         default=8, ge=0, description="Infer tasks with at most this many inputs go to the warm lane."
     )
+    warm_model_cache_bytes: int = Field(
+        default=4 * 1024**3,
+        ge=1,
+        description="Bytes of loaded models one warm worker keeps (LRU); on a GPU also bounded by free memory.",
+    )
 
-    secret_key: str = DEVELOPMENT_SECRET_KEY
+    secret_key: str = Field(default=DEVELOPMENT_SECRET_KEY, repr=False)
     token_expire_minutes: int = Field(default=24 * 60, ge=1)
     open_signup: bool = True
 
@@ -68,6 +74,41 @@ class Settings(BaseSettings):
         default=100.0, gt=1, description="Highest uncompressed/compressed ratio of a zip import, per entry and overall."
     )
 
+    sign_in_rate_limit: str = Field(
+        default="10/minute", description="Sign-in attempts per client address, e.g. '10/minute;100/hour'."
+    )
+    sign_up_rate_limit: str = Field(default="5/minute;50/day", description="Sign-ups per client address.")
+    token_rate_limit: str = Field(default="20/hour", description="API tokens a user may create.")
+    rate_limit_storage: str = Field(
+        default="memory://", description="Where rate-limit counters live (a `limits` storage URI, e.g. redis://…)."
+    )
+    cors_origins: str = Field(
+        default="", description="Comma-separated origins (https://host[:port]) that browsers may call the API from."
+    )
+    hsts: bool = Field(
+        default=False, description="Send Strict-Transport-Security on every response (TLS ends at a proxy)."
+    )
+
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics, unauthenticated, at /metrics.")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: Prefect's console lines; json: one JSON object a line, with task_id."
+    )
+
+    gpu_slots_per_device: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Tasks one GPU runs at once when their versions say `gpu.shareable`; others take the whole GPU.",
+    )
+    gpu_limit_name: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Prefect concurrency limit shared by the workers that see the same GPUs; "
+        "empty = commons-gpu-<hostname>.",
+    )
+    gpu_wait_seconds: float | None = Field(
+        default=None, gt=0, description="How long a task waits for a free GPU before it fails; empty = no limit."
+    )
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     stale_after_seconds: float = Field(default=60.0, gt=0, description="A running task silent this long fails.")
     reaper_interval_seconds: float = Field(default=2.0, gt=0)

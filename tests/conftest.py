@@ -137,6 +137,8 @@ def stack(
             "work_pool": f"commons-{backend}",
             "deployment_name": f"commons-{backend}",
             "max_upload_bytes": 4 * 1024 * 1024,
+            "sign_in_rate_limit": "1000/minute",  # every test user signs in from 127.0.0.1; see test_security.py
+            "sign_up_rate_limit": "1000/minute",
         }
     )
     stack = Stack(settings)

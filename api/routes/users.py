@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import CurrentUser, SessionDep, SettingsDep
+from api.security import limit_sign_in, limit_sign_up, limit_token_creation
 from commons.errors import Forbidden
 from registry.api_tokens import create_token, list_tokens, revoke_token
 from registry.clock import as_utc
@@ -18,7 +19,13 @@ from registry.users import authenticate, create_user, issue_token
 router = APIRouter(tags=["users"])
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserPublic)
+@router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserPublic,
+    dependencies=[Depends(limit_sign_up)],
+    responses={429: {"description": "Too many sign-ups from this address; see Retry-After."}},
+)
 def sign_up(spec: UserCreate, session: SessionDep, settings: SettingsDep) -> UserPublic:
     if not settings.open_signup:
         raise Forbidden("sign-up is closed on this commons; ask an administrator for an account")
@@ -26,7 +33,12 @@ def sign_up(spec: UserCreate, session: SessionDep, settings: SettingsDep) -> Use
     return UserPublic(id=user.id, username=user.username, is_admin=user.is_admin)
 
 
-@router.post("/auth/token", response_model=TokenPublic)
+@router.post(
+    "/auth/token",
+    response_model=TokenPublic,
+    dependencies=[Depends(limit_sign_in)],
+    responses={429: {"description": "Too many sign-in attempts from this address; see Retry-After."}},
+)
 def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep
 ) -> TokenPublic:
@@ -52,7 +64,13 @@ def _token_public(row: ApiToken) -> ApiTokenPublic:
     )
 
 
-@router.post("/users/me/tokens", status_code=status.HTTP_201_CREATED, response_model=ApiTokenCreated)
+@router.post(
+    "/users/me/tokens",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiTokenCreated,
+    dependencies=[Depends(limit_token_creation)],
+    responses={429: {"description": "Too many tokens created; see Retry-After."}},
+)
 def create_api_token(spec: ApiTokenCreate, user: CurrentUser, session: SessionDep) -> ApiTokenCreated:
     """A named token for scripts; the answer is the only place the token itself appears."""
     row, plain = create_token(session, user=user, name=spec.name, expires_in_days=spec.expires_in_days)

@@ -41,3 +41,14 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMMONS_API_PORT", "70000")
     with pytest.raises(ValidationError, match="api_port"):
         Settings()
+
+
+def test_secrets_stay_out_of_repr_and_validation_errors() -> None:
+    from pydantic import ValidationError
+
+    settings = Settings(secret_key="a-real-secret-0123456789", database_url="postgresql://u:db-password-42@h/db")
+    assert "a-real-secret-0123456789" not in repr(settings) and "db-password-42" not in repr(settings)
+    with pytest.raises(ValidationError) as refused:
+        Settings(environment="production", secret_key="change-me", s3_secret_key="s3-real-secret-987")
+    assert "s3-real-secret-987" not in str(refused.value)
+    assert "COMMONS_SECRET_KEY is a placeholder" in str(refused.value)
