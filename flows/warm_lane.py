@@ -2,6 +2,8 @@
 flow in-process, with Python, torch and the project's code already imported (DESIGN.md "Dispatch").
 
 Start one with `python -m flows.warm_lane` (`commons up` does); submit with `run_task_warm.delay(task_id)`.
+A warm worker keeps recently used models loaded (flows/model_cache.py), so a task on a version it has
+served before pays no model load.
 """
 
 from __future__ import annotations
@@ -23,19 +25,27 @@ def warm_up() -> None:
     import segment_anything  # noqa: F401
     import torch  # noqa: F401
 
+    import flows.classifier_infer
     import flows.sam_infer  # noqa: F401
+    import resources.classifier.model
     import resources.sam.infer
     import resources.sam.render  # noqa: F401
 
 
-def serve(*, limit: int) -> None:
+def serve(*, limit: int, model_cache_bytes: int) -> None:
+    """Serve the warm lane: `limit` tasks at once, keeping up to `model_cache_bytes` of loaded models."""
     from prefect.task_worker import serve as serve_tasks
 
+    from flows import model_cache
+
     warm_up()
+    model_cache.enable(max_bytes=model_cache_bytes)
     serve_tasks(run_task_warm, limit=limit)
 
 
 if __name__ == "__main__":
+    from commons.logging import configure_logging
     from commons.settings import get_settings
 
-    serve(limit=get_settings().warm_worker_limit)
+    configure_logging(get_settings())
+    serve(limit=get_settings().warm_worker_limit, model_cache_bytes=get_settings().warm_model_cache_bytes)

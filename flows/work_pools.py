@@ -2,7 +2,8 @@
 
 - docker (prefect-docker): the library's template unchanged; a GPU goes through its
   `container_create_kwargs` variable as `device_requests`.
-- kubernetes (prefect-kubernetes): the library's template plus declared variables `gpu_limit`
+- kubernetes (prefect-kubernetes): the library's template (with `completions`/`parallelism` moved from the
+  pod spec to the Job spec, where Kubernetes defines them) plus declared variables `gpu_limit`
   (→ the job container's `resources.limits["nvidia.com/gpu"]`), `node_selector`, `tolerations` and
   `affinity` (→ the pod spec). A variable left unset is removed from the manifest (Prefect's templating).
 
@@ -60,7 +61,13 @@ def kubernetes_template() -> dict[str, Any]:
 
     template = copy.deepcopy(KubernetesWorker.get_default_base_job_template())
     template["variables"]["properties"].update(copy.deepcopy(_KUBERNETES_VARIABLES))
-    pod_spec = template["job_configuration"]["job_manifest"]["spec"]["template"]["spec"]
+    job_spec = template["job_configuration"]["job_manifest"]["spec"]
+    pod_spec = job_spec["template"]["spec"]
+    # The library puts the Job's completions/parallelism in the pod spec, where Kubernetes' schema has no such
+    # fields (the API server drops them); they belong to the Job.
+    for field in ("completions", "parallelism"):
+        if field in pod_spec:
+            job_spec[field] = pod_spec.pop(field)
     container = pod_spec["containers"][0]
     container["resources"]["limits"][GPU_RESOURCE] = "{{ gpu_limit }}"
     pod_spec["nodeSelector"] = "{{ node_selector }}"

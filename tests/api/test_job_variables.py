@@ -153,13 +153,12 @@ def test_the_kubernetes_pool_declares_the_gpu_variable(shared_services: Settings
 
 def test_a_version_declares_its_execution_over_rest(stack: RunningStack, published: Published, tmp_path: Path) -> None:
     provider = published.provider
-    weights = tmp_path / "weights.safetensors"
     from resources.sam.config import parse_sam_config
     from resources.sam.model import TINY_CONFIG, save_random_weights
 
     weights = tmp_path / TINY_CONFIG["checkpoint"]
     save_random_weights(parse_sam_config(TINY_CONFIG), weights, seed=1)
-    execution = {"image": "ghcr.io/model-commons/worker:0.1.0", "gpu": {"count": 1, "min_memory_gb": 8}}
+    execution: dict[str, Any] = {"image": "ghcr.io/model-commons/worker:0.1.0", "gpu": {"count": 1, "min_memory_gb": 8}}
     version = provider.upload_version(published.name, files=[weights], config=TINY_CONFIG, execution=execution)
     assert version["execution"] == {
         **execution,

@@ -41,13 +41,16 @@ def ensure_chromium() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync driver is open the main thread has a running event
+# loop, and tests that pytest interleaves with these (it groups items by the session `stack` parameter)
+# call asyncio.run or fork DataLoader workers, which fail under it.
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     launched = playwright_driver.chromium.launch(executable_path=ensure_chromium(), args=LAUNCH_FLAGS, headless=True)
     yield launched
@@ -64,8 +67,13 @@ def page(browser: Browser, ui_stack: RunningStack) -> Iterator[Page]:
     context = browser.new_context(base_url=ui_stack.settings.api_url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(20_000)
     opened = context.new_page()
+    problems: list[str] = []
+    opened.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    opened.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
     yield opened
     context.close()
+    blocked = [text for text in problems if "Content Security Policy" in text or text.startswith("uncaught")]
+    assert not blocked, f"the page broke: {blocked}"
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -1,0 +1,258 @@
+"""Load benchmark: many clients reading while many tasks are submitted at once, on loopback only.
+
+In one run, on an embedded stack started by the code of `commons up` (temporary folder, free ports):
+
+- `--clients` (200) concurrent clients, each reading a task's status (GET /tasks/{id}) and the resource
+  list (GET /resources) in turn, one request every `--interval` seconds (jittered), for `--duration` s;
+- at the start of that window, `--submissions` (50) tasks submitted at once (one-photo SAM prompts, a tiny
+  random-weight model, so the work itself is small and the platform is what is measured).
+
+Prints read latency p50/p99 per route, submit latency, errors, tasks/s, and checks that every submitted task
+ended `succeeded` exactly once: one task row each, one Prefect flow run of `run-task` each, one manifest.
+Bounded: it stops after `--duration` s of reads and at most `--task-timeout` s of waiting for the tasks.
+`--postgres` runs the registry on a scratch database of the PostgreSQL at 127.0.0.1:5432 (dropped after).
+
+Usage: .venv/bin/python bench/load.py [--clients 200] [--submissions 50] [--duration 30] [--postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from PIL import Image
+from skimage import data as skdata
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from api.client import CommonsClient
+from api.stack import Stack
+from commons.settings import Settings
+from resources.sam.config import parse_sam_config
+from resources.sam.model import TINY_CONFIG, save_random_weights
+from tests.conftest import free_port_block
+
+PARAMS: dict[str, Any] = {"mode": "prompt", "outputs": ["json"], "prompt": {"points": [[300, 200, 1]]}}
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+@contextmanager
+def scratch_postgres() -> Iterator[str]:
+    import psycopg
+
+    name = f"commons_load_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def reader(
+    http: httpx.AsyncClient, task_id: str, deadline: float, interval: float, samples: dict[str, list[float]]
+) -> Counter[str]:
+    errors: Counter[str] = Counter()
+    await asyncio.sleep(random.uniform(0, interval))  # spread the clients over the first interval
+    turn = random.randrange(2)
+    while time.monotonic() < deadline:
+        route = "/tasks/{id}" if turn % 2 == 0 else "/resources"
+        url = f"/tasks/{task_id}" if turn % 2 == 0 else "/resources"
+        turn += 1
+        started = time.perf_counter()
+        try:
+            response = await http.get(url)
+            samples[route].append(time.perf_counter() - started)
+            if response.status_code != 200:
+                errors[f"{route} {response.status_code}"] += 1
+        except httpx.HTTPError as error:
+            errors[f"{route} {type(error).__name__}"] += 1
+        await asyncio.sleep(random.uniform(0.5, 1.5) * interval)
+    return errors
+
+
+async def submit_one(http: httpx.AsyncClient, upload_id: str) -> tuple[float, str | None, str | None]:
+    started = time.perf_counter()
+    try:
+        response = await http.post(
+            "/tasks",
+            json={"resource": "load-sam", "version": 1, "inputs": [upload_id], "params": PARAMS},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+    except httpx.HTTPError as error:
+        return time.perf_counter() - started, None, type(error).__name__
+    elapsed = time.perf_counter() - started
+    if response.status_code != 202:
+        return elapsed, None, f"POST /tasks {response.status_code}"
+    return elapsed, response.json()["id"], None
+
+
+async def run_load(
+    args: argparse.Namespace, base_url: str, token: str, seed_task: str, upload_id: str
+) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=args.clients + args.submissions, max_keepalive_connections=args.clients)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=f"{base_url}/api/v1", headers=headers, limits=limits, timeout=60) as http:
+        samples: dict[str, list[float]] = defaultdict(list)
+        deadline = time.monotonic() + args.duration
+        readers = [
+            asyncio.create_task(reader(http, seed_task, deadline, args.interval, samples)) for _ in range(args.clients)
+        ]
+        submitted_at = time.monotonic()
+        submissions = await asyncio.gather(*(submit_one(http, upload_id) for _ in range(args.submissions)))
+        errors: Counter[str] = Counter()
+        for counts in await asyncio.gather(*readers):
+            errors.update(counts)
+        task_ids = [task_id for _, task_id, _ in submissions if task_id]
+        errors.update(error for _, _, error in submissions if error)
+        finished: dict[str, dict[str, Any]] = {}
+        wait_until = time.monotonic() + args.task_timeout
+        while len(finished) < len(task_ids) and time.monotonic() < wait_until:
+            for task_id in task_ids:
+                if task_id not in finished:
+                    row = (await http.get(f"/tasks/{task_id}")).json()
+                    if row["status"] in ("succeeded", "failed", "cancelled"):
+                        finished[task_id] = row
+            await asyncio.sleep(0.5)
+        all_done_at = time.monotonic()
+    return {
+        "samples": samples,
+        "errors": errors,
+        "submit_latency": [elapsed for elapsed, _, _ in submissions],
+        "task_ids": task_ids,
+        "finished": finished,
+        "span": all_done_at - submitted_at,
+    }
+
+
+def flow_runs_per_task(prefect_api_url: str, task_ids: list[str]) -> Counter[str]:
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    wanted = set(task_ids)
+    counts: Counter[str] = Counter()
+    with SyncPrefectClient(prefect_api_url) as client:
+        offset = 0
+        while True:
+            page = client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["run-task"])), limit=200, offset=offset
+            )
+            for run in page:
+                task_id = run.parameters.get("task_id")
+                if task_id in wanted:
+                    counts[task_id] += 1
+            if len(page) < 200:
+                return counts
+            offset += 200
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--submissions", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of reads")
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between one client's reads")
+    parser.add_argument("--task-timeout", type=float, default=900.0)
+    parser.add_argument("--postgres", action="store_true", help="registry on a scratch PostgreSQL database")
+    args = parser.parse_args()
+    for name in ("clients", "submissions", "duration", "interval", "task_timeout"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+
+    with tempfile.TemporaryDirectory(prefix="commons-load-") as folder, contextmanager_or_none(args.postgres) as db:
+        root = Path(folder)
+        weights = root / TINY_CONFIG["checkpoint"]
+        save_random_weights(parse_sam_config(TINY_CONFIG), weights, seed=0)
+        settings = Settings(
+            data_dir=root / "stack",
+            s3_port=free_port_block(),
+            prefect_port=free_port_block(1),
+            api_port=free_port_block(1),
+            database_url=db,
+        )
+        stack = Stack(settings)
+        try:
+            stack.start(progress=lambda line: print(f"· {line}", flush=True))
+            client = CommonsClient(settings.api_url, timeout=600)
+            client.sign_up("load", "benchmark password")
+            token = client.sign_in("load", "benchmark password")
+            client.create_resource(name="load-sam", kind="segmenter.sam", title="load", visibility="private")
+            client.upload_version("load-sam", files=[weights], config=TINY_CONFIG)
+            buffer = io.BytesIO()
+            Image.fromarray(np.asarray(skdata.coffee())).save(buffer, format="PNG")
+            upload_id = client.upload("coffee.png", buffer.getvalue())["id"]
+            seed = client.submit(resource="load-sam", version=1, inputs=[upload_id], params=PARAMS)
+            client.wait(seed["id"], timeout=600)
+            result = asyncio.run(run_load(args, settings.api_url, token, seed["id"], upload_id))
+            runs = flow_runs_per_task(settings.resolved_prefect_api_url, result["task_ids"])
+            manifests = sum(1 for row in result["finished"].values() if row.get("manifest_url"))
+            client.close()
+        finally:
+            stack.stop()
+
+    print(
+        f"\n{args.clients} readers (one request per ~{args.interval:g} s each) for {args.duration:g} s, "
+        f"{args.submissions} submissions at once; registry on {'PostgreSQL' if args.postgres else 'SQLite'}"
+    )
+    reads = [value for values in result["samples"].values() for value in values]
+    for route, values in sorted(result["samples"].items()):
+        print(
+            f"  GET {route:<12} n={len(values):6d}  p50 {percentile(values, 0.5) * 1000:7.1f} ms  "
+            f"p99 {percentile(values, 0.99) * 1000:7.1f} ms  max {max(values) * 1000:7.1f} ms"
+        )
+    print(
+        f"  all reads          n={len(reads):6d}  p50 {percentile(reads, 0.5) * 1000:7.1f} ms  "
+        f"p99 {percentile(reads, 0.99) * 1000:7.1f} ms   (goal p99 < 50 ms)"
+    )
+    print(f"  reads/s {len(reads) / args.duration:.1f}")
+    submits = result["submit_latency"]
+    print(
+        f"  POST /tasks        n={len(submits):6d}  p50 {statistics.median(submits) * 1000:7.1f} ms  "
+        f"p99 {percentile(submits, 0.99) * 1000:7.1f} ms"
+    )
+    print(f"  errors: {sum(result['errors'].values())} {dict(result['errors']) or ''}")
+    statuses = Counter(row["status"] for row in result["finished"].values())
+    done = statuses.get("succeeded", 0)
+    print(
+        f"  tasks: {len(result['task_ids'])} submitted, {dict(statuses)}, "
+        f"{len(result['task_ids']) - len(result['finished'])} unfinished at the timeout"
+    )
+    print(f"  tasks/s (submit of the first → end of the last): {done / result['span']:.2f}")
+    once = [task_id for task_id in result["task_ids"] if runs.get(task_id) == 1]
+    print(
+        f"  exactly once: {len(once)}/{len(result['task_ids'])} tasks have exactly one run-task flow run; "
+        f"{manifests} manifests"
+    )
+
+
+@contextmanager
+def contextmanager_or_none(use_postgres: bool) -> Iterator[str | None]:
+    if not use_postgres:
+        yield None
+        return
+    with scratch_postgres() as url:
+        yield url
+
+
+if __name__ == "__main__":
+    main()

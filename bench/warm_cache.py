@@ -1,0 +1,123 @@
+"""Benchmark: one photo through a warm worker vs. the direct model call, and the cold paths for reference.
+
+In one run, on an embedded stack started by the code of `commons up` (temporary folder, free ports):
+
+- direct: in this process, the model already loaded, `SamPredictor.set_image` + `predict` for one clicked
+  point on one photo (what a notebook user pays per photo); median of N.
+- warm lane: submit → `succeeded` (manifest written) for the same photo and point, N times after one first
+  task that loads the model; median of N. The goal: warm ≤ direct + 0.5 s.
+- first warm task (the worker loads the model: the cache's miss) and the batch lane (a new process per task:
+  Python, torch and the model loaded every time) for comparison.
+
+The model is a SAM with vit_b's encoder numbers and random (UNTRAINED) weights, or `--config tiny`.
+Usage: .venv/bin/python bench/warm_cache.py [--repeats 5] [--config vit_b|tiny]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from skimage import data as skdata
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from api.client import CommonsClient
+from api.stack import Stack
+from commons.settings import Settings
+from resources.sam.config import parse_sam_config
+from resources.sam.model import TINY_CONFIG, VIT_B_SIZED_CONFIG, build_sam, save_random_weights
+from tests.conftest import free_port_block
+
+POINT = (300, 200)
+PARAMS: dict[str, Any] = {"mode": "prompt", "outputs": ["json"], "prompt": {"points": [[*POINT, 1]]}}
+
+
+def png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def direct_call(config: dict[str, Any], weights: Path, image: np.ndarray, repeats: int) -> list[float]:
+    from segment_anything import SamPredictor
+
+    sam = build_sam(parse_sam_config(config), weights, device="cpu")
+    predictor = SamPredictor(sam)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        predictor.set_image(image)
+        predictor.predict(point_coords=np.array([POINT]), point_labels=np.array([1]), multimask_output=True)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def submit_to_result(client: CommonsClient, upload_id: str, *, lane: str) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    task = client.submit(resource="bench-sam", version=1, inputs=[upload_id], params=PARAMS, lane=lane)
+    final = client.wait(task["id"], timeout=1800, poll=0.02)
+    elapsed = time.perf_counter() - started
+    if final["status"] != "succeeded":
+        raise RuntimeError(f"task failed: {final['error']}")
+    return elapsed, final
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--config", choices=("vit_b", "tiny"), default="vit_b")
+    args = parser.parse_args()
+    config = dict(VIT_B_SIZED_CONFIG if args.config == "vit_b" else TINY_CONFIG)
+    image = np.asarray(skdata.coffee())  # 600 × 400 RGB
+
+    with tempfile.TemporaryDirectory(prefix="commons-bench-") as folder:
+        root = Path(folder)
+        weights = root / config["checkpoint"]
+        save_random_weights(parse_sam_config(config), weights, seed=0)
+        settings = Settings(
+            data_dir=root / "stack",
+            s3_port=free_port_block(),
+            prefect_port=free_port_block(1),
+            api_port=free_port_block(1),
+            warm_workers=1,
+        )
+        stack = Stack(settings)
+        try:
+            stack.start(progress=lambda line: print(f"· {line}", flush=True))
+            client = CommonsClient(settings.api_url, timeout=1800)
+            client.sign_up("bench", "benchmark password")
+            client.sign_in("bench", "benchmark password")
+            client.create_resource(name="bench-sam", kind="segmenter.sam", title="bench", visibility="private")
+            client.upload_version("bench-sam", files=[weights], config=config)
+            upload_id = client.upload("coffee.png", png(image))["id"]
+
+            first, _ = submit_to_result(client, upload_id, lane="warm")
+            warm = [submit_to_result(client, upload_id, lane="warm")[0] for _ in range(args.repeats)]
+            batch, _ = submit_to_result(client, upload_id, lane="batch")
+            direct = direct_call(config, weights, image, args.repeats)
+            client.close()
+        finally:
+            stack.stop()
+
+    warm_median, direct_median = statistics.median(warm), statistics.median(direct)
+    print(f"\none photo (600 × 400), one clicked point, {args.config}-sized SAM (random weights), CPU")
+    print(f"  direct model call (model loaded; set_image + predict), median of {args.repeats}: {direct_median:7.3f} s")
+    print(f"  warm worker, submit → succeeded, median of {args.repeats}:                {warm_median:7.3f} s")
+    print(f"    overhead over the direct call: {warm_median - direct_median:+.3f} s (goal ≤ +0.500 s)")
+    print(f"    ratio warm / direct: {warm_median / direct_median:.3f}")
+    print(f"  first warm task (model loaded by the worker: cache miss):          {first:7.3f} s")
+    print(f"  batch lane (new process, imports and model load per task):         {batch:7.3f} s")
+    print(f"  warm runs: {', '.join(f'{t:.3f}' for t in warm)} s")
+
+
+if __name__ == "__main__":
+    main()
