@@ -12,6 +12,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, field_validator
 
+from commons.errors import InvalidInput
 from resources.schema import WEIGHT_SUFFIXES as WEIGHT_SUFFIXES
 from resources.schema import Bool, Float, Int, check_weights_name, field_error, parse_model
 
@@ -21,11 +22,64 @@ Seed = Annotated[int, Strict(), Field(ge=0, le=2**32 - 1)]
 MeanValue = Annotated[float, Strict(), AllowInfNan(False), Field(ge=0.0, le=1.0)]
 StdValue = Annotated[float, Strict(), AllowInfNan(False), Field(gt=0.0, le=1.0)]
 ClassName = Annotated[str, Strict(), Field(min_length=1, max_length=100)]
+QuantMethod = Literal["minmax", "percentile", "kl", "log2"]
+QuantBackend = Literal["x86", "fbgemm"]
+ExportFormat = Literal["onnx", "torchscript", "int8"]
+EXPORT_FORMATS: Final[tuple[ExportFormat, ...]] = ("onnx", "torchscript", "int8")
 
 IMAGENET_MEAN: Final[tuple[float, float, float]] = (0.485, 0.456, 0.406)
 IMAGENET_STD: Final[tuple[float, float, float]] = (0.229, 0.224, 0.225)
 MAX_CLASSES: Final[int] = 1000
 _SLUG: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+
+
+_BLOCKS_PER_STAGE: Final[dict[str, tuple[int, int, int, int]]] = {
+    "resnet18": (2, 2, 2, 2),
+    "resnet34": (3, 4, 6, 3),
+    "resnet50": (3, 4, 6, 3),
+}
+
+
+def unit_names_for(arch: str) -> list[str]:
+    """The unit names of `arch` in execution order ("stem", "layer1.0", …, "pool", "fc"), as
+    `resources.classifier.units.resnet_units` makes them; what `keep_float` and inspect records use."""
+    blocks = _BLOCKS_PER_STAGE[arch]
+    stages = [f"layer{stage + 1}.{index}" for stage, count in enumerate(blocks) for index in range(count)]
+    return ["stem", *stages, "pool", "fc"]
+
+
+def check_slug(value: str | None) -> str | None:
+    """`value` unless it is not a resource slug (then ValueError, for pydantic validators)."""
+    if value is not None and not _SLUG.fullmatch(value):
+        raise ValueError(
+            "must be a resource slug: 1-64 lowercase letters, digits or '-', not starting or ending "
+            f"with '-' (got {value!r})"
+        )
+    return value
+
+
+class ActivationQuant(BaseModel):
+    """One activation quantizer of an INT8 unit: the value it quantizes (an FX node name), scale, zero point."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unit: str = Field(min_length=1, max_length=100)
+    observes: str = Field(min_length=1, max_length=200)
+    scale: Float = Field(gt=0.0)
+    zero_point: Int = Field(ge=0, le=255)
+
+
+class QuantizationSpec(BaseModel):
+    """`config.quantization` of an INT8 version: what turns its float weights into the calibrated INT8
+    model (see `resources.classifier.int8_version`). `calibration` is provenance (dataset digest, images)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: QuantMethod
+    backend: QuantBackend = "x86"
+    keep_float: list[str] = Field(default_factory=list, max_length=64)
+    activations: list[ActivationQuant] = Field(min_length=1, max_length=512)
+    calibration: dict[str, Any] = Field(default_factory=dict)
 
 
 class ClassifierConfig(BaseModel):
@@ -44,6 +98,9 @@ class ClassifierConfig(BaseModel):
     std: tuple[StdValue, StdValue, StdValue] = IMAGENET_STD
     checkpoint: str | None = None
     init_seed: Seed = 0
+    quantization: QuantizationSpec | None = Field(
+        default=None, description="Set on INT8 versions made by an export task; absent on float versions."
+    )
 
     @field_validator("classes")
     @classmethod
@@ -91,12 +148,7 @@ class TrainParams(BaseModel):
     @field_validator("publish_as")
     @classmethod
     def _slug(cls, value: str | None) -> str | None:
-        if value is not None and not _SLUG.fullmatch(value):
-            raise ValueError(
-                "must be a resource slug: 1-64 lowercase letters, digits or '-', not starting or ending "
-                f"with '-' (got {value!r})"
-            )
-        return value
+        return check_slug(value)
 
 
 class EvalParams(BaseModel):
@@ -114,6 +166,76 @@ class PredictParams(BaseModel):
 
     top_k: Int = Field(default=5, ge=1, le=100)
     batch_size: Int = Field(default=64, ge=1, le=1024)
+
+
+class ExportParams(BaseModel):
+    """What an export task asks for: the formats, and for INT8 the calibration method, the units kept in
+    float (hybrid) and how many of the dataset's images calibrate; the rest measure float vs. INT8."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    formats: list[ExportFormat] = Field(default_factory=lambda: list(EXPORT_FORMATS), min_length=1)
+    method: QuantMethod = "percentile"
+    backend: QuantBackend = "x86"
+    keep_float: list[str] = Field(default_factory=list, max_length=64)
+    calibration_images: Int = Field(default=64, ge=1, le=4096)
+    batch_size: Int = Field(default=32, ge=1, le=1024)
+    onnx_atol: Float = Field(
+        default=1e-4, gt=0.0, le=1.0, description="ONNX Runtime vs. torch: |Δlogit| ≤ onnx_atol + 1e-3·|logit|"
+    )
+    latency_repeats: Int = Field(default=20, ge=1, le=1000)
+    seed: Seed = 0
+    publish_as: str | None = None
+
+    @field_validator("formats")
+    @classmethod
+    def _distinct_formats(cls, value: list[ExportFormat]) -> list[ExportFormat]:
+        return list(dict.fromkeys(value))
+
+    @field_validator("publish_as")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        return check_slug(value)
+
+
+class InspectParams(BaseModel):
+    """What an inspect task asks for: histogram bins and feature maps per layer, and (for an INT8 version)
+    the cross-inference sweep in both directions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    histogram_bins: Int = Field(default=32, ge=1, le=1024)
+    max_maps: Int = Field(default=16, ge=1, le=256)
+    cross: Bool = True
+
+
+def check_units(names: list[str], *, arch: str, field: str) -> None:
+    """Refuse unit names `arch` does not have, listing the ones it has."""
+    known = unit_names_for(arch)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise InvalidInput(
+            f"{field}: {arch} has no unit {', '.join(map(repr, unknown))}; its units are {', '.join(known)}",
+            field=field,
+        )
+
+
+def parse_export_params(raw: Mapping[str, Any], *, config: ClassifierConfig) -> ExportParams:
+    """Validate export parameters against the version's config; errors name `params.<path>`."""
+    params = parse_model(ExportParams, raw, prefix="params")
+    check_units(params.keep_float, arch=config.arch, field="params.keep_float")
+    if params.keep_float and "int8" not in params.formats:
+        raise InvalidInput("params.keep_float: only INT8 export keeps units in float; add 'int8' to params.formats")
+    if config.quantization is not None:
+        raise InvalidInput(
+            "this version is already INT8; export its float parent (see the version's lineage)", field="version"
+        )
+    return params
+
+
+def parse_inspect_params(raw: Mapping[str, Any]) -> InspectParams:
+    """Validate inspect parameters; errors become InvalidInput naming `params.<path>`."""
+    return parse_model(InspectParams, raw, prefix="params")
 
 
 def parse_classifier_config(raw: Mapping[str, Any]) -> ClassifierConfig:
