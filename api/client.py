@@ -93,7 +93,7 @@ class CommonsClient:
         *,
         resource: str,
         version: int | str,
-        params: dict[str, Any],
+        params: dict[str, Any] | None = None,
         inputs: list[str] | None = None,
         mode: str = "infer",
         dataset: str | None = None,
@@ -101,7 +101,13 @@ class CommonsClient:
         lane: str = "auto",
     ) -> dict[str, Any]:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        body: dict[str, Any] = {"resource": resource, "version": version, "mode": mode, "params": params, "lane": lane}
+        body: dict[str, Any] = {
+            "resource": resource,
+            "version": version,
+            "mode": mode,
+            "params": params or {},
+            "lane": lane,
+        }
         if inputs is not None:
             body["inputs"] = inputs
         if dataset is not None:
@@ -123,20 +129,50 @@ class CommonsClient:
             if name == "task":
                 yield data
 
-    def stream(self, task_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    def stream(self, task_id: str, *, last_event_id: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every event of the task's stream as (event name, data): `task` and, for training, `epoch`."""
-        with self.http.stream("GET", f"/tasks/{task_id}/events", timeout=None) as response:
+        for name, _event_id, data in self._events(task_id, last_event_id=last_event_id):
+            yield name, data
+
+    def follow(self, task_id: str, *, reconnect_for: float = 120) -> Iterator[tuple[str, dict[str, Any]]]:
+        """`stream`, reconnecting with Last-Event-ID when the connection drops (e.g. the API restarts), until
+        the task ends; gives up after `reconnect_for` seconds without a connection."""
+        last_event_id: str | None = None
+        down_since: float | None = None
+        while True:
+            try:
+                for name, event_id, data in self._events(task_id, last_event_id=last_event_id):
+                    down_since = None
+                    if event_id is not None:
+                        last_event_id = event_id
+                    yield name, data
+                    if name == "task" and data["status"] in TERMINAL:
+                        return
+            except (httpx.TransportError, httpx.RemoteProtocolError):
+                pass
+            down_since = down_since or time.monotonic()
+            if time.monotonic() - down_since > reconnect_for:
+                raise TimeoutError(f"the event stream of task {task_id} stayed down for {reconnect_for:.0f} s")
+            time.sleep(0.5)
+
+    def _events(self, task_id: str, *, last_event_id: str | None) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
+        headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
+        with self.http.stream("GET", f"/tasks/{task_id}/events", timeout=None, headers=headers) as response:
             if response.status_code >= 400:
                 response.read()
                 raise ApiError(response)
-            name = "message"
-            for line in response.iter_lines():
+            name, event_id, data = "message", None, None
+            for line in response.iter_lines():  # an event's fields come in any order; a blank line ends it
                 if line.startswith("event:"):
                     name = line[6:].strip()
+                elif line.startswith("id:"):
+                    event_id = line[3:].strip()
                 elif line.startswith("data:"):
-                    yield name, json.loads(line[5:].strip())
+                    data = line[5:].strip()
                 elif not line:
-                    name = "message"
+                    if data is not None:
+                        yield name, event_id, json.loads(data)
+                    name, event_id, data = "message", None, None
 
     def wait(self, task_id: str, *, timeout: float = 600, poll: float = 0.2) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

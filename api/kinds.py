@@ -42,6 +42,21 @@ def check_weights(kind: str, config: dict[str, Any], files: list[StagedFile]) ->
         check_classifier_weights(match.path, config=parse_classifier_config(config))
 
 
+KIND_MODES: dict[str, tuple[str, ...]] = {
+    "segmenter.sam": ("infer",),
+    "classifier.resnet": ("infer", "train", "evaluate", "export", "inspect", "edit"),
+}
+
+
+def check_mode(kind: str, mode: str) -> None:
+    """Refuse a mode the kind has no runner for (e.g. export of a segmenter), naming the modes it has."""
+    modes = KIND_MODES.get(kind, ())
+    if mode not in modes:
+        raise InvalidInput(
+            f"a {kind} version cannot run {mode!r} tasks; its modes are {', '.join(modes) or 'none'}", field="mode"
+        )
+
+
 def validate_params(
     kind: str,
     mode: str,
@@ -53,7 +68,8 @@ def validate_params(
 ) -> dict[str, Any]:
     """Normalised task parameters (library defaults filled in), checked against every input image, or
     against the version's config and the dataset snapshot (`registry.dataset_snapshots`)."""
-    if kind == "segmenter.sam" and mode == "infer":
+    check_mode(kind, mode)
+    if kind == "segmenter.sam":
         from resources.sam.config import parse_infer_params
 
         params = parse_infer_params(raw)
@@ -61,26 +77,43 @@ def validate_params(
             for upload in inputs:
                 params.prompt.check_inside(upload.width, upload.height)
         return params.model_dump(mode="json")
-    if kind == "classifier.resnet" and mode == "infer":
-        from resources.classifier.config import parse_predict_params
+    return _classifier_params(mode, raw, config=config, dataset=dataset)
 
-        return parse_predict_params(raw).model_dump(mode="json")
-    if kind == "classifier.resnet" and mode == "train":
-        from resources.classifier.config import parse_train_params
 
-        return parse_train_params(raw).model_dump(mode="json")
-    if kind == "classifier.resnet" and mode == "evaluate":
-        from resources.classifier.config import parse_classifier_config, parse_eval_params
+def _classifier_params(
+    mode: str, raw: dict[str, Any], *, config: dict[str, Any] | None, dataset: dict[str, Any] | None
+) -> dict[str, Any]:
+    from resources.classifier import config as schema
+    from resources.classifier.edit_spec import parse_edit_params
 
-        evaluate_params = parse_eval_params(raw).model_dump(mode="json")
-        if config is not None and dataset is not None:
-            classes = parse_classifier_config(config).classes
-            unknown = sorted({i["label"] for i in dataset["items"] if i["label"] is not None} - set(classes))
-            if unknown:
-                raise InvalidInput(
-                    f"dataset {dataset['name']!r} labels images as {', '.join(unknown)}, which the model does not "
-                    f"predict (its classes: {', '.join(classes)}); evaluate on a dataset with the model's classes",
-                    field="dataset",
-                )
-        return evaluate_params
-    raise InvalidInput(f"kind {kind!r} cannot run mode {mode!r} yet", field="mode")
+    parsed = schema.parse_classifier_config(config) if config is not None else None
+    if parsed is not None and parsed.quantization is not None and mode in ("train", "export"):
+        raise InvalidInput(
+            f"this version is INT8 (made by an export task); {mode} its float parent instead (see its lineage)",
+            field="version",
+        )
+    if mode == "infer":
+        return schema.parse_predict_params(raw).model_dump(mode="json")
+    if mode == "train":
+        return schema.parse_train_params(raw).model_dump(mode="json")
+    if mode == "inspect":
+        return schema.parse_inspect_params(raw).model_dump(mode="json")
+    if parsed is None:
+        raise InvalidInput(f"a {mode} task needs the version's config", field="version")
+    if mode == "edit":
+        return parse_edit_params(raw, arch=parsed.arch, num_classes=len(parsed.classes)).model_dump(mode="json")
+    if dataset is not None:
+        _check_dataset_classes(dataset, classes=list(parsed.classes), mode=mode)
+    if mode == "export":
+        return schema.parse_export_params(raw, config=parsed).model_dump(mode="json")
+    return schema.parse_eval_params(raw).model_dump(mode="json")
+
+
+def _check_dataset_classes(dataset: dict[str, Any], *, classes: list[str], mode: str) -> None:
+    unknown = sorted({i["label"] for i in dataset["items"] if i["label"] is not None} - set(classes))
+    if unknown:
+        raise InvalidInput(
+            f"dataset {dataset['name']!r} labels images as {', '.join(unknown)}, which the model does not "
+            f"predict (its classes: {', '.join(classes)}); {mode} on a dataset with the model's classes",
+            field="dataset",
+        )

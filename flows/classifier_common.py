@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,40 +16,73 @@ from flows.model_cache import cached_model
 from flows.prepare import DatasetInput, Prepared
 
 if TYPE_CHECKING:
+    from torch import nn
     from torchvision.models import ResNet
 
     from resources.classifier.config import ClassifierConfig
     from resources.classifier.data import Item
 
 
-def load_model(prepared: Prepared, config: ClassifierConfig, *, shared: bool = True) -> ResNet:
-    """The version's classifier on the task's device: from its weights file, or from `init_seed` when the
-    version is architecture-only. Records `model_load_s`.
+def model_device(prepared: Prepared, config: ClassifierConfig) -> str:
+    """Where the version runs: INT8 versions on the CPU (the quantized kernels are x86/fbgemm), others on
+    the task's device."""
+    return "cpu" if config.quantization is not None else prepared.device
 
-    `shared=True` (infer, evaluate: read-only use) may return the warm worker's cached copy; training changes
-    the weights, so it asks for `shared=False` and always gets its own."""
+
+def load_float_model(prepared: Prepared, config: ClassifierConfig, *, device: str | None = None) -> ResNet:
+    """The version's float classifier (for an INT8 version its float weights), a copy of its own (train,
+    export, inspect change or wrap it); on `device` or the task's device. Records `model_load_s`."""
     from resources.classifier.model import build_classifier
 
-    weights_path = None
-    if config.checkpoint is not None:
-        weights = prepared.weights.get(config.checkpoint)
-        if weights is None:
-            raise InvalidWeights(f"the version has no file {config.checkpoint!r} named by config.checkpoint")
-        weights_path = weights.path
     started = time.perf_counter()
-    load = partial(build_classifier, config, weights_path, device=prepared.device)
-    if shared:
-        model = cached_model(
-            digest=prepared.resource["digest"],
-            device=prepared.device,
-            load=load,
-            timings=prepared.timings,
-            expected_bytes=sum(w.size for w in prepared.weights.values()),
-        )
-    else:
-        model = load()
+    model = build_classifier(config, _weights_path(prepared, config), device=device or prepared.device)
     prepared.timings["model_load_s"] = round(time.perf_counter() - started, 4)
     return model
+
+
+def load_model(prepared: Prepared, config: ClassifierConfig) -> nn.Module:
+    """The version's classifier on `model_device`: from its weights file, or from `init_seed` when the
+    version is architecture-only; for an INT8 version the INT8 (or hybrid) model rebuilt from its float
+    weights and `config.quantization`. Records `model_load_s`.
+
+    For read-only use (infer, evaluate): it may be the warm worker's cached copy, shared with other tasks;
+    whatever changes the weights uses `load_float_model`."""
+    from resources.classifier.model import build_classifier
+
+    device = model_device(prepared, config)
+    weights_path = _weights_path(prepared, config)
+    started = time.perf_counter()
+    load: Callable[[], nn.Module] = partial(build_classifier, config, weights_path, device=device)
+    if config.quantization is not None:
+        load = partial(_load_int8, config, weights_path)
+    model = cached_model(
+        digest=prepared.resource["digest"],
+        device=device,
+        load=load,
+        timings=prepared.timings,
+        expected_bytes=sum(w.size for w in prepared.weights.values()),
+    )
+    prepared.timings["model_load_s"] = round(time.perf_counter() - started, 4)
+    return model
+
+
+def _load_int8(config: ClassifierConfig, weights_path: Path | None) -> nn.Module:
+    from resources.classifier.int8_version import rebuild_int8
+    from resources.classifier.model import build_classifier
+
+    if config.quantization is None:
+        raise InvalidWeights("the version has no config.quantization; it is a float version")
+    float_model = build_classifier(config, weights_path, device="cpu")
+    return rebuild_int8(float_model, config.quantization, input_size=config.input_size)
+
+
+def _weights_path(prepared: Prepared, config: ClassifierConfig) -> Path | None:
+    if config.checkpoint is None:
+        return None
+    weights = prepared.weights.get(config.checkpoint)
+    if weights is None:
+        raise InvalidWeights(f"the version has no file {config.checkpoint!r} named by config.checkpoint")
+    return weights.path
 
 
 def load_items(dataset: DatasetInput, *, classes: list[str], input_size: int, max_pixels: int) -> list[Item]:

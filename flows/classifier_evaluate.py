@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from commons.errors import InvalidInput
-from flows.classifier_common import load_items, load_model
+from flows.classifier_common import load_items, load_model, model_device
 from flows.prepare import Prepared
 from flows.reporting import Reporter
 
@@ -35,7 +35,9 @@ def evaluate_classifier(prepared: Prepared, *, max_image_pixels: int, report: Re
     started = time.perf_counter()
     items = load_items(dataset, classes=classes, input_size=config.input_size, max_pixels=max_image_pixels)
     report.progress(0.4)
-    measured = evaluate(model, items=items, config=config, device=prepared.device, batch_size=params.batch_size)
+    measured = evaluate(
+        model, items=items, config=config, device=model_device(prepared, config), batch_size=params.batch_size
+    )
     prepared.timings["evaluate_s"] = round(time.perf_counter() - started, 4)
 
     out = prepared.work_dir / "outputs"

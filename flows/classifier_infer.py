@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from commons.image_io import decode_image
-from flows.classifier_common import load_model
+from flows.classifier_common import load_model, model_device
 from flows.prepare import Prepared
 from flows.reporting import Reporter
 
@@ -27,7 +27,12 @@ def infer_classifier(prepared: Prepared, *, max_image_pixels: int, report: Repor
     ]
     report.progress(0.5)
     top = predict(
-        model, images=images, config=config, device=prepared.device, top_k=params.top_k, batch_size=params.batch_size
+        model,
+        images=images,
+        config=config,
+        device=model_device(prepared, config),
+        top_k=params.top_k,
+        batch_size=params.batch_size,
     )
     prepared.timings["predict_s"] = round(time.perf_counter() - started, 4)
     summary = {

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from commons.errors import InvalidInput
-from flows.classifier_common import load_items, load_model
+from flows.classifier_common import load_float_model, load_items
 from flows.prepare import Prepared
 from flows.reporting import Reporter, TaskCancelled
 
@@ -36,11 +36,11 @@ def train_classifier(prepared: Prepared, *, max_image_pixels: int, report: Repor
     config = parse_classifier_config(prepared.config)
     params = parse_train_params(prepared.params)
     classes = dataset.classes
-    model = load_model(prepared, config, shared=False)
+    model = load_float_model(prepared, config)
     head_replaced = list(config.classes) != classes
     if head_replaced:  # transfer learning: a new final layer with one output per class of the dataset
         replace_head(model, num_classes=len(classes), seed=params.seed)
-    trained_config = config.model_copy(update={"classes": classes, "checkpoint": WEIGHTS_NAME})
+    trained_config = config.model_copy(update={"classes": classes, "checkpoint": WEIGHTS_NAME, "quantization": None})
 
     started = time.perf_counter()
     items = load_items(dataset, classes=classes, input_size=config.input_size, max_pixels=max_image_pixels)

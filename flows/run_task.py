@@ -1,4 +1,6 @@
-"""The task flow: init → infer | train | evaluate → publish, each step's state and times recorded on the task row.
+"""The task flow: init → the mode's step (infer, train, evaluate, export, inspect, edit) → publish.
+
+Each step's state and times are recorded on the task row.
 
 This module is imported by the worker for every flow run, so it imports nothing heavy at module level.
 """
@@ -22,8 +24,11 @@ from prefect.states import Cancelled
 from sqlmodel import Session
 
 from commons.errors import CommonsError, Conflict, ServiceUnavailable
+from commons.logging import configure_logging, task_context
 from commons.settings import Settings, get_settings
 from commons.store import ObjectStore, keys
+from flows.cache_use import record_cache_use
+from flows.gpu_slots import gpu_slots
 from flows.heartbeat import heartbeat
 from flows.prepare import Prepared, prepare
 from flows.publish import build_manifest, publish_product, upload_outputs, write_manifest
@@ -38,6 +43,9 @@ RUNNERS = {
     ("classifier.resnet", "infer"): "flows.classifier_infer:infer_classifier",
     ("classifier.resnet", "train"): "flows.classifier_train:train_classifier",
     ("classifier.resnet", "evaluate"): "flows.classifier_evaluate:evaluate_classifier",
+    ("classifier.resnet", "export"): "flows.classifier_export:export_classifier",
+    ("classifier.resnet", "inspect"): "flows.classifier_inspect:inspect_classifier",
+    ("classifier.resnet", "edit"): "flows.classifier_edit:edit_classifier",
 }
 
 
@@ -90,9 +98,11 @@ def init_step(task_id: str) -> Prepared:
 
     settings = get_settings()
     with recorded_step(settings, task_id, "init"):
-        return prepare(
+        prepared = prepare(
             settings=settings, store=ObjectStore.from_settings(settings), task_id=task_id, device=select_device()
         )
+        record_cache_use(settings.resolved_database_url, prepared)
+        return prepared
 
 
 def _runner(kind: str, mode: str) -> Runner:
@@ -106,13 +116,14 @@ def _runner(kind: str, mode: str) -> Runner:
 
 @task(name="work", retries=0, cache_policy=NONE)
 def work_step(prepared: Prepared) -> list[Path]:
-    """The kind's runner for the task's mode (the task run is named after the mode), then, for a
-    reproduction or a version with reported figures, `reproduction.json`."""
+    """The kind's runner for the task's mode (the task run is named after the mode) holding the task's GPU
+    slots on this host, then, for a reproduction or a version with reported figures, `reproduction.json`."""
     settings = get_settings()
     report = Reporter(database_url=settings.resolved_database_url, task_id=prepared.task_id)
     with recorded_step(settings, prepared.task_id, prepared.mode):
         runner = _runner(prepared.kind, prepared.mode)
-        files = runner(prepared, max_image_pixels=settings.max_image_pixels, report=report)
+        with gpu_slots(settings=settings, execution=prepared.resource.get("execution"), device=prepared.device):
+            files = runner(prepared, max_image_pixels=settings.max_image_pixels, report=report)
         reproduction = reproduction_report(prepared, files)
         if reproduction is not None:
             files.append(write_report(report=reproduction, out_root=prepared.work_dir / "outputs"))
@@ -188,6 +199,12 @@ def _on_crashed(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
 @flow(name="run-task", on_cancellation=[_on_cancellation], on_crashed=[_on_crashed], log_prints=True)
 def run_task(task_id: str) -> str | State | None:
     """Run one task of the registry end to end; returns the manifest key, or a Cancelled state."""
+    configure_logging(get_settings())
+    with task_context(task_id):  # every log record of this run carries the task id
+        return _run_task(task_id)
+
+
+def _run_task(task_id: str) -> str | State | None:
     settings = get_settings()
     flow_run_id = _current_flow_run_id()
     started = task_rows.change_task(

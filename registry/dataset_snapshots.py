@@ -55,7 +55,7 @@ def labelled_count(snapshot: dict[str, Any]) -> int:
 
 
 def check_for_mode(snapshot: dict[str, Any], *, mode: str) -> None:
-    """Refuse a dataset a train or evaluate task cannot use, saying what to add."""
+    """Refuse a dataset a train, evaluate or export task cannot use, saying what to add."""
     labelled = labelled_count(snapshot)
     used = {item["label"] for item in snapshot["items"] if item["label"] is not None}
     if mode == "train":
@@ -73,6 +73,12 @@ def check_for_mode(snapshot: dict[str, Any], *, mode: str) -> None:
     elif mode == "evaluate" and labelled == 0:
         raise InvalidInput(
             f"dataset {snapshot['name']!r} has no labelled images; evaluation compares predictions with labels",
+            field="dataset",
+        )
+    elif mode == "export" and labelled == 0:
+        raise InvalidInput(
+            f"dataset {snapshot['name']!r} has no labelled images; export calibrates INT8 on its images and "
+            "compares float and INT8 accuracy on them — add and label images, or choose another dataset",
             field="dataset",
         )
 

@@ -221,9 +221,14 @@ class TaskCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     resource: str
     version: int | Literal["latest"] = "latest"
-    mode: Literal["infer", "train", "evaluate"] = "infer"
-    inputs: list[str] = Field(default_factory=list, max_length=256, description="Upload ids (infer).")
-    dataset: str | None = Field(default=None, description="A dataset id (train, evaluate).")
+    mode: Literal["infer", "train", "evaluate", "export", "inspect", "edit"] = Field(
+        default="infer",
+        description="infer: predictions for uploaded photos; train, evaluate: on a dataset; export (classifiers): "
+        "ONNX, TorchScript and an INT8 version calibrated on a dataset; inspect (classifiers): one photo layer "
+        "by layer; edit (classifiers): one weight edit published as a new version.",
+    )
+    inputs: list[str] = Field(default_factory=list, max_length=256, description="Upload ids (infer; one for inspect).")
+    dataset: str | None = Field(default=None, description="A dataset id (train, evaluate, export).")
     lane: Literal["auto", "warm", "batch"] = Field(
         default="auto",
         description="warm: a long-lived worker with code loaded (fast start, small jobs); batch: a flow run of "

@@ -25,8 +25,13 @@ STEPS_BY_MODE = {
     "infer": ("init", "infer", "publish"),
     "train": ("init", "train", "publish"),
     "evaluate": ("init", "evaluate", "publish"),
+    "export": ("init", "export", "publish"),
+    "inspect": ("init", "inspect", "publish"),
+    "edit": ("init", "edit", "publish"),
 }
-DATASET_MODES = frozenset({"train", "evaluate"})
+DATASET_MODES = frozenset({"train", "evaluate", "export"})  # read a dataset snapshot
+UPLOAD_MODES = frozenset({"infer", "inspect"})  # read uploaded photos
+PUBLISHING_MODES = frozenset({"train", "export", "edit"})  # publish a new version
 
 
 def create_task(

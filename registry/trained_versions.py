@@ -1,4 +1,4 @@
-"""Where a training task publishes its weights, and publishing them as a version with lineage.
+"""Where a task that makes weights (train, export, edit) publishes them, as a version with lineage.
 
 A trained model becomes a new version of a resource the submitter may modify: the resource they trained
 (when they hold `modify` on it), an existing resource of theirs named by `publish_as`, or a new private
@@ -71,15 +71,18 @@ def publish_trained_version(
     target = resolve_target(session, user=owner, source=source, publish_as=publish_as)
     resource = target.existing
     if resource is None:
-        dataset = provenance.get("dataset", {}).get("name", "a dataset")
+        dataset = (provenance.get("dataset") or {}).get("name", "a dataset")
+        made = {"train": f"trained on {dataset}", "export": "in INT8", "edit": "with edited weights"}
+        how = made.get(str(provenance.get("mode")), "derived")
         resource = create_resource(
             session,
             owner=owner,
             spec=ResourceCreate(
                 name=target.name,
                 kind=source.kind,
-                title=f"{source.title} trained on {dataset}"[:200],
-                description=f"Trained by task {provenance.get('task')} from {source.name} version {parent.number}.",
+                title=f"{source.title} {how}"[:200],
+                description=f"Made by {provenance.get('mode', 'a')} task {provenance.get('task')} from {source.name} "
+                f"version {parent.number}.",
                 citation=source.citation,
                 license=source.license,
                 visibility="private",

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from commons.errors import Conflict, DigestMismatch, InvalidInput, InvalidWeights, NotFound
 from commons.hashing import sha256_json
@@ -120,6 +121,7 @@ def create_version(
         parent_id = get_version(session, resource, parent).id if parent is not None else None
     listing = [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in files]
     digest = version_digest(listing, config)
+    _lock_numbering(session, resource.id)
     for _ in range(NUMBER_ATTEMPTS):
         number = (latest_version_number(session, resource.id) or 0) + 1
         row = ResourceVersion(
@@ -146,6 +148,17 @@ def create_version(
             store.put_file(key=keys.version_file(resource.id, number, staged.name), path=staged.path)
         return row
     raise Conflict("too many concurrent uploads to this resource; retry in a moment")
+
+
+def _lock_numbering(session: Session, resource_id: str) -> None:
+    """Open the write transaction now and hold the resource's row until it ends (a no-op UPDATE).
+
+    PostgreSQL locks the row, so concurrent publishes to one resource take numbers one after the other.
+    pysqlite begins a transaction only at the first write: without this, the savepoint below would be
+    the outermost transaction and its release would commit the version on its own, before the caller's
+    other writes (a publish retried after a conflict on the task row then made a second version).
+    """
+    session.execute(update(Resource).where(col(Resource.id) == resource_id).values(id=Resource.id))
 
 
 def execution_of(session: Session, *, version_id: str) -> ExecutionSpec | None:

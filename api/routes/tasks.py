@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from api.deps import CurrentUser, DispatcherDep, PageDep, SessionDep, SettingsDep, StoreDep
 from api.dispatch import Dispatcher
-from api.kinds import validate_params
+from api.kinds import check_mode, validate_params
 from api.task_views import task_public
 from commons.db import get_engine
 from commons.errors import InvalidInput, NotFound, ServiceUnavailable
@@ -35,6 +35,7 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 log = logging.getLogger(__name__)
 EVENT_POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
+RECONNECT_MILLISECONDS = 1000  # the `retry:` a client waits before reconnecting a dropped stream
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=TaskPublic)
@@ -50,8 +51,8 @@ def submit(
 ) -> TaskPublic:
     """Validate, store the task, start its flow run on a worker, and answer at once.
 
-    infer takes `inputs` (upload ids); train and evaluate take a `dataset` id, frozen at this moment
-    (later changes to the dataset do not reach the task).
+    infer and inspect take `inputs` (upload ids); train, evaluate and export take a `dataset` id, frozen
+    at this moment (later changes to the dataset do not reach the task); edit takes only `params`.
     """
     if idempotency_key is not None:
         earlier = task_rows.find_by_idempotency_key(session, owner=user, key=idempotency_key)
@@ -59,6 +60,7 @@ def submit(
             return task_public(session, earlier, store=store, expires_seconds=settings.presign_expiry_seconds)
     resource = resource_for(session, name=spec.resource, user=user, need="use")
     version = get_version(session, resource, spec.version)
+    check_mode(resource.kind, spec.mode)
     snapshot = None
     inputs = []
     if spec.mode in task_rows.DATASET_MODES:
@@ -68,14 +70,21 @@ def submit(
             raise InvalidInput(f"a {spec.mode} task reads its dataset; leave `inputs` out", field="inputs")
         snapshot = take_snapshot(session, dataset_for(session, dataset_id=spec.dataset, user=user, need="use"))
         check_for_mode(snapshot, mode=spec.mode)
-    else:
+    elif spec.mode in task_rows.UPLOAD_MODES:
         if spec.dataset is not None:
-            raise InvalidInput("an infer task takes `inputs` (upload ids), not a dataset", field="dataset")
+            raise InvalidInput(f"an {spec.mode} task takes `inputs` (upload ids), not a dataset", field="dataset")
         if not spec.inputs:
-            raise InvalidInput("an infer task needs at least one upload id in `inputs`", field="inputs")
+            raise InvalidInput(f"an {spec.mode} task needs at least one upload id in `inputs`", field="inputs")
+        if spec.mode == "inspect" and len(spec.inputs) != 1:
+            raise InvalidInput(
+                f"an inspect task follows one photo through the model; give one upload id (got {len(spec.inputs)})",
+                field="inputs",
+            )
         inputs = uploads_for_task(session, owner=user, upload_ids=spec.inputs)
+    elif spec.dataset is not None or spec.inputs:
+        raise InvalidInput(f"an {spec.mode} task takes only `params`; leave `inputs` and `dataset` out", field="mode")
     params = validate_params(resource.kind, spec.mode, spec.params, inputs, config=version.config, dataset=snapshot)
-    if spec.mode == "train":
+    if spec.mode in task_rows.PUBLISHING_MODES:
         resolve_target(session, user=user, source=resource, publish_as=params.get("publish_as"))
     lane = dispatcher.choose_lane(requested=spec.lane, mode=spec.mode, input_count=len(inputs))
     task, created = task_rows.create_task(
@@ -255,6 +264,13 @@ def cancel(
     return task_public(session, task, store=store, expires_seconds=settings.presign_expiry_seconds)
 
 
+def _resume_from(last_event_id: str | None) -> int:
+    """Epoch events a reconnecting client already has (0 for a new stream or an id this API never sent)."""
+    if last_event_id is None or not (last_event_id.strip().isascii() and last_event_id.strip().isdigit()):
+        return 0
+    return int(last_event_id.strip())
+
+
 def _readable_task(task_id: str, user: CurrentUser, session: SessionDep) -> None:
     """Refuse a task the caller may not read before the stream starts (after that the status is 200)."""
     task_rows.task_for(session, task_id=task_id, user=user)
@@ -262,10 +278,24 @@ def _readable_task(task_id: str, user: CurrentUser, session: SessionDep) -> None
 
 @router.get("/{task_id}/events", response_class=EventSourceResponse, dependencies=[Depends(_readable_task)])
 async def events(
-    task_id: str, user: CurrentUser, store: StoreDep, settings: SettingsDep
+    task_id: str,
+    user: CurrentUser,
+    store: StoreDep,
+    settings: SettingsDep,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            description="Resume a dropped stream: the id of the last event received (browsers send it themselves); "
+            "epochs already received are not sent again."
+        ),
+    ] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """A `task` event whenever status, a step or progress changes, and an `epoch` event (one
-    `EpochMetrics`) for each epoch a training finishes; the stream ends with the task."""
+    `EpochMetrics`) for each epoch a training finishes; the stream ends with the task.
+
+    Every event's id is the number of epoch events sent so far, so a client that reconnects (after a network
+    drop or an API restart) with `Last-Event-ID` gets the task's current state and only the epochs it missed.
+    """
     engine = get_engine(settings.resolved_database_url)
 
     def snapshot(epochs_sent: int) -> tuple[TaskPublic, list[dict[str, object]]]:
@@ -274,22 +304,27 @@ async def events(
             public = task_public(session, row, store=store, expires_seconds=settings.presign_expiry_seconds)
             return public, [dict(record) for record in row.metrics[epochs_sent:]]
 
-    epochs_sent = 0
+    epochs_sent = _resume_from(last_event_id)
     current, new_epochs = await run_in_threadpool(snapshot, epochs_sent)
     last_key: tuple[object, ...] | None = None
-    sequence = 0
     idle = 0.0
     while True:
         for record in new_epochs:
-            sequence += 1
             epochs_sent += 1
             idle = 0.0
-            yield ServerSentEvent(event="epoch", id=str(sequence), data=EpochMetrics(**record).model_dump(mode="json"))
+            yield ServerSentEvent(
+                event="epoch", id=str(epochs_sent), data=EpochMetrics(**record).model_dump(mode="json")
+            )
         key = (current.status, tuple((s.name, s.status) for s in current.steps), current.progress)
         if key != last_key:
-            sequence += 1
+            first = last_key is None
             last_key, idle = key, 0.0
-            yield ServerSentEvent(event="task", id=str(sequence), data=current.model_dump(mode="json"))
+            yield ServerSentEvent(
+                event="task",
+                id=str(epochs_sent),
+                retry=RECONNECT_MILLISECONDS if first else None,
+                data=current.model_dump(mode="json"),
+            )
             if current.status in task_rows.TERMINAL:
                 return
         elif idle >= KEEPALIVE_SECONDS:

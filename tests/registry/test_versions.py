@@ -189,3 +189,28 @@ def test_architecture_only_version_and_missing_weights(database_url: str, store:
                 reported_metrics=None,
                 required_file="w.safetensors",
             )
+
+
+def test_a_version_made_in_a_transaction_that_fails_later_is_rolled_back(
+    database_url: str, store: ObjectStore, tmp_path: Path
+) -> None:
+    """A publish makes the version and ends the task in one transaction; when a later write of that
+    transaction fails (a conflict on the task row), the version must go too, or a retry makes a second one.
+    On SQLite this needs the write transaction open before the numbering savepoint."""
+    owner, resource = setup_resource(database_url)
+    with Session(get_engine(database_url), expire_on_commit=False) as session:
+        create_version(
+            session,
+            required_file="w.safetensors",
+            store=store,
+            resource=resource,
+            actor=owner,
+            files=[staged(tmp_path, "w.safetensors", b"weights-one")],
+            config=CONFIG,
+            declared_sha256=None,
+            parent=None,
+            reported_metrics=None,
+        )
+        session.rollback()  # what session_scope does when a later write of the transaction fails
+    with Session(get_engine(database_url)) as session, pytest.raises(NotFound):
+        get_version(session, resource, "latest")
