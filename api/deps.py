@@ -57,11 +57,20 @@ DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 def get_optional_user(
     session: SessionDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2)]
 ) -> User | None:
+    """The caller, or None without a token.
+
+    The session's connection goes back to the pool before the endpoint runs: FastAPI runs this dependency
+    and the endpoint in separate turns of its thread pool, and a request that held a connection while it
+    queued for a thread could, under load, leave every thread waiting for a connection that only a queued
+    request could release."""
     if token is None:
         return None
-    if is_api_token(token):
-        return user_for_api_token(session, token)
-    return user_from_token(session, token, secret_key=settings.secret_key)
+    try:
+        if is_api_token(token):
+            return user_for_api_token(session, token)
+        return user_from_token(session, token, secret_key=settings.secret_key)
+    finally:
+        session.commit()  # ends the read transaction and releases the connection; the user stays loaded
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -22,6 +24,8 @@ from registry.schemas import ExecutionSpec
 TERMINAL_STATES = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 WARM_WORKER_CHECK_SECONDS = 5.0
 PREFECT_LOG_PAGE = 200
+DISPATCH_THREADS = 4
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,26 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._warm_checked_at = 0.0
         self._warm_online = False
+        self._background = ThreadPoolExecutor(max_workers=DISPATCH_THREADS, thread_name_prefix="dispatch")
 
     def close(self) -> None:
+        self._background.shutdown(wait=True)  # submissions already accepted still reach Prefect
         self._client.__exit__(None, None, None)
+
+    def in_background(self, work: Callable[[], None]) -> None:
+        """Run `work` (a submission and its bookkeeping) on the dispatcher's own few threads.
+
+        A request then never waits for Prefect, which under a burst of submissions answers slowly: request
+        threads stay free for reads. A submission that fails leaves its task pending for the reaper.
+        """
+
+        def run() -> None:
+            try:
+                work()
+            except Exception:
+                log.exception("a background submission to Prefect failed; the reaper will retry it")
+
+        self._background.submit(run)
 
     def _deployment(self) -> UUID:
         with self._lock:

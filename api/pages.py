@@ -31,6 +31,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "/datasets": ("datasets", "Datasets"),
     "/train": ("train", "Train a classifier"),
     "/evaluate": ("evaluate", "Evaluate and predict"),
+    "/inspect": ("inspect", "Inspect a classifier"),
     "/provide": ("provide", "Provide a model"),
     "/tasks": ("tasks", "Your tasks"),
 }

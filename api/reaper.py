@@ -21,7 +21,9 @@ from registry.models import Task
 from registry.versions import execution_of
 
 log = logging.getLogger(__name__)
-RESUBMIT_AFTER = timedelta(seconds=3)
+# The API hands new tasks to Prefect in the background; only a task still unsubmitted this long after it was
+# stored (Prefect was away, or the API stopped in between) is the reaper's to submit.
+RESUBMIT_AFTER = timedelta(seconds=30)
 
 
 def _schedule(session: Session, row: Task, *, dispatch_id: str) -> None:

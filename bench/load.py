@@ -174,6 +174,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between one client's reads")
     parser.add_argument("--task-timeout", type=float, default=900.0)
     parser.add_argument("--postgres", action="store_true", help="registry on a scratch PostgreSQL database")
+    parser.add_argument("--keep-logs", type=Path, default=None, help="copy the servers' logs to this folder")
     args = parser.parse_args()
     for name in ("clients", "submissions", "duration", "interval", "task_timeout"):
         if getattr(args, name) <= 0:
@@ -209,6 +210,10 @@ def main() -> None:
             client.close()
         finally:
             stack.stop()
+            if args.keep_logs is not None:
+                args.keep_logs.mkdir(parents=True, exist_ok=True)
+                for log in (root / "stack").rglob("*.log"):
+                    (args.keep_logs / log.name).write_bytes(log.read_bytes())
 
     print(
         f"\n{args.clients} readers (one request per ~{args.interval:g} s each) for {args.duration:g} s, "
@@ -238,6 +243,9 @@ def main() -> None:
         f"{len(result['task_ids']) - len(result['finished'])} unfinished at the timeout"
     )
     print(f"  tasks/s (submit of the first → end of the last): {done / result['span']:.2f}")
+    lanes = Counter(row.get("lane") for row in result["finished"].values())
+    per_task = Counter(runs.get(task_id, 0) for task_id in result["task_ids"])
+    print(f"  lanes: {dict(lanes)}; run-task flow runs per task: {dict(per_task)}")
     once = [task_id for task_id in result["task_ids"] if runs.get(task_id) == 1]
     print(
         f"  exactly once: {len(once)}/{len(result['task_ids'])} tasks have exactly one run-task flow run; "

@@ -16,7 +16,10 @@ from sqlmodel import Session, create_engine
 def get_engine(url: str) -> Engine:
     """One engine per URL; SQLite gets WAL and a busy timeout so API and workers can share it."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Connections to a local file are cheap: enough for the API's threads and its background work.
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=40
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

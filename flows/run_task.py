@@ -213,7 +213,7 @@ def _run_task(task_id: str) -> str | State | None:
         lambda session, row: task_rows.mark_running(session, task=row, flow_run_id=flow_run_id),
     )
     if not started:
-        return Cancelled(message=f"task {task_id} had already ended before it started")
+        return Cancelled(message=f"task {task_id} had already ended, or another run has it; nothing to do")
     work_dir = settings.data_dir.resolve() / "work" / task_id
     try:
         with heartbeat(

@@ -144,8 +144,12 @@ def mark_scheduled(session: Session, *, task: Task, dispatch_id: str) -> None:
 
 
 def mark_running(session: Session, *, task: Task, flow_run_id: str | None) -> bool:
-    """Move to running; False when the task already ended (e.g. cancelled before the worker started)."""
+    """Claim the task for `flow_run_id` and move it to running; False when it already ended (e.g. cancelled
+    before the worker started) or another flow run has claimed it (a second submission of the same task:
+    exactly one run does the work)."""
     if task.status in TERMINAL:
+        return False
+    if task.status == "running" and task.flow_run_id and flow_run_id and task.flow_run_id != flow_run_id:
         return False
     task.status = "running"
     if flow_run_id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
@@ -26,7 +27,7 @@ from registry.dataset_snapshots import check_for_mode, load_snapshot, store_snap
 from registry.models import Resource, ResourceVersion, Task, User
 from registry.permissions import resource_for
 from registry.reproductions import reproducible_task
-from registry.schemas import EpochMetrics, TaskCreate, TaskLogLine, TaskPublic
+from registry.schemas import EpochMetrics, ExecutionSpec, TaskCreate, TaskLogLine, TaskPublic
 from registry.trained_versions import resolve_target
 from registry.uploads import uploads_for_task
 from registry.versions import execution_of, get_version
@@ -123,32 +124,38 @@ def _launch(
     dispatcher: Dispatcher,
     response: Response,
 ) -> TaskPublic:
-    """Store a new task's dataset snapshot, commit it and hand it to Prefect (if Prefect is away it stays
-    pending for the reaper); answer with the task and its Location."""
+    """Store a new task's dataset snapshot, commit it and hand it to Prefect in the background (if Prefect
+    is away it stays pending for the reaper); answer at once with the task and its Location."""
     if created:
         if snapshot is not None:
             store_snapshot(store=store, task_id=task.id, snapshot=snapshot)
-        session.commit()  # the worker reads the row from its own connection
-        _dispatch(task, session=session, settings=settings, dispatcher=dispatcher)
+        execution = execution_of(session, version_id=task.version_id)
+        # Commit (the worker reads the row from its own connection), then hand the task to Prefect on the
+        # dispatcher's threads: the answer (202, status pending) does not wait for Prefect.
+        session.commit()
+        dispatcher.in_background(
+            partial(_dispatch, task.id, lane=task.lane, execution=execution, settings=settings, dispatcher=dispatcher)
+        )
     else:
         session.commit()
     response.headers["Location"] = f"/api/v1/tasks/{task.id}"
     return task_public(session, task, store=store, expires_seconds=settings.presign_expiry_seconds)
 
 
-def _dispatch(task: Task, *, session: Session, settings: Settings, dispatcher: Dispatcher) -> None:
+def _dispatch(
+    task_id: str, *, lane: str, execution: ExecutionSpec | None, settings: Settings, dispatcher: Dispatcher
+) -> None:
     try:
-        execution = execution_of(session, version_id=task.version_id)
-        dispatch_id = dispatcher.submit(task.id, lane=task.lane, execution=execution)
-        # The worker may already be writing the row: change it on a fresh read (optimistic locking).
-        task_rows.change_task(
-            settings.resolved_database_url,
-            task.id,
-            lambda s, row: task_rows.mark_scheduled(s, task=row, dispatch_id=dispatch_id),
-        )
-        session.refresh(task)
+        dispatch_id = dispatcher.submit(task_id, lane=lane, execution=execution)
     except ServiceUnavailable as error:  # the task stays pending; the reaper submits it when Prefect is back
-        log.warning("task %s stored but not yet submitted: %s", task.id, error.message)
+        log.warning("task %s stored but not yet submitted: %s", task_id, error.message)
+        return
+    # The worker may already be writing the row: change it on a fresh read (optimistic locking).
+    task_rows.change_task(
+        settings.resolved_database_url,
+        task_id,
+        lambda s, row: task_rows.mark_scheduled(s, task=row, dispatch_id=dispatch_id),
+    )
 
 
 @router.post("/{task_id}/reproduce", status_code=status.HTTP_202_ACCEPTED, response_model=TaskPublic)

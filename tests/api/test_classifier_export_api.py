@@ -32,6 +32,7 @@ from tests.resources.test_classifier_quantize import trained_digits
 pytestmark = pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
 
 CLASSES = ["zero", "one", "two"]
+REPORT_COPY = Path(__file__).resolve().parents[2] / "test-output" / "quantization-report.md"
 ACCURACY_MARGIN_POINTS = 10.0  # 30 held-out digits: 3 images
 
 
@@ -49,26 +50,33 @@ def json_output(task: dict[str, Any], name: str) -> Any:
     return json.loads(output(task, name).content)
 
 
-@pytest.fixture(scope="module")
-def exported(stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) -> Exported:
+def publish_and_export(client: CommonsClient, folder: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A private float version of `trained_digits` (v1) and an export task that made its INT8 version;
+    returns (resource name, dataset, the succeeded export task)."""
     trained = trained_digits()
-    provider = stack.new_user()
     name = f"digits-{uuid.uuid4().hex[:8]}"
-    provider.create_resource(name=name, kind="classifier.resnet", title="Digits ResNet-18", visibility="private")
-    weights = tmp_path_factory.mktemp("float") / "weights.safetensors"
+    client.create_resource(name=name, kind="classifier.resnet", title="Digits ResNet-18", visibility="private")
+    weights = folder / "weights.safetensors"
     save_weights(trained.model, path=weights)
     config = {**trained.config.model_dump(mode="json", exclude_none=True), "classes": CLASSES}
-    provider.upload_version(name, files=[weights], config={**config, "checkpoint": weights.name})
-    dataset = import_dataset(provider, digits_zip(per_class=20, unlabelled=0), name="Digits for export")
-    task = provider.submit(
+    client.upload_version(name, files=[weights], config={**config, "checkpoint": weights.name})
+    dataset = import_dataset(client, digits_zip(per_class=20, unlabelled=0), name="Digits for export")
+    task = client.submit(
         resource=name,
         version=1,
         mode="export",
         dataset=dataset["id"],
         params={"method": "percentile", "calibration_images": 30, "latency_repeats": 3},
     )
-    done = provider.wait(task["id"], timeout=600)
+    done = client.wait(task["id"], timeout=600)
     assert done["status"] == "succeeded", done["error"]
+    return name, dataset, done
+
+
+@pytest.fixture(scope="module")
+def exported(stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) -> Exported:
+    provider = stack.new_user()
+    name, dataset, done = publish_and_export(provider, tmp_path_factory.mktemp("float"))
     image, _ = digit_items(3, 1, skip=45)[1]
     digit = provider.upload("digit.png", png(image))["id"]
     return Exported(
@@ -114,6 +122,8 @@ def test_export_publishes_an_int8_version_with_a_report(exported: Exported) -> N
     assert {sweep["costliest"]["unit"] for sweep in report["cross"].values()} <= {u["name"] for u in report["units"]}
     markdown = output(task, "quantization.md").text
     assert "| accuracy |" in markdown and report["units"][0]["name"] in markdown
+    REPORT_COPY.parent.mkdir(exist_ok=True)
+    REPORT_COPY.write_text(markdown)  # README shows one
 
     checks = json_output(task, "export.json")["checks"]
     assert checks["onnx"]["max_abs_difference"] <= checks["onnx"]["tolerance"]["atol"] + 1e-2

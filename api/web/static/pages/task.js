@@ -61,6 +61,7 @@ function render(task, epochs) {
     el("p", { class: "row" }, active ? cancel : null, task.status === "succeeded" ? reproduce : null),
     el("h2", {}, "Outputs"), outputsList(task),
     task.manifest_url ? el("p", {}, el("a", { href: task.manifest_url }, "manifest.json"), " (inputs, weights, parameters, environment, digests)") : null,
+    task.mode === "inspect" ? el("p", {}, el("a", { href: `/inspect?task=${encodeURIComponent(task.id)}`, id: "open-inspect", class: "button secondary" }, "Open in Inspect")) : null,
     task.result ? el("p", {}, "Published ", el("a", { href: `/resources/${task.result.resource}` }, `${task.result.resource} version ${task.result.version}`)) : null,
     el("div", { id: "reproduction-slot" }),
     el("section", { class: "card" },
