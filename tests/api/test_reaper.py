@@ -97,3 +97,16 @@ def test_reaper_ends_crashed_and_silent_tasks(shared_services: Settings, tmp_pat
     with SyncPrefectClient(settings.resolved_prefect_api_url) as client:
         state = client.read_flow_run(silent_run.id).state
         assert state is not None and state.type.value in ("CANCELLING", "CANCELLED")
+
+
+def test_a_second_run_of_a_task_another_run_holds_does_nothing(tmp_path: Path) -> None:
+    """Two submissions of one task (the reaper's and the API's) give two runs; only the first to claim it works."""
+    database_url = f"sqlite:///{tmp_path / 'claim.db'}"
+    upgrade(database_url)
+    with Session(get_engine(database_url), expire_on_commit=False) as session:
+        task = running_task(session, owner_name="claimer", flow_run_id="run-a")
+        assert task_rows.mark_running(session, task=task, flow_run_id="run-b") is False
+        assert task.flow_run_id == "run-a"
+        assert task_rows.mark_running(session, task=task, flow_run_id="run-a") is True  # its own run may re-claim
+        task_rows.finish(session, task=task, status="succeeded")
+        assert task_rows.mark_running(session, task=task, flow_run_id="run-a") is False
