@@ -71,6 +71,14 @@ def submit_to_result(client: CommonsClient, upload_id: str, *, lane: str) -> tup
     return elapsed, final
 
 
+def in_worker_seconds(task: dict[str, Any]) -> float:
+    """The photo's own time inside the worker (decode, predict, render) from the task's manifest timings."""
+    import httpx
+
+    manifest = httpx.get(task["manifest_url"], timeout=30).json()
+    return float(sum(manifest["timings"]["per_image_s"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
@@ -101,7 +109,9 @@ def main() -> None:
             upload_id = client.upload("coffee.png", png(image))["id"]
 
             first, _ = submit_to_result(client, upload_id, lane="warm")
-            warm = [submit_to_result(client, upload_id, lane="warm")[0] for _ in range(args.repeats)]
+            warm_runs = [submit_to_result(client, upload_id, lane="warm") for _ in range(args.repeats)]
+            warm = [elapsed for elapsed, _ in warm_runs]
+            inside = [in_worker_seconds(task) for _, task in warm_runs]
             batch, _ = submit_to_result(client, upload_id, lane="batch")
             direct = direct_call(config, weights, image, args.repeats)
             client.close()
@@ -114,6 +124,9 @@ def main() -> None:
     print(f"  warm worker, submit → succeeded, median of {args.repeats}:                {warm_median:7.3f} s")
     print(f"    overhead over the direct call: {warm_median - direct_median:+.3f} s (goal ≤ +0.500 s)")
     print(f"    ratio warm / direct: {warm_median / direct_median:.3f}")
+    inside_median = statistics.median(inside)
+    print(f"    of which the photo inside the worker (decode, predict, render): {inside_median:7.3f} s")
+    print(f"    platform (submit, dispatch, steps, publish, result): {warm_median - inside_median:+.3f} s")
     print(f"  first warm task (model loaded by the worker: cache miss):          {first:7.3f} s")
     print(f"  batch lane (new process, imports and model load per task):         {batch:7.3f} s")
     print(f"  warm runs: {', '.join(f'{t:.3f}' for t in warm)} s")
