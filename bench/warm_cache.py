@@ -64,8 +64,12 @@ def direct_call(config: dict[str, Any], weights: Path, image: np.ndarray, repeat
 def submit_to_result(client: CommonsClient, upload_id: str, *, lane: str) -> tuple[float, dict[str, Any]]:
     started = time.perf_counter()
     task = client.submit(resource="bench-sam", version=1, inputs=[upload_id], params=PARAMS, lane=lane)
-    final = client.wait(task["id"], timeout=1800, poll=0.02)
+    # The event stream, not polling: polling every few ms would take CPU from the worker on a small machine.
+    for name, data in client.follow(task["id"]):
+        if name == "task" and data["status"] in ("succeeded", "failed", "cancelled"):
+            break
     elapsed = time.perf_counter() - started
+    final = client.task(task["id"])
     if final["status"] != "succeeded":
         raise RuntimeError(f"task failed: {final['error']}")
     return elapsed, final

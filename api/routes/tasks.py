@@ -61,7 +61,6 @@ def submit(
             return task_public(session, earlier, store=store, expires_seconds=settings.presign_expiry_seconds)
     resource = resource_for(session, name=spec.resource, user=user, need="use")
     version = get_version(session, resource, spec.version)
-    check_mode(resource.kind, spec.mode)
     snapshot = None
     inputs = []
     if spec.mode in task_rows.DATASET_MODES:
@@ -69,7 +68,9 @@ def submit(
             raise InvalidInput(f"a {spec.mode} task needs `dataset`: the id of a dataset you may use", field="dataset")
         if spec.inputs:
             raise InvalidInput(f"a {spec.mode} task reads its dataset; leave `inputs` out", field="inputs")
-        snapshot = take_snapshot(session, dataset_for(session, dataset_id=spec.dataset, user=user, need="use"))
+        dataset = dataset_for(session, dataset_id=spec.dataset, user=user, need="use")  # access before validity
+        check_mode(resource.kind, spec.mode)
+        snapshot = take_snapshot(session, dataset)
         check_for_mode(snapshot, mode=spec.mode)
     elif spec.mode in task_rows.UPLOAD_MODES:
         if spec.dataset is not None:

@@ -147,7 +147,9 @@ def make_loader(
     """A DataLoader yielding (Bx3xSxS float32, B int64) batches.
 
     Shuffling draws from a `torch.Generator` seeded with `seed`; each worker seeds `random` and numpy
-    from its torch seed; memory is pinned only for a CUDA device.
+    from its torch seed; memory is pinned only for a CUDA device. Workers start from a fork server, not a
+    fork of this process: a worker process has other threads (heartbeat, Prefect client, event loops) and
+    a forked child inherits their locks in whatever state they were, which can kill the child.
     """
     generator = torch.Generator()
     generator.manual_seed(seed)
@@ -160,6 +162,7 @@ def make_loader(
         worker_init_fn=seed_worker,
         pin_memory=device.startswith("cuda"),
         drop_last=drop_last,
+        multiprocessing_context="forkserver" if num_workers > 0 else None,
     )
 
 
