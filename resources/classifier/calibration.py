@@ -25,6 +25,7 @@ Tensor shapes: observers accept any float32 tensor and pass it through unchanged
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from typing import Any, Final
 
 import torch
@@ -117,9 +118,9 @@ class AbsHistogramObserver(UniformQuantizationObserverBase):
         merged = torch.zeros_like(self.histogram).index_add_(0, index, self.histogram)
         self.histogram = merged
 
+    @abstractmethod
     def threshold(self) -> float:
-        """The clipping magnitude T (≥ 0) chosen from the |x| histogram."""
-        raise NotImplementedError
+        """The clipping magnitude T (≥ 0) chosen from the |x| histogram (each method defines it)."""
 
     def calculate_qparams(self) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
         """(scale: 1-element float32, zero_point: 1-element int) for the range [max(min,−T), min(max,T)]."""

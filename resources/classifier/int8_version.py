@@ -11,9 +11,6 @@ activation scales: the edited layer is re-quantized at load, as an integer engin
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -25,8 +22,16 @@ from torchvision.models import ResNet
 from commons.errors import InvalidInput
 from resources.classifier.calibration import activation_range, check_backend, qconfig_mapping_for
 from resources.classifier.config import QuantizationSpec
-from resources.classifier.quantize import ActivationQParams, QuantizedResNet, _prepare, quiet_quantization
-from resources.classifier.units import resnet_units
+from resources.classifier.quantize import (
+    ActivationQParams,
+    QuantizedResNet,
+    _prepare,
+    assemble,
+    check_keep_float,
+    float_units_of,
+    quantized_engine,
+    quiet_quantization,
+)
 
 
 def quantization_spec(model: QuantizedResNet, *, calibration: dict[str, Any]) -> QuantizationSpec:
@@ -41,16 +46,6 @@ def quantization_spec(model: QuantizedResNet, *, calibration: dict[str, Any]) ->
     )
 
 
-@contextmanager
-def _engine(backend: str) -> Iterator[None]:
-    previous = torch.backends.quantized.engine
-    torch.backends.quantized.engine = backend
-    try:
-        yield
-    finally:
-        torch.backends.quantized.engine = previous
-
-
 def rebuild_int8(model: ResNet, spec: QuantizationSpec, *, input_size: int) -> QuantizedResNet:
     """The INT8 (or hybrid) model of `spec` over the float `model` (left unchanged), on the CPU.
 
@@ -59,21 +54,13 @@ def rebuild_int8(model: ResNet, spec: QuantizationSpec, *, input_size: int) -> Q
     model (a unit or quantizer it names is not there, or one is missing).
     """
     check_backend(spec.backend)
-    source = copy.deepcopy(model).to("cpu", torch.float32).eval()
-    units = resnet_units(source)
-    names = [name for name, _ in units]
-    kept = frozenset(spec.keep_float)
-    unknown = sorted(kept - set(names))
-    if unknown:
-        raise InvalidInput(
-            f"config.quantization.keep_float: no unit named {', '.join(unknown)}; the units are {', '.join(names)}",
-            field="config.quantization.keep_float",
-        )
+    units = float_units_of(model)
+    kept = check_keep_float([name for name, _ in units], spec.keep_float, field="config.quantization.keep_float")
     recorded = {(a.unit, a.observes): a for a in spec.activations}
     used: set[tuple[str, str]] = set()
     mapping = qconfig_mapping_for(spec.method, backend=spec.backend)
     example = torch.zeros(1, 3, input_size, input_size)
-    with _engine(spec.backend), quiet_quantization(), torch.no_grad():
+    with quantized_engine(spec.backend), quiet_quantization(), torch.no_grad():
         chain = _prepare(units, example, mapping=mapping, keep_float=kept)
         for (name, _), module in zip(units, chain, strict=True):
             if isinstance(module, fx.GraphModule):
@@ -86,18 +73,8 @@ def rebuild_int8(model: ResNet, spec: QuantizationSpec, *, input_size: int) -> Q
             f"(first: unit {unused[0][0]!r}, input {unused[0][1]!r}); re-export the version",
             field="config.quantization.activations",
         )
-    float_units = [module for _, module in units]
-    for module in float_units:
-        module.requires_grad_(False)
-    return QuantizedResNet(
-        names=names,
-        float_units=float_units,
-        deployed_units=deployed,
-        keep_float=kept,
-        method=spec.method,
-        backend=spec.backend,
-        qparams=[ActivationQParams(**a.model_dump()) for a in spec.activations],
-    )
+    qparams = [ActivationQParams(**a.model_dump()) for a in spec.activations]
+    return assemble(units, deployed, keep_float=kept, method=spec.method, backend=spec.backend, qparams=qparams)
 
 
 def _fix_observers(

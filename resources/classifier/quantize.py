@@ -177,39 +177,66 @@ def quantize_int8(
         raise InvalidInput(
             f"model: INT8 quantization needs a torchvision ResNet (got {type(model).__name__})", field="model"
         )
-    source = copy.deepcopy(model).to("cpu", torch.float32).eval()
-    units = resnet_units(source)
-    names = [name for name, _ in units]
+    units = float_units_of(model)
+    kept = check_keep_float([name for name, _ in units], keep_float, field="keep_float")
+    mapping = qconfig_mapping_for(method, backend=backend)
+    with quantized_engine(backend), quiet_quantization():
+        observed = _calibrate(units, calibration, mapping=mapping, keep_float=kept)
+        qparams = [
+            record
+            for (name, _), module in zip(units, observed, strict=True)
+            if isinstance(module, fx.GraphModule)
+            for record in _observer_qparams(name, module)
+        ]
+        deployed = [convert_fx(module) if isinstance(module, fx.GraphModule) else module for module in observed]
+    return assemble(units, deployed, keep_float=kept, method=method, backend=backend, qparams=qparams)
+
+
+def float_units_of(model: ResNet) -> list[tuple[str, nn.Module]]:
+    """The units of a float32 CPU copy of `model` in eval mode (the model itself is left unchanged)."""
+    return resnet_units(copy.deepcopy(model).to("cpu", torch.float32).eval())
+
+
+def check_keep_float(names: Sequence[str], keep_float: Iterable[str], *, field: str) -> frozenset[str]:
+    """`keep_float` as a set, or InvalidInput naming the units it names that `names` lacks."""
     kept = frozenset(keep_float)
     unknown = sorted(kept - set(names))
     if unknown:
         raise InvalidInput(
-            f"keep_float: no unit named {', '.join(map(repr, unknown))}; the units are {', '.join(names)}",
-            field="keep_float",
+            f"{field}: no unit named {', '.join(map(repr, unknown))}; the units are {', '.join(names)}", field=field
         )
-    mapping = qconfig_mapping_for(method, backend=backend)
-    previous_engine = torch.backends.quantized.engine
+    return kept
+
+
+@contextmanager
+def quantized_engine(backend: str) -> Iterator[None]:
+    """Run the block with torch's quantized engine set to `backend`, restoring the previous one after."""
+    previous = torch.backends.quantized.engine
     torch.backends.quantized.engine = backend
     try:
-        with quiet_quantization():
-            observed = _calibrate(units, calibration, mapping=mapping, keep_float=kept)
-            qparams = [
-                record
-                for (name, _), module in zip(units, observed, strict=True)
-                if isinstance(module, fx.GraphModule)
-                for record in _observer_qparams(name, module)
-            ]
-            deployed = [convert_fx(module) if isinstance(module, fx.GraphModule) else module for module in observed]
+        yield
     finally:
-        torch.backends.quantized.engine = previous_engine
+        torch.backends.quantized.engine = previous
+
+
+def assemble(
+    units: list[tuple[str, nn.Module]],
+    deployed: Sequence[nn.Module],
+    *,
+    keep_float: frozenset[str],
+    method: str,
+    backend: str,
+    qparams: Sequence[ActivationQParams],
+) -> QuantizedResNet:
+    """The QuantizedResNet of float `units` (frozen) and their `deployed` INT8 (or kept-float) versions."""
     float_units = [module for _, module in units]
     for module in float_units:
         module.requires_grad_(False)
     return QuantizedResNet(
-        names=names,
+        names=[name for name, _ in units],
         float_units=float_units,
         deployed_units=deployed,
-        keep_float=kept,
+        keep_float=keep_float,
         method=method,
         backend=backend,
         qparams=qparams,
