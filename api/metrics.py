@@ -159,7 +159,7 @@ class TaskCollector(Collector):
             seconds = cast(extract("epoch", col(Task.finished_at) - col(Task.started_at)), Float)
         statement = (
             select(
-                col(Resource.kind),
+                func.coalesce(col(Resource.kind), "dataset"),  # dataset-only tasks (augment) run no resource
                 col(Task.mode),
                 col(Task.status),
                 col(Task.lane),
@@ -169,7 +169,7 @@ class TaskCollector(Collector):
                 func.sum(steps[(0, "cache", "hit")].as_integer()),
                 func.sum(steps[(0, "cache", "miss")].as_integer()),
             )
-            .join(Resource, col(Resource.id) == col(Task.resource_id))
+            .outerjoin(Resource, col(Resource.id) == col(Task.resource_id))
             .group_by(Resource.kind, Task.mode, Task.status, Task.lane)
         )
         with engine.connect() as connection:

@@ -49,7 +49,7 @@ def reconcile_once(*, settings: Settings, dispatcher: Dispatcher) -> int:
             created = as_utc(task.created_at)
             if created is not None and utcnow() - created > RESUBMIT_AFTER:
                 with session_scope(url) as session:
-                    execution = execution_of(session, version_id=task.version_id)
+                    execution = execution_of(session, version_id=task.version_id) if task.version_id else None
                 try:
                     dispatch_id = dispatcher.submit(task.id, lane=task.lane, execution=execution)
                 except ServiceUnavailable as error:

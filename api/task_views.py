@@ -11,8 +11,8 @@ from registry.schemas import OutputPublic, StepPublic, TaskPublic
 
 
 def task_public(session: Session, task: Task, *, store: ObjectStore, expires_seconds: int) -> TaskPublic:
-    resource = session.get(Resource, task.resource_id)
-    version = session.get(ResourceVersion, task.version_id)
+    resource = session.get(Resource, task.resource_id) if task.resource_id else None
+    version = session.get(ResourceVersion, task.version_id) if task.version_id else None
     outputs = (
         [
             OutputPublic(
@@ -34,8 +34,8 @@ def task_public(session: Session, task: Task, *, store: ObjectStore, expires_sec
     return TaskPublic(
         id=task.id,
         status=task.status,
-        resource=resource.name if resource else "",
-        version=version.number if version else 0,
+        resource=resource.name if resource else ("" if task.resource_id else None),
+        version=version.number if version else (0 if task.version_id else None),
         mode=task.mode,
         lane=task.lane,
         params=task.params,

@@ -21,6 +21,7 @@ from registry.models import Dataset, Resource, ResourceVersion, Upload, User
 from registry.permissions import resource_for
 
 SAFE_STEM = re.compile(r"[^A-Za-z0-9_-]+")
+DATASET_KIND = "dataset"  # `Prepared.kind` of a task on a dataset alone (no resource version)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class DatasetFile:
 
     item_id: str
     name: str
-    label: str
+    label: str | None  # None only for the unlabelled photos a dataset-only task (augment) reads
     file: CachedFile
 
 
@@ -97,24 +98,32 @@ def prepare(*, settings: Settings, store: ObjectStore, task_id: str, device: str
     with session_scope(settings.resolved_database_url) as session:
         task = task_rows.get_task(session, task_id)
         owner = session.get(User, task.owner_id)
-        resource = session.get(Resource, task.resource_id)
-        version = session.get(ResourceVersion, task.version_id)
-        if owner is None or resource is None or version is None:
-            raise NotFound("the task's user, resource or version no longer exists")
-        resource_for(session, name=resource.name, user=owner, need="use")  # the right may have been revoked
+        if owner is None:
+            raise NotFound("the task's user no longer exists")
+        resource_info: dict[str, Any] = {"kind": DATASET_KIND}
+        files: list[dict[str, Any]] = []
+        config: dict[str, Any] = {}
+        version_execution: dict[str, Any] | None = None
+        if task.version_id is not None:  # dataset-only tasks (augment) run no version
+            resource = session.get(Resource, task.resource_id)
+            version = session.get(ResourceVersion, task.version_id)
+            if resource is None or version is None:
+                raise NotFound("the task's resource or version no longer exists")
+            resource_for(session, name=resource.name, user=owner, need="use")  # the right may have been revoked
+            resource_info = {
+                "id": resource.id,
+                "name": resource.name,
+                "kind": resource.kind,
+                "version": version.number,
+                "digest": version.digest,
+                "reported_metrics": version.reported_metrics,
+                "execution": version.execution,
+            }
+            files = list(version.files)
+            version_execution = version.execution
+            config = dict(version.config)
         uploads = [session.get(Upload, upload_id) for upload_id in task.inputs]
-        resource_info: dict[str, Any] = {
-            "id": resource.id,
-            "name": resource.name,
-            "kind": resource.kind,
-            "version": version.number,
-            "digest": version.digest,
-            "reported_metrics": version.reported_metrics,
-            "execution": version.execution,
-        }
-        files = list(version.files)
-        version_execution = version.execution
-        config, params, mode = dict(version.config), dict(task.params), task.mode
+        params, mode = dict(task.params), task.mode
         submitted_by, flow_run_id = owner.username, task.flow_run_id
         dataset_id, reproduces_id = task.dataset_id, task.reproduces_id
         original_task = task_rows.get_task(session, reproduces_id) if reproduces_id else None
@@ -149,7 +158,11 @@ def prepare(*, settings: Settings, store: ObjectStore, task_id: str, device: str
         inputs.append(
             InputFile(upload_id=upload.id, name=upload.name, stem=output_stem(upload.name, taken), file=cached)
         )
-    dataset_input = fetch_dataset(store=store, cache=cache, task_id=task_id) if dataset_id is not None else None
+    dataset_input = (
+        fetch_dataset(store=store, cache=cache, task_id=task_id, unlabelled=mode in task_rows.DATASET_ONLY_MODES)
+        if dataset_id is not None
+        else None
+    )
     original = load_original(store=store, task=original_task) if original_task is not None else None
     seed = int(params.get("seed", 0))
     seed_everything(seed)
@@ -173,12 +186,13 @@ def prepare(*, settings: Settings, store: ObjectStore, task_id: str, device: str
     )
 
 
-def fetch_dataset(*, store: ObjectStore, cache: ContentCache, task_id: str) -> DatasetInput:
-    """The task's dataset snapshot with every labelled photo fetched (and sha256-checked) into the cache."""
+def fetch_dataset(*, store: ObjectStore, cache: ContentCache, task_id: str, unlabelled: bool = False) -> DatasetInput:
+    """The task's dataset snapshot with every labelled photo (and with `unlabelled`, every photo: their
+    `label` is None) fetched and sha256-checked into the cache."""
     snapshot = load_snapshot(store=store, task_id=task_id)
     items = []
     for item in snapshot["items"]:
-        if item["label"] is None:
+        if item["label"] is None and not unlabelled:
             continue
         key = keys.dataset_item(snapshot["id"], item["sha256"], item["extension"])
         if not store.exists(key):
@@ -196,5 +210,5 @@ def fetch_dataset(*, store: ObjectStore, cache: ContentCache, task_id: str) -> D
         digest=snapshot["digest"],
         classes=list(snapshot["classes"]),
         items=items,
-        unlabelled=len(snapshot["items"]) - len(items),
+        unlabelled=sum(1 for item in snapshot["items"] if item["label"] is None),
     )

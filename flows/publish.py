@@ -12,8 +12,9 @@ from sqlmodel import Session
 from commons.errors import NotFound
 from commons.hashing import sha256_file
 from commons.store import ObjectStore, keys
-from flows.prepare import Prepared
+from flows.prepare import DATASET_KIND, Prepared
 from registry.clock import utcnow
+from registry.datasets import create_derived_dataset, dataset_digest, derived_dataset_id, validate_image
 from registry.models import Resource, ResourceVersion, Task, User
 from registry.trained_versions import publish_trained_version
 from registry.versions import StagedFile
@@ -42,15 +43,24 @@ def upload_outputs(*, store: ObjectStore, prepared: Prepared, files: list[Path])
 
 
 def publish_product(
-    session: Session, *, store: ObjectStore, prepared: Prepared, task: Task, outputs: list[dict[str, Any]]
+    session: Session,
+    *,
+    store: ObjectStore,
+    prepared: Prepared,
+    task: Task,
+    outputs: list[dict[str, Any]],
+    max_pixels: int,
 ) -> dict[str, Any] | None:
-    """Turn what the work step made for the registry into a version: `{"resource", "version", "digest"}`.
+    """Turn what the work step made for the registry into a version: `{"resource", "version", "digest"}`,
+    or, for a dataset task (augment), into a dataset: `{"dataset", "name", "items", "digest"}`.
 
     A reproduction publishes nothing to the registry: it only checks that the outputs come out the same.
     """
     product = prepared.product
     if product is None or task.reproduces_id is not None:
         return None
+    if product.get("kind") == "dataset":
+        return publish_dataset(session, store=store, task=task, product=product, max_pixels=max_pixels)
     owner = session.get(User, task.owner_id)
     source = session.get(Resource, task.resource_id)
     parent = session.get(ResourceVersion, task.version_id)
@@ -83,6 +93,37 @@ def publish_product(
     return {"resource": resource.name, "version": version.number, "digest": version.digest}
 
 
+def publish_dataset(
+    session: Session, *, store: ObjectStore, task: Task, product: dict[str, Any], max_pixels: int
+) -> dict[str, Any]:
+    """The derived dataset of a dataset task: its photos stored, then its rows (see `create_derived_dataset`)."""
+    owner = session.get(User, task.owner_id)
+    if owner is None:
+        raise NotFound("the task's user no longer exists")
+    images = [
+        (validate_image(path.read_bytes(), name=name, max_pixels=max_pixels), label)
+        for path, name, label in product["photos"]
+    ]
+    dataset = create_derived_dataset(
+        session,
+        store=store,
+        owner=owner,
+        dataset_id=derived_dataset_id(task.id),
+        source_id=product["derivation"]["source"]["id"],
+        name=product["name"],
+        description=f"Made by task {task.id} from dataset {product['derivation']['source']['name']!r}.",
+        classes=product["classes"],
+        derivation=product["derivation"],
+        images=images,
+    )
+    return {
+        "dataset": dataset.id,
+        "name": dataset.name,
+        "items": len(images),
+        "digest": dataset_digest(session, dataset),
+    }
+
+
 def build_manifest(
     *,
     prepared: Prepared,
@@ -100,7 +141,9 @@ def build_manifest(
             "flow_run_id": prepared.flow_run_id,
             "published_at": utcnow().isoformat(),
         },
-        "resource": {
+        "resource": None  # a task on a dataset alone (augment) runs no version
+        if prepared.kind == DATASET_KIND
+        else {
             **prepared.resource,
             "config": prepared.config,
             "files": [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -59,6 +60,10 @@ class DatasetPublic(BaseModel):
     labelled_count: int
     digest: str = Field(description="sha256 over the sorted (item sha256, class) pairs and the class list.")
     permissions: list[str]
+    source: str | None = Field(default=None, description="The dataset this one was derived from (e.g. augmented).")
+    derivation: dict[str, Any] | None = Field(
+        default=None, description="How it was derived: the task, the source's digest, the operations and parameters."
+    )
     created_at: datetime
     updated_at: datetime
 

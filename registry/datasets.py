@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
@@ -284,6 +285,8 @@ def dataset_public(session: Session, dataset: Dataset, user: User | None) -> Dat
         labelled_count=count_items(session, dataset, labelled=True),
         digest=dataset_digest(session, dataset),
         permissions=sorted(rights(session, dataset, user)),
+        source=dataset.source_id,
+        derivation=dataset.derivation,
         created_at=dataset.created_at,
         updated_at=dataset.updated_at,
     )
@@ -302,3 +305,48 @@ def item_public(item: DatasetItem, names: dict[str, str], *, url: str | None = N
         created_at=item.created_at,
         url=url,
     )
+
+
+def derived_dataset_id(task_id: str) -> str:
+    """The id of the dataset a task derives: fixed by the task, so a retried publish writes the same keys."""
+    return sha256_bytes(f"derived-dataset:{task_id}".encode())[:32]
+
+
+def create_derived_dataset(
+    session: Session,
+    *,
+    store: ObjectStore,
+    owner: User,
+    dataset_id: str,
+    source_id: str,
+    name: str,
+    description: str,
+    classes: list[str],
+    derivation: dict[str, Any],
+    images: list[tuple[ItemImage, str | None]],
+) -> Dataset:
+    """A new private dataset of `owner` holding `images` (each with its class name, or None: unlabelled),
+    the classes in `classes` order, and its lineage: `source_id` (the dataset it was made from) and how.
+
+    Each photo is stored once (a repeat, e.g. the mirror image of a symmetric photo, is kept once, with the
+    first label given). Objects are written before the rows are committed, so a committed item always has
+    its object; `dataset_id` (see `derived_dataset_id`) makes a retry write the same keys.
+    """
+    existing = session.get(Dataset, dataset_id)
+    if existing is not None:
+        raise Conflict(f"dataset {dataset_id} already exists; the task that makes it has already published")
+    dataset = Dataset(
+        id=dataset_id,
+        owner_id=owner.id,
+        name=name,
+        description=description,
+        visibility="private",
+        source_id=source_id,
+        derivation=derivation,
+    )
+    session.add(dataset)
+    session.flush()
+    by_name = {class_name: create_class(session, dataset=dataset, name=class_name) for class_name in classes}
+    for image, label in images:
+        add_item(session, store=store, dataset=dataset, image=image, label=by_name[label] if label else None)
+    return dataset

@@ -113,8 +113,9 @@ class Task(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("owner_id", "idempotency_key", name="uq_task_idempotency"),)
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     owner_id: str = Field(foreign_key="users.id", index=True, max_length=32)
-    resource_id: str = Field(foreign_key="resources.id", max_length=32)
-    version_id: str = Field(foreign_key="resource_versions.id", max_length=32)
+    # None for a task on a dataset alone (augment).
+    resource_id: str | None = Field(default=None, foreign_key="resources.id", max_length=32)
+    version_id: str | None = Field(default=None, foreign_key="resource_versions.id", max_length=32)
     mode: str = Field(max_length=16)
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     inputs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -156,6 +157,10 @@ class Dataset(SQLModel, table=True):
     name: str = Field(max_length=200)
     description: str = ""
     visibility: str = Field(default="private", max_length=16)
+    # A derived dataset (e.g. augmented): the dataset it was made from (no foreign key: the lineage is kept
+    # when the source is deleted) and how: {"task", "source_digest", "operation"/"operations", ...}.
+    source_id: str | None = Field(default=None, index=True, max_length=32)
+    derivation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 

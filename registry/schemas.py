@@ -12,7 +12,7 @@ SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 Permission = Literal["use", "modify"]
 Visibility = Literal["public", "private"]
-KINDS = ("segmenter.sam", "classifier.resnet")
+KINDS = ("segmenter.sam", "classifier.resnet", "classifier.blocks")
 
 
 class UserCreate(BaseModel):
@@ -270,8 +270,8 @@ class OutputPublic(BaseModel):
 class TaskPublic(BaseModel):
     id: str
     status: str
-    resource: str
-    version: int
+    resource: str | None = Field(description="The resource whose version runs; null for a task on a dataset alone.")
+    version: int | None
     mode: str
     lane: str
     params: dict[str, Any]

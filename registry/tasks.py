@@ -28,8 +28,10 @@ STEPS_BY_MODE = {
     "export": ("init", "export", "publish"),
     "inspect": ("init", "inspect", "publish"),
     "edit": ("init", "edit", "publish"),
+    "augment": ("init", "augment", "publish"),
 }
-DATASET_MODES = frozenset({"train", "evaluate", "export"})  # read a dataset snapshot
+DATASET_MODES = frozenset({"train", "evaluate", "export"})  # run a version on a dataset snapshot
+DATASET_ONLY_MODES = frozenset({"augment"})  # work on a dataset snapshot alone (no resource version)
 UPLOAD_MODES = frozenset({"infer", "inspect"})  # read uploaded photos
 PUBLISHING_MODES = frozenset({"train", "export", "edit"})  # publish a new version
 
@@ -38,8 +40,8 @@ def create_task(
     session: Session,
     *,
     owner: User,
-    resource: Resource,
-    version: ResourceVersion,
+    resource: Resource | None,
+    version: ResourceVersion | None,
     mode: str,
     params: dict[str, Any],
     inputs: list[str],
@@ -51,10 +53,15 @@ def create_task(
 ) -> tuple[Task, bool]:
     """Store a new pending task; with an idempotency key already used by this owner, return that task.
 
-    Returns (task, created).
+    A task runs a resource version, except in the dataset-only modes (`resource` and `version` None, a
+    `dataset_id` instead). Returns (task, created).
     """
     if mode not in STEPS_BY_MODE:
         raise Conflict(f"unknown task mode {mode!r}; modes: {', '.join(STEPS_BY_MODE)}")
+    if (version is None) != (mode in DATASET_ONLY_MODES) or (resource is None) != (version is None):
+        raise Conflict(f"a {mode} task needs {'no' if mode in DATASET_ONLY_MODES else 'a'} resource version")
+    if mode in DATASET_ONLY_MODES and dataset_id is None:
+        raise Conflict(f"a {mode} task needs a dataset")
     if idempotency_key is not None:
         existing = find_by_idempotency_key(session, owner=owner, key=idempotency_key)
         if existing is not None:
@@ -64,8 +71,8 @@ def create_task(
     ]
     task = Task(
         owner_id=owner.id,
-        resource_id=resource.id,
-        version_id=version.id,
+        resource_id=resource.id if resource is not None else None,
+        version_id=version.id if version is not None else None,
         mode=mode,
         params=params,
         inputs=inputs,

@@ -102,7 +102,7 @@ def submit(
         dataset_id=snapshot["id"] if snapshot else None,
         dataset_digest=snapshot["digest"] if snapshot else None,
     )
-    return _launch(
+    return launch(
         task,
         created=created,
         snapshot=snapshot,
@@ -114,7 +114,7 @@ def submit(
     )
 
 
-def _launch(
+def launch(
     task: Task,
     *,
     created: bool,
@@ -130,7 +130,7 @@ def _launch(
     if created:
         if snapshot is not None:
             store_snapshot(store=store, task_id=task.id, snapshot=snapshot)
-        execution = execution_of(session, version_id=task.version_id)
+        execution = execution_of(session, version_id=task.version_id) if task.version_id else None
         # Commit (the worker reads the row from its own connection), then hand the task to Prefect on the
         # dispatcher's threads: the answer (202, status pending) does not wait for Prefect.
         session.commit()
@@ -172,11 +172,13 @@ def reproduce(
     """Run a succeeded task again: same version digest, same inputs or dataset snapshot, same parameters
     and seed. Its outputs include `reproduction.json`, comparing every figure and output digest."""
     original = reproducible_task(session, task_id=task_id, user=user)
-    resource = session.get(Resource, original.resource_id)
-    version = session.get(ResourceVersion, original.version_id)
-    if resource is None or version is None:
-        raise NotFound(f"the resource version task {original.id} ran no longer exists")
-    resource_for(session, name=resource.name, user=user, need="use")
+    resource = version = None
+    if original.version_id is not None:  # a task on a dataset alone (augment) runs no version
+        resource = session.get(Resource, original.resource_id)
+        version = session.get(ResourceVersion, original.version_id)
+        if resource is None or version is None:
+            raise NotFound(f"the resource version task {original.id} ran no longer exists")
+        resource_for(session, name=resource.name, user=user, need="use")
     snapshot = None
     if original.dataset_id is not None:
         dataset_for(session, dataset_id=original.dataset_id, user=user, need="use")
@@ -198,7 +200,7 @@ def reproduce(
         dataset_digest=original.dataset_digest,
         reproduces_id=original.id,
     )
-    return _launch(
+    return launch(
         task,
         created=True,
         snapshot=snapshot,

@@ -51,7 +51,9 @@ function render(task, epochs) {
     ] });
   }
   root.replaceChildren(...[
-    el("p", {}, `${task.mode} on `, el("a", { href: `/resources/${task.resource}` }, `${task.resource} v${task.version}`),
+    el("p", {}, `${task.mode} on `, task.resource
+      ? el("a", { href: `/resources/${encodeURIComponent(task.resource)}` }, `${task.resource} v${task.version}`)
+      : el("a", { href: `/datasets/${encodeURIComponent(task.dataset)}` }, "a dataset"),
       " · status ", el("span", { class: `status ${task.status}`, id: "task-status" }, task.status),
       task.reproduces ? el("span", {}, " · reproduces ", el("a", { href: `/tasks/${task.reproduces}` }, task.reproduces.slice(0, 8))) : null),
     el("progress", { max: 1, value: task.progress, "aria-label": "progress" }),
@@ -62,7 +64,8 @@ function render(task, epochs) {
     el("h2", {}, "Outputs"), outputsList(task),
     task.manifest_url ? el("p", {}, el("a", { href: task.manifest_url }, "manifest.json"), " (inputs, weights, parameters, environment, digests)") : null,
     task.mode === "inspect" ? el("p", {}, el("a", { href: `/inspect?task=${encodeURIComponent(task.id)}`, id: "open-inspect", class: "button secondary" }, "Open in Inspect")) : null,
-    task.result ? el("p", {}, "Published ", el("a", { href: `/resources/${task.result.resource}` }, `${task.result.resource} version ${task.result.version}`)) : null,
+    task.result && task.result.resource ? el("p", {}, "Published ", el("a", { href: `/resources/${task.result.resource}` }, `${task.result.resource} version ${task.result.version}`)) : null,
+    task.result && task.result.dataset ? el("p", {}, "Made the dataset ", el("a", { href: `/datasets/${task.result.dataset}`, id: "derived-dataset" }, task.result.name), ` (${task.result.items} photos)`) : null,
     el("div", { id: "reproduction-slot" }),
     el("section", { class: "card" },
       el("h2", {}, "Logs ", el("button", { type: "button", class: "secondary", onclick: () => guarded(showLogs) }, "Refresh logs")),

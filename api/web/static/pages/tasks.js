@@ -11,11 +11,13 @@ guarded(async () => {
     return;
   }
   root.replaceChildren(el("div", { class: "table-wrap" }, el("table", {},
-    el("thead", {}, el("tr", {}, ["Task", "Mode", "Resource", "Status", "Duration", "Submitted"].map((h) => el("th", { scope: "col" }, h)))),
+    el("thead", {}, el("tr", {}, ["Task", "Mode", "Runs on", "Status", "Duration", "Submitted"].map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, tasks.map((task) => el("tr", {},
       el("td", {}, el("a", { href: `/tasks/${task.id}` }, task.id.slice(0, 8))),
       el("td", {}, task.mode),
-      el("td", {}, el("a", { href: `/resources/${task.resource}` }, `${task.resource} v${task.version}`)),
+      el("td", {}, task.resource
+        ? el("a", { href: `/resources/${encodeURIComponent(task.resource)}` }, `${task.resource} v${task.version}`)
+        : el("a", { href: `/datasets/${encodeURIComponent(task.dataset)}` }, "dataset")),
       el("td", { class: `status ${task.status}` }, task.status),
       el("td", {}, duration(task.started_at, task.finished_at)),
       el("td", {}, new Date(task.created_at).toLocaleString()),

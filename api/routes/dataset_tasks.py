@@ -1,0 +1,95 @@
+"""Tasks on a dataset alone: augmentation makes a derived dataset (a task, like any other: 202, events)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Body, Header, Response, status
+
+from api.deps import CurrentUser, DispatcherDep, SessionDep, SettingsDep, StoreDep
+from api.routes.tasks import launch
+from api.task_views import task_public
+from commons.errors import InvalidInput
+from registry import tasks as task_rows
+from registry.dataset_permissions import dataset_for
+from registry.dataset_snapshots import take_snapshot
+from registry.schemas import TaskPublic
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+MAX_DERIVED_PHOTOS: Final = 100_000
+AUGMENT_EXAMPLE: Final = {
+    "operations": [
+        {"op": "rotate", "degrees": 15},
+        {"op": "blur", "radius": 1.0},
+        {"op": "flip"},
+        {"op": "flop"},
+    ],
+    "keep_original": True,
+    "name": "digits (augmented)",
+}
+
+
+@router.post("/{dataset_id}/augment", status_code=status.HTTP_202_ACCEPTED, response_model=TaskPublic)
+def augment(
+    dataset_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+    response: Response,
+    params: Annotated[
+        dict[str, Any],
+        Body(
+            description="The operations (rotate `degrees`, blur `radius`, flip = left-right, flop = top-bottom), "
+            "whether the originals are kept, and the new dataset's name. Empty: all four with their defaults.",
+            examples=[AUGMENT_EXAMPLE],
+        ),
+    ],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> TaskPublic:
+    """Start a task that makes a new dataset of yours: every photo of this one (frozen now) and one copy of it
+    per operation, each with the photo's label; the operations and the source are recorded as its lineage.
+    With the defaults that is five photos from one. The task's `result` names the new dataset."""
+    from resources.augment import parse_augment_params
+
+    if idempotency_key is not None:
+        earlier = task_rows.find_by_idempotency_key(session, owner=user, key=idempotency_key)
+        if earlier is not None:
+            return task_public(session, earlier, store=store, expires_seconds=settings.presign_expiry_seconds)
+    dataset = dataset_for(session, dataset_id=dataset_id, user=user, need="use")
+    parsed = parse_augment_params(params)
+    snapshot = take_snapshot(session, dataset)
+    photos = len(snapshot["items"])
+    if photos == 0:
+        raise InvalidInput(f"dataset {dataset.name!r} has no photos; add photos before augmenting it", field="dataset")
+    derived = photos * (len(parsed.operations) + int(parsed.keep_original))
+    if derived > MAX_DERIVED_PHOTOS:
+        raise InvalidInput(
+            f"dataset {dataset.name!r} would grow to {derived} photos; at most {MAX_DERIVED_PHOTOS} — use fewer "
+            "operations or a smaller dataset",
+            field="params.operations",
+        )
+    task, created = task_rows.create_task(
+        session,
+        owner=user,
+        resource=None,
+        version=None,
+        mode="augment",
+        params=parsed.model_dump(mode="json"),
+        inputs=[],
+        lane="batch",
+        idempotency_key=idempotency_key,
+        dataset_id=snapshot["id"],
+        dataset_digest=snapshot["digest"],
+    )
+    return launch(
+        task,
+        created=created,
+        snapshot=snapshot,
+        session=session,
+        store=store,
+        settings=settings,
+        dispatcher=dispatcher,
+        response=response,
+    )
