@@ -12,7 +12,18 @@ from api.dispatch import Dispatcher
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
 from api.reaper import Reaper
-from api.routes import access_requests, datasets, grants, health, resources, tasks, uploads, users
+from api.routes import (
+    access_requests,
+    blocks,
+    dataset_tasks,
+    datasets,
+    grants,
+    health,
+    resources,
+    tasks,
+    uploads,
+    users,
+)
 from api.security import install_security
 from commons.logging import configure_logging
 from commons.settings import Settings, get_settings
@@ -48,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_metrics(app, settings)
     install_security(app, settings)
     v1 = APIRouter(prefix="/api/v1")
-    for module in (users, resources, grants, access_requests, uploads, tasks, datasets, health):
+    for module in (users, resources, grants, access_requests, uploads, tasks, datasets, dataset_tasks, blocks, health):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(pages.router)

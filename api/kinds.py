@@ -21,6 +21,10 @@ def validate_config(kind: str, raw: Any) -> dict[str, Any]:
         from resources.classifier.config import parse_classifier_config
 
         return parse_classifier_config(raw).model_dump(mode="json", exclude_none=True)
+    if kind == "classifier.blocks":
+        from resources.classifier.blocks_spec import parse_blocks_config
+
+        return parse_blocks_config(raw).model_dump(mode="json", exclude_none=True)
     raise InvalidInput(f"kind {kind!r} has no config schema", field="kind")
 
 
@@ -40,11 +44,17 @@ def check_weights(kind: str, config: dict[str, Any], files: list[StagedFile]) ->
         from resources.classifier.model import check_weights_file as check_classifier_weights
 
         check_classifier_weights(match.path, config=parse_classifier_config(config))
+    elif kind == "classifier.blocks":
+        from resources.classifier.blocks_model import check_blocks_weights_file
+        from resources.classifier.blocks_spec import parse_blocks_config
+
+        check_blocks_weights_file(match.path, config=parse_blocks_config(config))
 
 
 KIND_MODES: dict[str, tuple[str, ...]] = {
     "segmenter.sam": ("infer",),
     "classifier.resnet": ("infer", "train", "evaluate", "export", "inspect", "edit"),
+    "classifier.blocks": ("infer", "train", "evaluate", "export"),
 }
 
 
@@ -77,7 +87,45 @@ def validate_params(
             for upload in inputs:
                 params.prompt.check_inside(upload.width, upload.height)
         return params.model_dump(mode="json")
+    if kind == "classifier.blocks":
+        return _blocks_params(mode, raw, config=config, dataset=dataset)
     return _classifier_params(mode, raw, config=config, dataset=dataset)
+
+
+def _blocks_params(
+    mode: str, raw: dict[str, Any], *, config: dict[str, Any] | None, dataset: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Like a ResNet's, except that a model from blocks has no head to replace: a train task's dataset must
+    have as many classes as the last block has outputs (the class names are the dataset's)."""
+    from resources.classifier import config as schema
+    from resources.classifier.blocks_spec import check_dataset_classes, parse_blocks_config
+
+    if config is None:
+        raise InvalidInput(f"a {mode} task needs the version's config", field="version")
+    parsed = parse_blocks_config(config)
+    if parsed.quantization is not None and mode in ("train", "export"):
+        raise InvalidInput(
+            f"this version is INT8 (made by an export task); {mode} its float parent instead (see its lineage)",
+            field="version",
+        )
+    if mode == "infer":
+        return schema.parse_predict_params(raw).model_dump(mode="json")
+    if mode == "train":
+        params = schema.parse_train_params(raw)
+        if params.freeze_backbone:
+            raise InvalidInput(
+                "params.freeze_backbone: a model built from blocks trains from scratch and has no backbone to freeze; "
+                "leave it out",
+                field="params.freeze_backbone",
+            )
+        if dataset is not None:
+            check_dataset_classes(parsed, num_classes=len(dataset["classes"]), dataset_name=dataset["name"])
+        return params.model_dump(mode="json")
+    if dataset is not None:
+        _check_dataset_classes(dataset, classes=list(parsed.classes or []), mode=mode)
+    if mode == "export":
+        return schema.parse_export_params(raw, config=parsed).model_dump(mode="json")
+    return schema.parse_eval_params(raw).model_dump(mode="json")
 
 
 def _classifier_params(

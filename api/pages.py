@@ -30,6 +30,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "/segment": ("segment", "Segment photos"),
     "/datasets": ("datasets", "Datasets"),
     "/train": ("train", "Train a classifier"),
+    "/build": ("build", "Build a model"),
     "/evaluate": ("evaluate", "Evaluate and predict"),
     "/inspect": ("inspect", "Inspect a classifier"),
     "/provide": ("provide", "Provide a model"),

@@ -17,42 +17,66 @@ from flows.prepare import DatasetInput, Prepared
 
 if TYPE_CHECKING:
     from torch import nn
-    from torchvision.models import ResNet
 
+    from resources.classifier.blocks_spec import BlocksConfig
     from resources.classifier.config import ClassifierConfig
     from resources.classifier.data import Item
 
+    AnyClassifierConfig = ClassifierConfig | BlocksConfig
 
-def model_device(prepared: Prepared, config: ClassifierConfig) -> str:
+BLOCKS_KIND = "classifier.blocks"
+
+
+def parse_config(prepared: Prepared) -> AnyClassifierConfig:
+    """The version's config as its kind reads it: a ResNet's (`classifier.resnet`) or a model from blocks'."""
+    if prepared.kind == BLOCKS_KIND:
+        from resources.classifier.blocks_spec import parse_blocks_config
+
+        return parse_blocks_config(prepared.config)
+    from resources.classifier.config import parse_classifier_config
+
+    return parse_classifier_config(prepared.config)
+
+
+def build_model(config: AnyClassifierConfig, weights_path: Path | None, *, device: str) -> nn.Module:
+    """The float classifier of `config` from `weights_path` (None: from `config.init_seed`), in eval mode."""
+    from resources.classifier.config import ClassifierConfig
+
+    if isinstance(config, ClassifierConfig):
+        from resources.classifier.model import build_classifier
+
+        return build_classifier(config, weights_path, device=device)
+    from resources.classifier.blocks_model import build_blocks_model
+
+    return build_blocks_model(config, weights_path, device=device)
+
+
+def model_device(prepared: Prepared, config: AnyClassifierConfig) -> str:
     """Where the version runs: INT8 versions on the CPU (the quantized kernels are x86/fbgemm), others on
     the task's device."""
     return "cpu" if config.quantization is not None else prepared.device
 
 
-def load_float_model(prepared: Prepared, config: ClassifierConfig, *, device: str | None = None) -> ResNet:
+def load_float_model(prepared: Prepared, config: AnyClassifierConfig, *, device: str | None = None) -> nn.Module:
     """The version's float classifier (for an INT8 version its float weights), a copy of its own (train,
     export, inspect change or wrap it); on `device` or the task's device. Records `model_load_s`."""
-    from resources.classifier.model import build_classifier
-
     started = time.perf_counter()
-    model = build_classifier(config, _weights_path(prepared, config), device=device or prepared.device)
+    model = build_model(config, _weights_path(prepared, config), device=device or prepared.device)
     prepared.timings["model_load_s"] = round(time.perf_counter() - started, 4)
     return model
 
 
-def load_model(prepared: Prepared, config: ClassifierConfig) -> nn.Module:
+def load_model(prepared: Prepared, config: AnyClassifierConfig) -> nn.Module:
     """The version's classifier on `model_device`: from its weights file, or from `init_seed` when the
     version is architecture-only; for an INT8 version the INT8 (or hybrid) model rebuilt from its float
     weights and `config.quantization`. Records `model_load_s`.
 
     For read-only use (infer, evaluate): it may be the warm worker's cached copy, shared with other tasks;
     whatever changes the weights uses `load_float_model`."""
-    from resources.classifier.model import build_classifier
-
     device = model_device(prepared, config)
     weights_path = _weights_path(prepared, config)
     started = time.perf_counter()
-    load: Callable[[], nn.Module] = partial(build_classifier, config, weights_path, device=device)
+    load: Callable[[], nn.Module] = partial(build_model, config, weights_path, device=device)
     if config.quantization is not None:
         load = partial(_load_int8, config, weights_path)
     model = cached_model(
@@ -66,17 +90,16 @@ def load_model(prepared: Prepared, config: ClassifierConfig) -> nn.Module:
     return model
 
 
-def _load_int8(config: ClassifierConfig, weights_path: Path | None) -> nn.Module:
+def _load_int8(config: AnyClassifierConfig, weights_path: Path | None) -> nn.Module:
     from resources.classifier.int8_version import rebuild_int8
-    from resources.classifier.model import build_classifier
 
     if config.quantization is None:
         raise InvalidWeights("the version has no config.quantization; it is a float version")
-    float_model = build_classifier(config, weights_path, device="cpu")
-    return rebuild_int8(float_model, config.quantization, input_size=config.input_size)
+    float_model = build_model(config, weights_path, device="cpu")
+    return rebuild_int8(float_model, config.quantization, input_size=config.input_size, channels=config.input_channels)
 
 
-def _weights_path(prepared: Prepared, config: ClassifierConfig) -> Path | None:
+def _weights_path(prepared: Prepared, config: AnyClassifierConfig) -> Path | None:
     if config.checkpoint is None:
         return None
     weights = prepared.weights.get(config.checkpoint)
@@ -94,7 +117,8 @@ def load_items(dataset: DatasetInput, *, classes: list[str], input_size: int, ma
     from resources.classifier.data import resize
 
     index = {name: position for position, name in enumerate(classes)}
-    unknown = sorted({item.label for item in dataset.items} - set(index))
+    labelled = [(item, item.label) for item in dataset.items if item.label is not None]
+    unknown = sorted({label for _, label in labelled} - set(index))
     if unknown:
         raise InvalidInput(
             f"dataset {dataset.name!r} has labels the model does not know: {', '.join(unknown)}; the model's "
@@ -102,7 +126,7 @@ def load_items(dataset: DatasetInput, *, classes: list[str], input_size: int, ma
             field="dataset",
         )
     items: list[Item] = []
-    for item in dataset.items:
+    for item, label in labelled:
         image = decode_image(item.file.path.read_bytes(), name=item.name, max_pixels=max_pixels)
-        items.append((np.asarray(resize(image, input_size)), index[item.label]))
+        items.append((np.asarray(resize(image, input_size)), index[label]))
     return items

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from commons.errors import InvalidInput
-from flows.classifier_common import load_items, load_model, model_device
+from flows.classifier_common import load_items, load_model, model_device, parse_config
 from flows.prepare import Prepared
 from flows.reporting import Reporter
 
@@ -21,14 +21,14 @@ METRICS_SCHEMA = "model-commons/evaluate-metrics/1"
 
 
 def evaluate_classifier(prepared: Prepared, *, max_image_pixels: int, report: Reporter) -> list[Path]:
-    from resources.classifier.config import parse_classifier_config, parse_eval_params
+    from resources.classifier.config import parse_eval_params
     from resources.classifier.evaluate import evaluate
     from resources.classifier.plots import confusion_png
 
     dataset = prepared.dataset
     if dataset is None:
         raise InvalidInput("an evaluate task needs a dataset", field="dataset")
-    config = parse_classifier_config(prepared.config)
+    config = parse_config(prepared)
     params = parse_eval_params(prepared.params)
     classes = list(config.classes)
     model = load_model(prepared, config)

@@ -23,14 +23,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from commons.errors import InvalidInput
-from flows.classifier_common import load_float_model, load_items
+from flows.classifier_common import load_float_model, load_items, parse_config
 from flows.prepare import Prepared
 from flows.reporting import Reporter
 
 if TYPE_CHECKING:
     import torch
 
-    from resources.classifier.config import ClassifierConfig, ExportParams
+    from flows.classifier_common import AnyClassifierConfig
+    from resources.classifier.config import ExportParams, ImageClassifierConfig
     from resources.classifier.data import Item
 
 EXPORT_SCHEMA = "model-commons/export/1"
@@ -39,12 +40,12 @@ WEIGHTS_NAME = "weights.safetensors"
 
 
 def export_classifier(prepared: Prepared, *, max_image_pixels: int, report: Reporter) -> list[Path]:
-    from resources.classifier.config import parse_classifier_config, parse_export_params
+    from resources.classifier.config import parse_export_params
 
     dataset = prepared.dataset
     if dataset is None:
         raise InvalidInput("an export task needs a dataset to check and calibrate on", field="dataset")
-    config = parse_classifier_config(prepared.config)
+    config = parse_config(prepared)
     params = parse_export_params(prepared.params, config=config)
     model = load_float_model(prepared, config, device="cpu")
     started = time.perf_counter()
@@ -109,7 +110,7 @@ def _split(count: int, *, calibration: int, seed: int) -> tuple[list[int], list[
     return sorted(order[:taken]), left or list(range(count)), bool(left)
 
 
-def _tensor(items: list[Item], config: ClassifierConfig) -> torch.Tensor:
+def _tensor(items: list[Item], config: ImageClassifierConfig) -> torch.Tensor:
     """Items as one Nx3xSxS float32 batch, normalised as at evaluation time."""
     import torch
 
@@ -120,11 +121,11 @@ def _tensor(items: list[Item], config: ClassifierConfig) -> torch.Tensor:
 
 
 def _export_onnx(
-    model: Any, out: Path, *, images: torch.Tensor, config: ClassifierConfig, params: ExportParams
+    model: Any, out: Path, *, images: torch.Tensor, config: ImageClassifierConfig, params: ExportParams
 ) -> dict[str, Any]:
     from resources.classifier.export import ONNX_RTOL, check_onnx, export_onnx
 
-    path = export_onnx(model, out / "model.onnx", input_size=config.input_size)
+    path = export_onnx(model, out / "model.onnx", input_size=config.input_size, channels=config.input_channels)
     difference = check_onnx(path, model, images, atol=params.onnx_atol, rtol=ONNX_RTOL)
     return {
         "runtime": "onnxruntime (CPUExecutionProvider)",
@@ -148,7 +149,9 @@ def _export_torchscript(model: Any, path: Path, *, images: torch.Tensor) -> dict
     export_torchscript(model, path)
     with torch.inference_mode():
         logits = model(images[:1])
-    loaded = load_torchscript(path, input_size=int(images.shape[-1]), num_classes=int(logits.shape[-1]))
+    loaded = load_torchscript(
+        path, input_size=int(images.shape[-1]), num_classes=int(logits.shape[-1]), channels=int(images.shape[1])
+    )
     difference = check_torchscript(loaded, model, images)
     return {
         "images": int(images.shape[0]),
@@ -162,7 +165,7 @@ def _export_int8(
     model: Any,
     out: Path,
     *,
-    config: ClassifierConfig,
+    config: AnyClassifierConfig,
     params: ExportParams,
     calibration: list[Item],
     evaluation: list[Item],
@@ -204,7 +207,7 @@ def _export_int8(
         },
     )
     # What the version stores must rebuild exactly the model measured here.
-    rebuilt = rebuild_int8(model, spec, input_size=config.input_size)
+    rebuilt = rebuild_int8(model, spec, input_size=config.input_size, channels=config.input_channels)
     with torch.inference_mode():
         if not torch.equal(rebuilt(check_images), int8(check_images)):
             raise ExportMismatch("the INT8 model rebuilt from its recorded scales differs from the calibrated one")
@@ -221,8 +224,14 @@ def _export_int8(
     report.progress(0.7)
     started = time.perf_counter()
     latency = {
-        "float_ms": 1000 * latency_per_image(model, input_size=config.input_size, repeats=params.latency_repeats),
-        "int8_ms": 1000 * latency_per_image(int8, input_size=config.input_size, repeats=params.latency_repeats),
+        "float_ms": 1000
+        * latency_per_image(
+            model, input_size=config.input_size, channels=config.input_channels, repeats=params.latency_repeats
+        ),
+        "int8_ms": 1000
+        * latency_per_image(
+            int8, input_size=config.input_size, channels=config.input_channels, repeats=params.latency_repeats
+        ),
     }
     latency["speedup"] = latency["float_ms"] / latency["int8_ms"]
     prepared.timings["latency_s"] = round(time.perf_counter() - started, 4)

@@ -7,17 +7,17 @@ import time
 from pathlib import Path
 
 from commons.image_io import decode_image
-from flows.classifier_common import load_model, model_device
+from flows.classifier_common import load_model, model_device, parse_config
 from flows.prepare import Prepared
 from flows.reporting import Reporter
 
 
 def infer_classifier(prepared: Prepared, *, max_image_pixels: int, report: Reporter) -> list[Path]:
     """Write `predictions.json` under `work_dir/outputs`: per photo, the `top_k` most probable classes."""
-    from resources.classifier.config import parse_classifier_config, parse_predict_params
+    from resources.classifier.config import parse_predict_params
     from resources.classifier.evaluate import predict
 
-    config = parse_classifier_config(prepared.config)
+    config = parse_config(prepared)
     params = parse_predict_params(prepared.params)
     model = load_model(prepared, config)
     started = time.perf_counter()

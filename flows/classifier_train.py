@@ -1,4 +1,5 @@
-"""The train step for `classifier.resnet`: transfer learning on the task's dataset snapshot.
+"""The train step for classifiers: transfer learning (`classifier.resnet`) or training a model from blocks
+(`classifier.blocks`, the dataset's class names on its outputs) on the task's dataset snapshot.
 
 Writes under `work_dir/outputs`: `model.safetensors`, `config.json` (the trained version's config),
 `metrics.json` (per-epoch figures, final figures, the split), `split.json` (which photos trained and
@@ -12,19 +13,33 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from commons.errors import InvalidInput
-from flows.classifier_common import load_float_model, load_items
+from flows.classifier_common import load_float_model, load_items, parse_config
 from flows.prepare import Prepared
 from flows.reporting import Reporter, TaskCancelled
 
+if TYPE_CHECKING:
+    from torchvision.models import ResNet
+
 WEIGHTS_NAME = "model.safetensors"
+
+
+def _resnet(model: object) -> ResNet:
+    from torchvision.models import ResNet
+
+    if not isinstance(model, ResNet):
+        raise InvalidInput("a ResNet version built something else; re-upload the version", field="version")
+    return model
+
+
 METRICS_SCHEMA = "model-commons/train-metrics/1"
 
 
 def train_classifier(prepared: Prepared, *, max_image_pixels: int, report: Reporter) -> list[Path]:
-    from resources.classifier.config import parse_classifier_config, parse_train_params
+    from resources.classifier.blocks_spec import check_dataset_classes
+    from resources.classifier.config import ClassifierConfig, parse_train_params
     from resources.classifier.data import split_indices
     from resources.classifier.model import replace_head, save_weights
     from resources.classifier.plots import curves_png
@@ -33,13 +48,16 @@ def train_classifier(prepared: Prepared, *, max_image_pixels: int, report: Repor
     dataset = prepared.dataset
     if dataset is None:
         raise InvalidInput("a train task needs a dataset", field="dataset")
-    config = parse_classifier_config(prepared.config)
+    config = parse_config(prepared)
     params = parse_train_params(prepared.params)
     classes = dataset.classes
     model = load_float_model(prepared, config)
-    head_replaced = list(config.classes) != classes
-    if head_replaced:  # transfer learning: a new final layer with one output per class of the dataset
-        replace_head(model, num_classes=len(classes), seed=params.seed)
+    head_replaced = False
+    if not isinstance(config, ClassifierConfig):  # from blocks: no head to replace, the dataset's names
+        check_dataset_classes(config, num_classes=len(classes), dataset_name=dataset.name)
+    elif list(config.classes) != classes:  # transfer learning: a new final layer, one output per class
+        replace_head(_resnet(model), num_classes=len(classes), seed=params.seed)
+        head_replaced = True
     trained_config = config.model_copy(update={"classes": classes, "checkpoint": WEIGHTS_NAME, "quantization": None})
 
     started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The task flow: init → the mode's step (infer, train, evaluate, export, inspect, edit) → publish.
+"""The task flow: init → the mode's step (infer, train, evaluate, export, inspect, edit, augment) → publish.
 
 Each step's state and times are recorded on the task row.
 
@@ -46,6 +46,11 @@ RUNNERS = {
     ("classifier.resnet", "export"): "flows.classifier_export:export_classifier",
     ("classifier.resnet", "inspect"): "flows.classifier_inspect:inspect_classifier",
     ("classifier.resnet", "edit"): "flows.classifier_edit:edit_classifier",
+    ("classifier.blocks", "infer"): "flows.classifier_infer:infer_classifier",
+    ("classifier.blocks", "train"): "flows.classifier_train:train_classifier",
+    ("classifier.blocks", "evaluate"): "flows.classifier_evaluate:evaluate_classifier",
+    ("classifier.blocks", "export"): "flows.classifier_export:export_classifier",
+    ("dataset", "augment"): "flows.dataset_augment:augment_dataset",
 }
 
 
@@ -156,7 +161,9 @@ def publish_step(prepared: Prepared, files: list[Path]) -> str | None:
         def publish_and_finish(session: Session, row: Task) -> str | None:
             if row.status in task_rows.TERMINAL:
                 return None
-            result = publish_product(session, store=store, prepared=prepared, task=row, outputs=outputs)
+            result = publish_product(
+                session, store=store, prepared=prepared, task=row, outputs=outputs, max_pixels=settings.max_image_pixels
+            )
             steps = [dict(step) for step in row.steps]
             manifest = build_manifest(prepared=prepared, outputs=outputs, steps=steps, result=result)
             key = write_manifest(store=store, task_id=prepared.task_id, manifest=manifest)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from commons.errors import InvalidInput
-from resources.classifier.config import ClassifierConfig
+from resources.classifier.config import ImageClassifierConfig
 from resources.classifier.data import Item
 from resources.classifier.evaluate import evaluate
 from resources.classifier.quantize import DIRECTIONS, Direction, QuantizedResNet, check_images, quiet_quantization
@@ -147,7 +147,7 @@ def accuracy_comparison(
     int8_model: QuantizedResNet,
     *,
     items: Sequence[Item],
-    config: ClassifierConfig,
+    config: ImageClassifierConfig,
     batch_size: int = 64,
 ) -> dict[str, Any]:
     """Accuracy of both models on labelled `items` (CPU): ``{"float_accuracy", "int8_accuracy",
@@ -176,14 +176,16 @@ def state_dict_bytes(model: nn.Module) -> int:
 
 
 @torch.inference_mode()
-def latency_per_image(model: nn.Module, *, input_size: int, repeats: int = 30, warmup: int = 5) -> float:
-    """Median seconds of one forward pass of a 1x3xSxS float32 batch on the CPU (S = input_size).
+def latency_per_image(
+    model: nn.Module, *, input_size: int, channels: int = 3, repeats: int = 30, warmup: int = 5
+) -> float:
+    """Median seconds of one forward pass of a 1xCxSxS float32 batch on the CPU (C = channels, S = input_size).
 
     Uses the threads torch is set to (`torch.set_num_threads`); the model's mode is left as it was.
     """
     if repeats < 1 or warmup < 0:
         raise InvalidInput(f"repeats must be ≥ 1 and warmup ≥ 0 (got {repeats}, {warmup})", field="repeats")
-    x = torch.randn(1, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(1, channels, input_size, input_size, generator=torch.Generator().manual_seed(0))
     timings = []
     with quiet_quantization():
         for index in range(warmup + repeats):

@@ -7,8 +7,8 @@ become `InvalidInput` whose message names the field path, e.g. ``params.epochs: 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Annotated, Any, Final, Literal
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Final, Literal, Protocol
 
 from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, field_validator
 
@@ -121,6 +121,20 @@ class ClassifierConfig(BaseModel):
     def _plain_weights_name(cls, value: str | None) -> str | None:
         return None if value is None else check_weights_name(value)
 
+    @property
+    def input_channels(self) -> int:
+        """Channels of the input: RGB."""
+        return 3
+
+    @property
+    def model_name(self) -> str:
+        """How messages name the model: its architecture."""
+        return self.arch
+
+    def unit_names(self) -> list[str]:
+        """The units `keep_float` and inspect records name, in execution order."""
+        return unit_names_for(self.arch)
+
 
 class TrainParams(BaseModel):
     """What a training task asks for. `momentum` is used by sgd only; `augment` ops apply at train time."""
@@ -209,21 +223,64 @@ class InspectParams(BaseModel):
     cross: Bool = True
 
 
-def check_units(names: list[str], *, arch: str, field: str) -> None:
-    """Refuse unit names `arch` does not have, listing the ones it has."""
-    known = unit_names_for(arch)
+class ImageClassifierConfig(Protocol):
+    """What preprocessing, training and evaluation read of a classifier's config, ResNet or blocks alike:
+    `classes[i]` names logit i; images are resized to `input_size` x `input_size`, given `input_channels`
+    channels (3: RGB, 1: grey) and normalised with `mean`/`std` (one value per channel)."""
+
+    @property
+    def classes(self) -> Sequence[str]: ...
+
+    @property
+    def input_size(self) -> int: ...
+
+    @property
+    def input_channels(self) -> int: ...
+
+    @property
+    def mean(self) -> Sequence[float]: ...
+
+    @property
+    def std(self) -> Sequence[float]: ...
+
+    @property
+    def checkpoint(self) -> str | None: ...
+
+    @property
+    def quantization(self) -> QuantizationSpec | None: ...
+
+    @property
+    def model_name(self) -> str: ...
+
+    def unit_names(self) -> list[str]: ...
+
+
+class UnitModel(Protocol):
+    """A classifier config that names its model and its quantization units (ResNet or blocks)."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def quantization(self) -> QuantizationSpec | None: ...
+
+    def unit_names(self) -> list[str]: ...
+
+
+def check_units(names: list[str], *, known: list[str], model: str, field: str) -> None:
+    """Refuse unit names the model (`model` names it in the message) does not have, listing the ones it has."""
     unknown = [name for name in names if name not in known]
     if unknown:
         raise InvalidInput(
-            f"{field}: {arch} has no unit {', '.join(map(repr, unknown))}; its units are {', '.join(known)}",
+            f"{field}: {model} has no unit {', '.join(map(repr, unknown))}; its units are {', '.join(known)}",
             field=field,
         )
 
 
-def parse_export_params(raw: Mapping[str, Any], *, config: ClassifierConfig) -> ExportParams:
+def parse_export_params(raw: Mapping[str, Any], *, config: UnitModel) -> ExportParams:
     """Validate export parameters against the version's config; errors name `params.<path>`."""
     params = parse_model(ExportParams, raw, prefix="params")
-    check_units(params.keep_float, arch=config.arch, field="params.keep_float")
+    check_units(params.keep_float, known=config.unit_names(), model=config.model_name, field="params.keep_float")
     if params.keep_float and "int8" not in params.formats:
         raise InvalidInput("params.keep_float: only INT8 export keeps units in float; add 'int8' to params.formats")
     if config.quantization is not None:

@@ -26,7 +26,7 @@ from torchvision.transforms import functional as tf
 
 from commons.errors import InvalidInput
 from commons.image_io import check_rgb_array
-from resources.classifier.config import Augment, ClassifierConfig
+from resources.classifier.config import Augment, ImageClassifierConfig
 
 Item = tuple[np.ndarray, int]
 MAX_ROTATION_DEGREES: Final[float] = 15.0
@@ -34,7 +34,8 @@ BLUR_RADIUS: Final[float] = 1.0
 
 
 class LabelledImages(Dataset[tuple[torch.Tensor, int]]):
-    """`dataset[i]` is ``(x, label)``: x a 3xSxS float32 tensor (S = config.input_size), normalised
+    """`dataset[i]` is ``(x, label)``: x a CxSxS float32 tensor (C = config.input_channels: 3 RGB, 1 grey
+    by ITU-R 601-2 luma; S = config.input_size), normalised
     with config.mean/std (so roughly in [-2.2, 2.7] for ImageNet statistics); label an int.
 
     With ``train=True`` the random flips and `augment` ops apply; call `set_epoch` before each epoch
@@ -45,7 +46,7 @@ class LabelledImages(Dataset[tuple[torch.Tensor, int]]):
         self,
         items: Sequence[Item],
         *,
-        config: ClassifierConfig,
+        config: ImageClassifierConfig,
         train: bool = False,
         augment: Sequence[Augment] = (),
         seed: int = 0,
@@ -69,6 +70,8 @@ class LabelledImages(Dataset[tuple[torch.Tensor, int]]):
         picture = resize(image, self.config.input_size)
         if self.train:
             picture = self._augment(picture, np.random.default_rng([self.seed, self.epoch, index]))
+        if self.config.input_channels == 1:
+            picture = picture.convert("L")  # ITU-R 601-2 luma
         return normalise(picture, self.config), label
 
     def _augment(self, picture: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -91,8 +94,9 @@ def resize(image: np.ndarray, size: int) -> Image.Image:
     return tf.resize(Image.fromarray(image), [size, size])
 
 
-def normalise(picture: Image.Image, config: ClassifierConfig) -> torch.Tensor:
-    """ToTensor then Normalize: a 3xHxW float32 tensor, (pixel/255 - mean) / std per channel."""
+def normalise(picture: Image.Image, config: ImageClassifierConfig) -> torch.Tensor:
+    """ToTensor then Normalize: a CxHxW float32 tensor (C = 3 for RGB, 1 for an "L" picture),
+    (pixel/255 - mean) / std per channel."""
     return tf.normalize(tf.to_tensor(picture), list(config.mean), list(config.std))
 
 

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from commons.errors import InvalidInput
 from commons.image_io import check_rgb_array
-from resources.classifier.config import ClassifierConfig
+from resources.classifier.config import ImageClassifierConfig
 from resources.classifier.data import Item, LabelledImages, check_items, make_loader
 
 
@@ -49,7 +49,7 @@ def evaluate(
     model: nn.Module,
     *,
     items: Sequence[Item],
-    config: ClassifierConfig,
+    config: ImageClassifierConfig,
     device: str,
     batch_size: int,
 ) -> dict[str, Any]:
@@ -105,7 +105,7 @@ def predict(
     model: nn.Module,
     *,
     images: Sequence[np.ndarray],
-    config: ClassifierConfig,
+    config: ImageClassifierConfig,
     device: str,
     top_k: int,
     batch_size: int,

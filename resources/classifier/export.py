@@ -38,10 +38,12 @@ class ExportMismatch(CommonsError):
     """An exported model's outputs differ from torch's beyond the stated tolerance (the export is unusable)."""
 
 
-def export_onnx(model: nn.Module, path: Path, *, input_size: int, opset: int = DEFAULT_OPSET) -> Path:
+def export_onnx(
+    model: nn.Module, path: Path, *, input_size: int, channels: int = 3, opset: int = DEFAULT_OPSET
+) -> Path:
     """Write the float `model` (eval mode, CPU) as ONNX to `path` (.onnx, replaced atomically).
 
-    The graph takes "images" Bx3xSxS float32 normalised (S = input_size, B dynamic) and gives
+    The graph takes "images" BxCxSxS float32 normalised (C = channels, S = input_size, B dynamic) and gives
     "logits" BxC float32. INT8 models are exported as TorchScript instead.
     """
     if isinstance(model, QuantizedResNet):
@@ -54,10 +56,10 @@ def export_onnx(model: nn.Module, path: Path, *, input_size: int, opset: int = D
         raise InvalidInput(f"path: an ONNX file must end in .onnx (got {path.name})", field="path")
     if not MIN_OPSET <= opset <= DEFAULT_OPSET + 5:
         raise InvalidInput(f"opset: must be from {MIN_OPSET} to {DEFAULT_OPSET + 5} (got {opset})", field="opset")
-    if input_size < 16:
-        raise InvalidInput(f"input_size: must be ≥ 16 (got {input_size})", field="input_size")
+    if input_size < 8:
+        raise InvalidInput(f"input_size: must be ≥ 8 (got {input_size})", field="input_size")
     source = _cpu_eval_copy(model)
-    example = torch.zeros(2, 3, input_size, input_size)
+    example = torch.zeros(2, channels, input_size, input_size)
     partial = path.with_name(f".{path.name}.partial")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -122,8 +124,8 @@ def export_torchscript(model: nn.Module, path: Path) -> Path:
     return path
 
 
-def load_torchscript(path: Path, *, input_size: int, num_classes: int) -> torch.jit.ScriptModule:
-    """Load a TorchScript classifier on the CPU and check that 1x3xSxS float32 gives 1 x num_classes finite logits.
+def load_torchscript(path: Path, *, input_size: int, num_classes: int, channels: int = 3) -> torch.jit.ScriptModule:
+    """Load a TorchScript classifier on the CPU and check that 1xCxSxS float32 gives 1 x num_classes finite logits.
 
     Only load files this platform wrote (TorchScript is code); raises InvalidWeights otherwise.
     """
@@ -135,11 +137,11 @@ def load_torchscript(path: Path, *, input_size: int, num_classes: int) -> torch.
         raise InvalidWeights(f"{path.name}: not a loadable TorchScript file ({error})", field="path") from error
     module.eval()
     with torch.inference_mode(), quiet_quantization():
-        out = module(torch.zeros(1, 3, input_size, input_size))
+        out = module(torch.zeros(1, channels, input_size, input_size))
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, num_classes) or not bool(out.isfinite().all()):
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise InvalidWeights(
-            f"{path.name}: expected 1x{num_classes} finite logits for a 1x3x{input_size}x{input_size} input, "
+            f"{path.name}: expected 1x{num_classes} finite logits for a 1x{channels}x{input_size}x{input_size} input, "
             f"got {shape}",
             field="path",
         )

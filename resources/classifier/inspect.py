@@ -320,7 +320,7 @@ def _runs_as(module: nn.Module) -> list[str]:
 def _one_image(image: object) -> torch.Tensor:
     if isinstance(image, torch.Tensor) and image.dim() == 3:
         image = image.unsqueeze(0)
-    x = check_images(image, name="image")
+    x = check_images(image, name="image", channels=3)
     if x.shape[0] != 1:
         raise InvalidInput(
             f"image: inspection takes one image, 3xHxW or 1x3xHxW (got a batch of {x.shape[0]}); pass image[i]",

@@ -14,10 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import fx
+from torch import fx, nn
 from torch.ao.quantization.observer import FixedQParamsObserver, ObserverBase
 from torch.ao.quantization.quantize_fx import convert_fx
-from torchvision.models import ResNet
 
 from commons.errors import InvalidInput
 from resources.classifier.calibration import activation_range, check_backend, qconfig_mapping_for
@@ -46,7 +45,7 @@ def quantization_spec(model: QuantizedResNet, *, calibration: dict[str, Any]) ->
     )
 
 
-def rebuild_int8(model: ResNet, spec: QuantizationSpec, *, input_size: int) -> QuantizedResNet:
+def rebuild_int8(model: nn.Module, spec: QuantizationSpec, *, input_size: int, channels: int = 3) -> QuantizedResNet:
     """The INT8 (or hybrid) model of `spec` over the float `model` (left unchanged), on the CPU.
 
     Same units, observers and conversion as `quantize_int8`, with each activation observer replaced by
@@ -59,7 +58,7 @@ def rebuild_int8(model: ResNet, spec: QuantizationSpec, *, input_size: int) -> Q
     recorded = {(a.unit, a.observes): a for a in spec.activations}
     used: set[tuple[str, str]] = set()
     mapping = qconfig_mapping_for(spec.method, backend=spec.backend)
-    example = torch.zeros(1, 3, input_size, input_size)
+    example = torch.zeros(1, channels, input_size, input_size)
     with quantized_engine(spec.backend), quiet_quantization(), torch.no_grad():
         chain = _prepare(units, example, mapping=mapping, keep_float=kept)
         for (name, _), module in zip(units, chain, strict=True):

@@ -1,4 +1,7 @@
-"""Post-training static INT8 quantization of a ResNet classifier, unit by unit (CPU, x86/fbgemm).
+"""Post-training static INT8 quantization of a classifier, unit by unit (CPU, x86/fbgemm).
+
+The classifier is a torchvision ResNet or a model from blocks (`resources.classifier.units.model_units`;
+for blocks a unit starts at each Conv2d or Linear block); inputs are BxCxSxS (C = 3 RGB, 1 grey).
 
 Each unit of `resources.classifier.units.resnet_units` ("stem", "layer1.0", …, "pool", "fc") is
 quantized on its own with FX graph mode (`prepare_fx` fuses conv+bn(+relu), observers calibrate,
@@ -30,11 +33,10 @@ from torch import fx, nn
 from torch.ao.quantization import QConfigMapping
 from torch.ao.quantization.observer import ObserverBase
 from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
-from torchvision.models import ResNet
 
 from commons.errors import InvalidInput
 from resources.classifier.calibration import check_backend, check_method, qconfig_mapping_for
-from resources.classifier.units import UnitSequence, resnet_units
+from resources.classifier.units import UnitSequence, model_units
 
 Precision = Literal["float", "int8"]
 Direction = Literal["float_then_int8", "int8_then_float"]
@@ -67,7 +69,7 @@ def quiet_quantization() -> Iterator[None]:
 class QuantizedResNet(nn.Module):
     """A ResNet as named units, each available in float and (unless kept float) INT8; CPU only.
 
-    `forward(x)`: x Bx3xSxS float32 normalised → BxC float32 logits through the deployed precision of
+    `forward(x)`: x BxCxSxS float32 normalised → BxC float32 logits through the deployed precision of
     each unit (`precisions`). `float_units` is a frozen copy of the float model, kept for cross
     inference and comparison; `deployable()` is the INT8/hybrid path alone (what is exported).
     """
@@ -92,6 +94,7 @@ class QuantizedResNet(nn.Module):
         self.backend = backend
         self.qparams = list(qparams)
         self.precisions: list[Precision] = ["float" if name in keep_float else "int8" for name in self.names]
+        self.channels = _input_channels(float_units)
         self.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -110,12 +113,12 @@ class QuantizedResNet(nn.Module):
 
     @torch.inference_mode()
     def run(self, x: torch.Tensor, precisions: Sequence[Precision]) -> torch.Tensor:
-        """x Bx3xSxS float32 → BxC float32, unit i run in precisions[i] ("float" or "int8")."""
+        """x BxCxSxS float32 → BxC float32, unit i run in precisions[i] ("float" or "int8")."""
         if len(precisions) != len(self.names):
             raise InvalidInput(
                 f"precisions: need one per unit ({len(self.names)}), got {len(precisions)}", field="precisions"
             )
-        check_images(x, name="x")
+        check_images(x, name="x", channels=self.channels)
         with quiet_quantization():
             for index, precision in enumerate(precisions):
                 if precision not in ("float", "int8"):
@@ -131,7 +134,7 @@ class QuantizedResNet(nn.Module):
         "float_then_int8": units[:k] float, units[k:] INT8 — k = 0 is the INT8 output, k = n the float one.
         "int8_then_float": units[:k] INT8, units[k:] float — k = n (switch after the last unit) is the
         INT8 output and k = 0 (switch at the first unit) the float output.
-        x: Bx3xSxS float32 normalised; returns BxC float32 logits.
+        x: BxCxSxS float32 normalised; returns BxC float32 logits.
         """
         n = len(self.names)
         if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= n:
@@ -148,7 +151,7 @@ class QuantizedResNet(nn.Module):
     @torch.inference_mode()
     def unit_outputs(self, x: torch.Tensor, precision: Precision) -> list[torch.Tensor]:
         """Each unit's output (float32) when the whole chain runs in `precision`, in unit order."""
-        check_images(x, name="x")
+        check_images(x, name="x", channels=self.channels)
         outputs = []
         with quiet_quantization():
             for index in range(len(self.names)):
@@ -158,7 +161,7 @@ class QuantizedResNet(nn.Module):
 
 
 def quantize_int8(
-    model: ResNet,
+    model: nn.Module,
     calibration: Iterable[torch.Tensor],
     *,
     method: str,
@@ -167,16 +170,12 @@ def quantize_int8(
 ) -> QuantizedResNet:
     """Quantize `model` (left unchanged) to INT8 unit by unit, calibrating on `calibration`.
 
-    `calibration`: batches of Bx3xSxS float32 images normalised like training (at least one batch,
+    `calibration`: batches of BxCxSxS float32 images normalised like training (at least one batch,
     every batch the same channels). `method`: one of calibration.METHODS. `keep_float`: unit names
     that stay float (see `unit_names`). `backend`: "x86" or "fbgemm". The result runs on the CPU.
     """
     check_method(method)
     check_backend(backend)
-    if not isinstance(model, ResNet):
-        raise InvalidInput(
-            f"model: INT8 quantization needs a torchvision ResNet (got {type(model).__name__})", field="model"
-        )
     units = float_units_of(model)
     kept = check_keep_float([name for name, _ in units], keep_float, field="keep_float")
     mapping = qconfig_mapping_for(method, backend=backend)
@@ -192,9 +191,9 @@ def quantize_int8(
     return assemble(units, deployed, keep_float=kept, method=method, backend=backend, qparams=qparams)
 
 
-def float_units_of(model: ResNet) -> list[tuple[str, nn.Module]]:
+def float_units_of(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The units of a float32 CPU copy of `model` in eval mode (the model itself is left unchanged)."""
-    return resnet_units(copy.deepcopy(model).to("cpu", torch.float32).eval())
+    return model_units(copy.deepcopy(model).to("cpu", torch.float32).eval())
 
 
 def check_keep_float(names: Sequence[str], keep_float: Iterable[str], *, field: str) -> frozenset[str]:
@@ -243,9 +242,9 @@ def assemble(
     )
 
 
-def unit_names(model: ResNet) -> list[str]:
+def unit_names(model: nn.Module) -> list[str]:
     """The names `keep_float` accepts for this model, in execution order."""
-    return [name for name, _ in resnet_units(model)]
+    return [name for name, _ in model_units(model)]
 
 
 def activation_qparams(model: QuantizedResNet) -> dict[str, list[dict[str, Any]]]:
@@ -260,15 +259,29 @@ def activation_qparams(model: QuantizedResNet) -> dict[str, list[dict[str, Any]]
     return found
 
 
-def check_images(x: object, *, name: str) -> torch.Tensor:
-    """Return `x` if it is a non-empty Bx3xHxW float32 CPU tensor, else raise InvalidInput naming `name`."""
+def check_images(x: object, *, name: str, channels: int | None = None) -> torch.Tensor:
+    """Return `x` (on the CPU) if it is a non-empty BxCxHxW float32 tensor with C = `channels` (3 for RGB,
+    1 for grey; None: any), else raise InvalidInput naming `name`."""
+    wanted = "C" if channels is None else str(channels)
     if not isinstance(x, torch.Tensor):
-        raise InvalidInput(f"{name}: expected a Bx3xHxW float32 tensor (got {type(x).__name__})", field=name)
-    if x.dim() != 4 or x.shape[1] != 3 or x.shape[0] == 0 or x.dtype != torch.float32:
+        raise InvalidInput(f"{name}: expected a Bx{wanted}xHxW float32 tensor (got {type(x).__name__})", field=name)
+    fits = x.dim() == 4 and x.shape[1] > 0 and (channels is None or x.shape[1] == channels)
+    if not fits or x.shape[0] == 0 or x.dtype != torch.float32:
         raise InvalidInput(
-            f"{name}: expected a non-empty Bx3xHxW float32 tensor (got shape {tuple(x.shape)}, {x.dtype})", field=name
+            f"{name}: expected a non-empty Bx{wanted}xHxW float32 tensor (got shape {tuple(x.shape)}, {x.dtype})",
+            field=name,
         )
     return x.cpu()
+
+
+def _input_channels(units: Sequence[nn.Module]) -> int | None:
+    """The channels the first unit's first layer takes (a Conv2d's in_channels), or None (e.g. a Linear)."""
+    for module in units[0].modules() if units else ():
+        if isinstance(module, nn.Conv2d):
+            return int(module.in_channels)
+        if isinstance(module, nn.Linear):
+            return None
+    return None
 
 
 def _calibrate(
@@ -285,9 +298,10 @@ def _calibrate(
     """
     chain: list[nn.Module] | None = None
     batches = 0
+    channels = _input_channels([module for _, module in units])
     with torch.no_grad():
         for index, batch in enumerate(calibration):
-            x = check_images(batch, name=f"calibration[{index}]")
+            x = check_images(batch, name=f"calibration[{index}]", channels=channels)
             if chain is None:
                 chain = _prepare(units, x, mapping=mapping, keep_float=keep_float)
             for module in chain:
@@ -295,7 +309,7 @@ def _calibrate(
             batches += 1
     if chain is None or batches == 0:
         raise InvalidInput(
-            "calibration: no images; give at least one batch of Bx3xSxS images to calibrate on", field="calibration"
+            "calibration: no images; give at least one batch of BxCxSxS images to calibrate on", field="calibration"
         )
     return chain
 

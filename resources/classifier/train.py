@@ -1,4 +1,4 @@
-"""Train a ResNet classifier on labelled images: seeded, deterministic, early stop, cancellable.
+"""Train a classifier (ResNet or from blocks) on labelled images: seeded, deterministic, early stop, cancellable.
 
 Items are ``(HxWx3 uint8 RGB array, class index)`` pairs (see `resources.classifier.data`); the caller
 splits them with `split_indices`. The model is trained in place.
@@ -19,7 +19,7 @@ from torch import nn
 from torchvision.models import ResNet
 
 from commons.errors import InvalidInput
-from resources.classifier.config import ClassifierConfig, TrainParams
+from resources.classifier.config import ImageClassifierConfig, TrainParams
 from resources.classifier.data import Item, LabelledImages, check_items, make_loader
 from resources.classifier.evaluate import collect_logits
 from resources.classifier.model import freeze_backbone
@@ -54,12 +54,12 @@ class TrainResult:
 
 
 def train(
-    model: ResNet,
+    model: nn.Module,
     *,
     train_items: Sequence[Item],
     val_items: Sequence[Item],
     params: TrainParams,
-    config: ClassifierConfig,
+    config: ImageClassifierConfig,
     device: str,
     on_epoch: EpochCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -99,7 +99,7 @@ def train(
     with _deterministic(device), torch.random.fork_rng(devices=_cuda_devices(device)):
         torch.manual_seed(params.seed)
         if params.freeze_backbone:
-            freeze_backbone(model)
+            freeze_backbone(_resnet(model))
         trainable = [p for p in model.parameters() if p.requires_grad]
         optimizer = _optimizer(trainable, params)
         loss_fn = nn.CrossEntropyLoss()
@@ -149,7 +149,7 @@ def train(
 
 
 def _check_inputs(
-    train_items: Sequence[Item], val_items: Sequence[Item], *, params: TrainParams, config: ClassifierConfig
+    train_items: Sequence[Item], val_items: Sequence[Item], *, params: TrainParams, config: ImageClassifierConfig
 ) -> None:
     if len(train_items) < 2:
         raise InvalidInput(
@@ -174,11 +174,20 @@ def _optimizer(parameters: list[nn.Parameter], params: TrainParams) -> torch.opt
     return torch.optim.Adam(parameters, lr=params.lr)
 
 
-def _train_mode(model: ResNet, *, frozen: bool) -> None:
+def _resnet(model: nn.Module) -> ResNet:
+    if not isinstance(model, ResNet):
+        raise InvalidInput(
+            "params.freeze_backbone: only a ResNet has a backbone to freeze; a model from blocks trains whole",
+            field="params.freeze_backbone",
+        )
+    return model
+
+
+def _train_mode(model: nn.Module, *, frozen: bool) -> None:
     """Train mode; with a frozen backbone its batch norm statistics stay fixed too (eval mode)."""
     if frozen:
         model.eval()
-        model.fc.train()
+        _resnet(model).fc.train()
     else:
         model.train()
 

@@ -16,6 +16,23 @@ import torch
 from torch import nn
 from torchvision.models import ResNet
 
+from commons.errors import InvalidInput
+
+
+def model_units(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The units of a classifier: a torchvision ResNet's (`resnet_units`) or a model from blocks' (its
+    `units()`: a unit starts at each Conv2d or Linear block). InvalidInput for any other model."""
+    if isinstance(model, ResNet):
+        return resnet_units(model)
+    units = getattr(model, "units", None)
+    if callable(units):
+        found: list[tuple[str, nn.Module]] = units()
+        return found
+    raise InvalidInput(
+        f"model: units are defined for a torchvision ResNet or a model from blocks (got {type(model).__name__})",
+        field="model",
+    )
+
 
 def resnet_units(model: ResNet) -> list[tuple[str, nn.Module]]:
     """The model's units in execution order; the modules are the model's own (not copies)."""

@@ -47,7 +47,7 @@ def test_pages_fit_a_phone_and_name_every_control(page: Page, ui_stack: RunningS
     page.set_viewport_size({"width": 375, "height": 800})
     sign_in(page, username)
     paths = [
-        "/explore", "/segment", "/datasets", f"/datasets/{dataset['id']}", "/train", "/evaluate", "/inspect",
+        "/explore", "/segment", "/datasets", f"/datasets/{dataset['id']}", "/train", "/build", "/evaluate", "/inspect",
         "/provide", "/tasks", "/tokens", f"/resources/{resource}",
     ]  # fmt: skip
     for path in paths:

@@ -5,10 +5,11 @@ const ACTIVE = ["pending", "scheduled", "running"];
 const AUGMENTS = [
   ["rotate", "Rotate a little"],
   ["blur", "Blur"],
-  ["flip", "Flip upside down"],
-  ["flop", "Mirror left-right"],
+  ["flip", "Mirror left-right"], // resources/classifier/data.py: flip is left-right, flop top-bottom
+  ["flop", "Flip upside down"],
 ];
 const SVG_NS = "http://www.w3.org/2000/svg";
+const CLASSIFIER_KINDS = ["classifier.resnet", "classifier.blocks"];
 
 /** A resource slug: 1-64 lowercase letters, digits or '-', not starting or ending with '-'. */
 export function slugify(text) {
@@ -106,14 +107,14 @@ async function watch(task, datasetId, slot) {
 guarded(async () => {
   if (!(await requireUser(root))) return;
   const [datasets, resources] = await Promise.all([api("/datasets?limit=200"), api("/resources?limit=500")]);
-  const models = resources.filter((r) => r.kind === "classifier.resnet" && r.latest_version !== null &&
+  const models = resources.filter((r) => CLASSIFIER_KINDS.includes(r.kind) && r.latest_version !== null &&
     (r.permissions.includes("use") || r.visibility === "public"));
   if (!datasets.length) {
     root.replaceChildren(el("p", { class: "notice" }, "You have no dataset yet. ", el("a", { href: "/datasets" }, "Create one"), " and label some photos first."));
     return;
   }
   if (!models.length) {
-    root.replaceChildren(el("p", { class: "notice" }, "No ResNet classifier you may use is published yet. ", el("a", { href: "/explore" }, "Explore models"), "."));
+    root.replaceChildren(el("p", { class: "notice" }, "No classifier you may use is published yet. ", el("a", { href: "/explore" }, "Explore models"), "."));
     return;
   }
   const datasetSelect = el("select", { id: "dataset", name: "dataset" },
@@ -145,24 +146,36 @@ guarded(async () => {
     const suffix = Math.random().toString(36).slice(2, 6);
     publishAs.value = `${slugify(dataset ? dataset.name : "dataset")}-${slugify(modelSelect.value).slice(0, 12).replace(/-+$/, "")}-${suffix}`;
   };
+  let showSize = () => {}; // the chosen version's input size and class count, set by loadVersions
   const loadVersions = async () => {
     const chosen = models.find((r) => r.name === modelSelect.value);
     const versions = await api(`/resources/${encodeURIComponent(chosen.name)}/versions?limit=500`);
     versionSelect.replaceChildren(el("option", { value: "latest" }, `latest (version ${chosen.latest_version})`),
       ...versions.map((v) => el("option", { value: String(v.version) }, `version ${v.version}`)));
     if (param("version") && versions.some((v) => String(v.version) === param("version"))) versionSelect.value = param("version");
-    const showSize = () => {
+    showSize = () => {
       const wanted = versionSelect.value === "latest" ? chosen.latest_version : Number(versionSelect.value);
       const version = versions.find((v) => v.version === wanted);
       const config = version ? version.config : {};
-      sizeHint.textContent = `Photos are resized to ${config.input_size ?? 224}×${config.input_size ?? 224} pixels` +
-        (config.arch ? ` for ${config.arch}` : "") +
-        (config.checkpoint ? `; training starts from its trained weights (${(config.classes || []).length} classes).` : "; it has no trained weights yet (architecture only), so training starts from random weights.");
+      const size = config.input_size ?? 224;
+      const classes = (config.classes || []).length;
+      const blocks = Array.isArray(config.blocks);
+      const what = blocks
+        ? `, ${config.input_channels ?? 3} ${config.input_channels === 1 ? "channel (grayscale)" : "channels (colour)"} for a model of ${config.blocks.length} blocks`
+        : config.arch ? ` for ${config.arch}` : "";
+      let text = `Photos are resized to ${size}×${size} pixels${what}` +
+        (config.checkpoint ? `; training starts from its trained weights (${classes} classes).` : "; it has no trained weights yet (architecture only), so training starts from random weights.");
+      const dataset = datasets.find((d) => d.id === datasetSelect.value);
+      if (blocks && classes && dataset && dataset.classes.length !== classes) {
+        text += ` It gives ${classes} classes but the dataset has ${dataset.classes.length}: a model built from blocks cannot be retrained` +
+          ` for another number of classes, so choose a dataset with ${classes} classes or build a version whose last block gives ${dataset.classes.length}.`;
+      }
+      sizeHint.textContent = text;
     };
     versionSelect.onchange = showSize;
     showSize();
   };
-  datasetSelect.addEventListener("change", proposeName);
+  datasetSelect.addEventListener("change", () => { proposeName(); showSize(); });
   modelSelect.addEventListener("change", () => { proposeName(); guarded(loadVersions); });
 
   const start = el("button", { type: "submit", id: "start" }, "Start training");

@@ -1,0 +1,46 @@
+"""Layer blocks of `classifier.blocks` models: the catalog the Build page renders, and live validation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+
+router = APIRouter(prefix="/blocks", tags=["blocks"])
+
+
+@router.get("/catalog")
+def catalog() -> dict[str, Any]:
+    """Every block type: its one-line help and its parameters (name, type, required, default, range, help)."""
+    from resources.classifier.block_catalog import catalog as block_catalog
+
+    return {"blocks": block_catalog()}
+
+
+@router.post("/validate")
+def validate(
+    config: Annotated[
+        dict[str, Any],
+        Body(
+            description="A classifier.blocks config (input_channels, input_size, blocks, optional classes).",
+            examples=[
+                {
+                    "input_channels": 1,
+                    "input_size": 28,
+                    "blocks": [
+                        {"type": "Conv2d", "in_channels": 1, "out_channels": 8, "kernel_size": 3, "padding": 1},
+                        {"type": "ReLU"},
+                        {"type": "MaxPool2d", "kernel_size": 2},
+                        {"type": "Flatten"},
+                        {"type": "Linear", "in_features": 1568, "out_features": 10},
+                    ],
+                }
+            ],
+        ),
+    ],
+) -> dict[str, Any]:
+    """Infer every block's output shape and parameter count. Always 200: `valid` says whether the config can
+    run; `errors` name the block and the reason (shapes are given up to the first failing block)."""
+    from resources.classifier.block_catalog import validation_report
+
+    return validation_report(config)
