@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
@@ -83,6 +84,7 @@ def create_task(
         dataset_digest=dataset_digest,
         reproduces_id=reproduces_id,
     )
+    _open_write_transaction(session, owner)
     savepoint = session.begin_nested()
     session.add(task)
     try:
@@ -95,6 +97,16 @@ def create_task(
         return existing, False
     savepoint.commit()
     return task, True
+
+
+def _open_write_transaction(session: Session, owner: User) -> None:
+    """Open the write transaction now (a no-op UPDATE of the owner's row) so the savepoint is nested in it.
+
+    pysqlite begins a transaction only at the first write: without this the savepoint would be the
+    outermost transaction and its release would commit the task on its own, before the request's other
+    steps (its dataset snapshot) — a request that failed later left a task behind for the reaper to run.
+    """
+    session.execute(update(User).where(col(User.id) == owner.id).values(id=User.id))
 
 
 def find_by_idempotency_key(session: Session, *, owner: User, key: str) -> Task | None:

@@ -38,15 +38,15 @@ def augment(
     settings: SettingsDep,
     dispatcher: DispatcherDep,
     response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     params: Annotated[
-        dict[str, Any],
+        dict[str, Any] | None,
         Body(
             description="The operations (rotate `degrees`, blur `radius`, flip = left-right, flop = top-bottom), "
             "whether the originals are kept, and the new dataset's name. Empty: all four with their defaults.",
             examples=[AUGMENT_EXAMPLE],
         ),
-    ],
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ] = None,
 ) -> TaskPublic:
     """Start a task that makes a new dataset of yours: every photo of this one (frozen now) and one copy of it
     per operation, each with the photo's label; the operations and the source are recorded as its lineage.
@@ -58,7 +58,7 @@ def augment(
         if earlier is not None:
             return task_public(session, earlier, store=store, expires_seconds=settings.presign_expiry_seconds)
     dataset = dataset_for(session, dataset_id=dataset_id, user=user, need="use")
-    parsed = parse_augment_params(params)
+    parsed = parse_augment_params(params or {})
     snapshot = take_snapshot(session, dataset)
     photos = len(snapshot["items"])
     if photos == 0:

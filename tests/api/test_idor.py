@@ -71,6 +71,7 @@ def body_for(method: str, path: str, *, stranger: str, weights: Path) -> dict[st
             "files": {"file": ("a.zip", zip_of({"intruder/x.png": photo(8)}), "application/zip")}
         },
         ("POST", "/datasets/{dataset_id}/grants"): {"json": {"username": stranger, "permission": "modify"}},
+        ("POST", "/datasets/{dataset_id}/augment"): {"json": {"operations": [{"op": "flip"}]}},
     }
     return bodies.get(route, {})
 
