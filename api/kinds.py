@@ -103,11 +103,7 @@ def _blocks_params(
     if config is None:
         raise InvalidInput(f"a {mode} task needs the version's config", field="version")
     parsed = parse_blocks_config(config)
-    if parsed.quantization is not None and mode in ("train", "export"):
-        raise InvalidInput(
-            f"this version is INT8 (made by an export task); {mode} its float parent instead (see its lineage)",
-            field="version",
-        )
+    _refuse_int8(parsed.quantization is not None, mode=mode)
     if mode == "infer":
         return schema.parse_predict_params(raw).model_dump(mode="json")
     if mode == "train":
@@ -118,11 +114,17 @@ def _blocks_params(
                 "leave it out",
                 field="params.freeze_backbone",
             )
+        if parsed.has_batch_norm and params.batch_size == 1:
+            raise InvalidInput(
+                "params.batch_size: 1 cannot train a model with BatchNorm blocks (batch norm needs at least 2 "
+                "values per channel); use batch_size ≥ 2",
+                field="params.batch_size",
+            )
         if dataset is not None:
             check_dataset_classes(parsed, num_classes=len(dataset["classes"]), dataset_name=dataset["name"])
         return params.model_dump(mode="json")
     if dataset is not None:
-        _check_dataset_classes(dataset, classes=list(parsed.classes or []), mode=mode)
+        _check_dataset_classes(dataset, classes=list(parsed.classes), mode=mode)
     if mode == "export":
         return schema.parse_export_params(raw, config=parsed).model_dump(mode="json")
     return schema.parse_eval_params(raw).model_dump(mode="json")
@@ -135,11 +137,8 @@ def _classifier_params(
     from resources.classifier.edit_spec import parse_edit_params
 
     parsed = schema.parse_classifier_config(config) if config is not None else None
-    if parsed is not None and parsed.quantization is not None and mode in ("train", "export"):
-        raise InvalidInput(
-            f"this version is INT8 (made by an export task); {mode} its float parent instead (see its lineage)",
-            field="version",
-        )
+    if parsed is not None:
+        _refuse_int8(parsed.quantization is not None, mode=mode)
     if mode == "infer":
         return schema.parse_predict_params(raw).model_dump(mode="json")
     if mode == "train":
@@ -155,6 +154,15 @@ def _classifier_params(
     if mode == "export":
         return schema.parse_export_params(raw, config=parsed).model_dump(mode="json")
     return schema.parse_eval_params(raw).model_dump(mode="json")
+
+
+def _refuse_int8(quantized: bool, *, mode: str) -> None:
+    """An INT8 version (made by an export task) can be evaluated and used, not trained or exported again."""
+    if quantized and mode in ("train", "export"):
+        raise InvalidInput(
+            f"this version is INT8 (made by an export task); {mode} its float parent instead (see its lineage)",
+            field="version",
+        )
 
 
 def _check_dataset_classes(dataset: dict[str, Any], *, classes: list[str], mode: str) -> None:

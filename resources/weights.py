@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pickle
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -23,6 +23,7 @@ from resources.schema import WEIGHT_SUFFIXES
 
 Shapes = dict[str, tuple[int, ...]]
 SHOWN: Final[int] = 5  # how many names a message lists before "and N more"
+_Module = TypeVar("_Module", bound=torch.nn.Module)
 _TORCH_LOAD_ERRORS: Final = (RuntimeError, EOFError, KeyError, ValueError, OSError, AttributeError, TypeError)
 
 
@@ -129,3 +130,52 @@ def _not_safetensors(path: Path, exc: Exception) -> InvalidWeights:
         f"{path.name} is not a valid safetensors file ({exc}); re-save it with safetensors.torch.save_file",
         field="weights",
     )
+
+
+def build_model(
+    construct: Callable[[], _Module], weights_path: Path | None, *, seed: int, device: str, described_by: str
+) -> _Module:
+    """The model `construct()` makes, in eval mode on `device`, float32.
+
+    `weights_path` None: the modules' default initialisation drawn from `seed` (the same seed gives
+    bit-identical weights; the global torch RNG is left as it was). Otherwise the file's weights, loaded
+    onto a model built on the meta device (no wasted initialisation); integer buffers take the model's
+    dtype. Raises InvalidWeights for a missing, unreadable, unsafe or mismatched file (`described_by`
+    says what the tensors must fit, e.g. "arch and classes").
+    """
+    if weights_path is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = construct()
+        return model.to(device).eval()
+    state = read_state_dict(weights_path)
+    with torch.device("meta"):
+        model = construct()
+    expected = model.state_dict()
+    check_fits(weights_path.name, tensor_shapes(state), tensor_shapes(expected), described_by=described_by)
+    for name, tensor in state.items():
+        if tensor.is_floating_point() != expected[name].is_floating_point():
+            kind = "floating point" if expected[name].is_floating_point() else "integer"
+            raise InvalidWeights(
+                f"{weights_path.name}: tensor {name} has dtype {tensor.dtype}; the model needs {kind} there",
+                field="weights",
+            )
+    model.load_state_dict(
+        {
+            name: (
+                tensor.to(torch.float32) if tensor.is_floating_point() else tensor.to(expected[name].dtype)
+            ).contiguous()
+            for name, tensor in state.items()
+        },
+        assign=True,
+    )
+    return model.to(device).eval()
+
+
+def check_weights_fit(path: Path, construct: Callable[[], torch.nn.Module], *, described_by: str) -> None:
+    """Open a weights file as `build_model` would, without building the model (upload-time check):
+    safetensors reads only the header; tensor names and shapes are compared with the meta-built model's."""
+    found = read_shapes(path)
+    with torch.device("meta"):
+        expected = tensor_shapes(construct().state_dict())
+    check_fits(path.name, found, expected, described_by=described_by)

@@ -7,8 +7,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Body, Header, Response, status
 
 from api.deps import CurrentUser, DispatcherDep, SessionDep, SettingsDep, StoreDep
-from api.routes.tasks import launch
-from api.task_views import task_public
+from api.routes.tasks import answered_before, launch
 from commons.errors import InvalidInput
 from registry import tasks as task_rows
 from registry.dataset_permissions import dataset_for
@@ -53,10 +52,9 @@ def augment(
     With the defaults that is five photos from one. The task's `result` names the new dataset."""
     from resources.augment import parse_augment_params
 
-    if idempotency_key is not None:
-        earlier = task_rows.find_by_idempotency_key(session, owner=user, key=idempotency_key)
-        if earlier is not None:
-            return task_public(session, earlier, store=store, expires_seconds=settings.presign_expiry_seconds)
+    earlier = answered_before(idempotency_key, user=user, session=session, store=store, settings=settings)
+    if earlier is not None:
+        return earlier
     dataset = dataset_for(session, dataset_id=dataset_id, user=user, need="use")
     parsed = parse_augment_params(params or {})
     snapshot = take_snapshot(session, dataset)

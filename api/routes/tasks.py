@@ -55,10 +55,9 @@ def submit(
     infer and inspect take `inputs` (upload ids); train, evaluate and export take a `dataset` id, frozen
     at this moment (later changes to the dataset do not reach the task); edit takes only `params`.
     """
-    if idempotency_key is not None:
-        earlier = task_rows.find_by_idempotency_key(session, owner=user, key=idempotency_key)
-        if earlier is not None:
-            return task_public(session, earlier, store=store, expires_seconds=settings.presign_expiry_seconds)
+    earlier = answered_before(idempotency_key, user=user, session=session, store=store, settings=settings)
+    if earlier is not None:
+        return earlier
     resource = resource_for(session, name=spec.resource, user=user, need="use")
     version = get_version(session, resource, spec.version)
     snapshot = None
@@ -112,6 +111,18 @@ def submit(
         dispatcher=dispatcher,
         response=response,
     )
+
+
+def answered_before(
+    idempotency_key: str | None, *, user: User, session: Session, store: ObjectStore, settings: Settings
+) -> TaskPublic | None:
+    """The task an earlier request with this `Idempotency-Key` made (answered again as it is now), or None."""
+    if idempotency_key is None:
+        return None
+    earlier = task_rows.find_by_idempotency_key(session, owner=user, key=idempotency_key)
+    if earlier is None:
+        return None
+    return task_public(session, earlier, store=store, expires_seconds=settings.presign_expiry_seconds)
 
 
 def launch(

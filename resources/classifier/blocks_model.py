@@ -14,13 +14,13 @@ named.
 from __future__ import annotations
 
 from collections import OrderedDict
+from functools import partial
 from pathlib import Path
 from typing import Final
 
-import torch
 from torch import nn
 
-from commons.errors import InvalidInput, InvalidWeights
+from commons.errors import InvalidInput
 from resources.classifier.block_types import (
     AvgPool2d,
     BatchNorm1d,
@@ -38,7 +38,7 @@ from resources.classifier.block_types import (
     Tanh,
 )
 from resources.classifier.blocks_spec import BlocksConfig, unit_spans
-from resources.weights import check_fits, read_shapes, read_state_dict, tensor_shapes
+from resources.weights import build_model, check_weights_fit
 
 _FITS: Final[str] = "blocks (each block's parameters, in order)"
 
@@ -68,42 +68,15 @@ def build_blocks_model(config: BlocksConfig, weights_path: Path | None, *, devic
     loaded onto a model built on the meta device. Raises InvalidWeights for a missing, unreadable, unsafe
     or mismatched file.
     """
-    if weights_path is None:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.init_seed)
-            model = _construct(config)
-        return model.to(device).eval()
-    state = read_state_dict(weights_path)
-    with torch.device("meta"):
-        model = _construct(config)
-    expected = model.state_dict()
-    check_fits(weights_path.name, tensor_shapes(state), tensor_shapes(expected), described_by=_FITS)
-    for name, tensor in state.items():
-        if tensor.is_floating_point() != expected[name].is_floating_point():
-            kind = "floating point" if expected[name].is_floating_point() else "integer"
-            raise InvalidWeights(
-                f"{weights_path.name}: tensor {name} has dtype {tensor.dtype}; the model needs {kind} there",
-                field="weights",
-            )
-    model.load_state_dict(
-        {
-            name: (
-                tensor.to(torch.float32) if tensor.is_floating_point() else tensor.to(expected[name].dtype)
-            ).contiguous()
-            for name, tensor in state.items()
-        },
-        assign=True,
+    return build_model(
+        partial(_construct, config), weights_path, seed=config.init_seed, device=device, described_by=_FITS
     )
-    return model.to(device).eval()
 
 
 def check_blocks_weights_file(path: Path, *, config: BlocksConfig) -> None:
     """Open a weights file as `build_blocks_model` would, without building the model (upload-time check):
     tensor names and shapes are compared with what the config's blocks need."""
-    found = read_shapes(path)
-    with torch.device("meta"):
-        expected = tensor_shapes(_construct(config).state_dict())
-    check_fits(path.name, found, expected, described_by=_FITS)
+    check_weights_fit(path, partial(_construct, config), described_by=_FITS)
 
 
 def block_units(model: BlockStack, config: BlocksConfig) -> list[tuple[str, nn.Module]]:

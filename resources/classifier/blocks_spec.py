@@ -34,6 +34,7 @@ from resources.classifier.config import (
     QuantizationSpec,
     Seed,
     StdValue,
+    check_class_names,
 )
 from resources.schema import Int, check_weights_name, field_error, parse_model
 
@@ -86,16 +87,7 @@ class BlocksConfig(StackSpec):
     @field_validator("classes")
     @classmethod
     def _distinct_names(cls, value: list[str]) -> list[str]:
-        seen: dict[str, int] = {}
-        for index, name in enumerate(value):
-            if not name.strip():
-                raise field_error(f"[{index}]", "must not be blank")
-            if name in seen:
-                raise field_error(
-                    f"[{index}]", f"repeats {name!r} (also classes[{seen[name]}]); class names must be unique"
-                )
-            seen[name] = index
-        return value
+        return check_class_names(value)
 
     @field_validator("checkpoint")
     @classmethod
@@ -119,6 +111,11 @@ class BlocksConfig(StackSpec):
     def class_names(self) -> list[str]:
         """`classes` (filled in by validation when left out)."""
         return self.classes
+
+    @property
+    def has_batch_norm(self) -> bool:
+        """Whether a block is BatchNorm1d or BatchNorm2d (training then needs batches of 2 or more)."""
+        return any(block.type in ("BatchNorm1d", "BatchNorm2d") for block in self.blocks)
 
     @property
     def model_name(self) -> str:

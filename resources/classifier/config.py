@@ -48,6 +48,20 @@ def unit_names_for(arch: str) -> list[str]:
     return ["stem", *stages, "pool", "fc"]
 
 
+def check_class_names(value: list[str]) -> list[str]:
+    """`value` unless a name is blank or repeated (then a pydantic error naming its index)."""
+    seen: dict[str, int] = {}
+    for index, name in enumerate(value):
+        if not name.strip():
+            raise field_error(f"[{index}]", "must not be blank")
+        if name in seen:
+            raise field_error(
+                f"[{index}]", f"repeats {name!r} (also classes[{seen[name]}]); class names must be unique"
+            )
+        seen[name] = index
+    return value
+
+
 def check_slug(value: str | None) -> str | None:
     """`value` unless it is not a resource slug (then ValueError, for pydantic validators)."""
     if value is not None and not _SLUG.fullmatch(value):
@@ -105,16 +119,7 @@ class ClassifierConfig(BaseModel):
     @field_validator("classes")
     @classmethod
     def _distinct_names(cls, value: list[str]) -> list[str]:
-        seen: dict[str, int] = {}
-        for index, name in enumerate(value):
-            if not name.strip():
-                raise field_error(f"[{index}]", "must not be blank")
-            if name in seen:
-                raise field_error(
-                    f"[{index}]", f"repeats {name!r} (also classes[{seen[name]}]); class names must be unique"
-                )
-            seen[name] = index
-        return value
+        return check_class_names(value)
 
     @field_validator("checkpoint")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -20,9 +21,9 @@ from safetensors.torch import save_file
 from torch import nn
 from torchvision.models import ResNet, resnet18, resnet34, resnet50
 
-from commons.errors import InvalidInput, InvalidWeights
+from commons.errors import InvalidInput
 from resources.classifier.config import ClassifierConfig
-from resources.weights import check_fits, read_shapes, read_state_dict, tensor_shapes
+from resources.weights import build_model, check_weights_fit
 
 _ARCHS: Final[dict[str, Callable[..., ResNet]]] = {"resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50}
 _FITS: Final[str] = "arch and classes (fc.weight has one row per class)"
@@ -41,28 +42,9 @@ def build_classifier(config: ClassifierConfig, weights_path: Path | None, *, dev
     weights, loaded onto a model built on the meta device (no wasted initialisation). Raises
     InvalidWeights for a missing, unreadable, unsafe or mismatched file.
     """
-    if weights_path is None:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.init_seed)
-            model = _construct(config)
-        return model.to(device).eval()
-    state = read_state_dict(weights_path)
-    with torch.device("meta"):
-        model = _construct(config)
-    expected = model.state_dict()
-    check_fits(weights_path.name, tensor_shapes(state), tensor_shapes(expected), described_by=_FITS)
-    for name, tensor in state.items():
-        if tensor.is_floating_point() != expected[name].is_floating_point():
-            kind = "floating point" if expected[name].is_floating_point() else "integer"
-            raise InvalidWeights(
-                f"{weights_path.name}: tensor {name} has dtype {tensor.dtype}; the model needs {kind} there",
-                field="weights",
-            )
-    model.load_state_dict(
-        {k: (v.to(torch.float32) if v.is_floating_point() else v).contiguous() for k, v in state.items()},
-        assign=True,
+    return build_model(
+        partial(_construct, config), weights_path, seed=config.init_seed, device=device, described_by=_FITS
     )
-    return model.to(device).eval()
 
 
 def replace_head(model: ResNet, *, num_classes: int, seed: int) -> None:
@@ -106,10 +88,7 @@ def check_weights_file(path: Path, *, config: ClassifierConfig) -> None:
     safetensors: only the header is parsed; .pth/.pt: a full `torch.load(weights_only=True)`. Tensor
     names and shapes are compared with what the config's architecture and class count need.
     """
-    found = read_shapes(path)
-    with torch.device("meta"):
-        expected = tensor_shapes(_construct(config).state_dict())
-    check_fits(path.name, found, expected, described_by=_FITS)
+    check_weights_fit(path, partial(_construct, config), described_by=_FITS)
 
 
 def _construct(config: ClassifierConfig) -> ResNet:

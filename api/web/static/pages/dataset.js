@@ -1,4 +1,5 @@
 import { api, el, guarded, requireUser, showError } from "/static/api.js";
+import { augmentCard, lineage } from "/static/pages/dataset-augment.js";
 
 const root = document.getElementById("dataset");
 const datasetId = root.dataset.datasetId;
@@ -215,6 +216,7 @@ guarded(async () => {
   root.replaceChildren(
     state.dataset.description ? el("p", {}, state.dataset.description) : "",
     counts,
+    lineage(state.dataset) || "",
     el("p", {}, el("a", { href: `/train?dataset=${encodeURIComponent(datasetId)}` }, "Train a classifier on this dataset"),
       " · ", el("a", { href: "/datasets" }, "all datasets")),
     el("section", { class: "card", id: "classes" },
@@ -223,6 +225,7 @@ guarded(async () => {
       classList,
       canModify() ? classForm() : null),
     canModify() ? uploadCard() : el("p", { class: "notice" }, "You may look at this dataset but not change it."),
+    state.dataset.item_count && state.dataset.permissions.includes("use") ? augmentCard(state.dataset) : "",
     el("section", { class: "card", id: "browse" },
       el("h2", {}, "Photos"),
       el("div", { class: "row" },
