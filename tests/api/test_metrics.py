@@ -204,12 +204,14 @@ def test_requests_are_labelled_by_route_template_and_metrics_can_be_switched_off
 
 
 def database_view(database_url: str) -> tuple[Counter[tuple[str, str, str]], dict[tuple[str, str, str], float]]:
-    """Task counts and summed durations by (kind, mode, status), computed here in Python from the rows."""
+    """Task counts and summed durations by (kind, mode, status), computed here in Python from the rows; a task on
+    a dataset alone (augment) runs no resource and counts as kind "dataset"."""
     counts: Counter[tuple[str, str, str]] = Counter()
     seconds: dict[tuple[str, str, str], float] = {}
     with Session(get_engine(database_url)) as session:
-        for task, kind in session.exec(select(Task, Resource.kind).join(Resource)).all():
-            key = (kind, task.mode, task.status)
+        kinds = {resource.id: resource.kind for resource in session.exec(select(Resource)).all()}
+        for task in session.exec(select(Task)).all():
+            key = (kinds[task.resource_id] if task.resource_id else "dataset", task.mode, task.status)
             counts[key] += 1
             if task.started_at is not None and task.finished_at is not None:
                 seconds[key] = seconds.get(key, 0.0) + (task.finished_at - task.started_at).total_seconds()
