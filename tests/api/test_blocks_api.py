@@ -113,10 +113,13 @@ def test_a_cnn_from_blocks_trains_evaluates_predicts_and_exports(stack: RunningS
     assert "has 2 classes but the last Linear (block 5) has 3 outputs" in response.json()["detail"]
 
     dataset = digits_dataset(learner)
-    for params, field in (({"freeze_backbone": True}, "params.freeze_backbone"), ({"epochs": 0}, "params.epochs")):
-        response = learner.http.post(
-            "/tasks", json={"resource": name, "version": 1, "mode": "train", "dataset": dataset["id"], "params": params}
-        )
+    refusals: list[tuple[dict[str, Any], str]] = [
+        ({"freeze_backbone": True}, "params.freeze_backbone"),
+        ({"epochs": 0}, "params.epochs"),
+    ]
+    for bad_params, field in refusals:
+        body = {"resource": name, "version": 1, "mode": "train", "dataset": dataset["id"], "params": bad_params}
+        response = learner.http.post("/tasks", json=body)
         assert response.status_code == 422 and response.json()["field"] == field, response.text
     response = learner.http.post("/tasks", json={"resource": name, "version": 1, "mode": "edit", "params": {}})
     assert response.status_code == 422 and "its modes are infer, train, evaluate, export" in response.json()["detail"]
