@@ -154,28 +154,35 @@ class Dispatcher:
             self._client.set_flow_run_state(run_id, Cancelling(message="cancelled by request"), force=True)
 
     def state(self, task: Task) -> RunState | None:
-        """The state of the Prefect run executing the task (its flow run once started, else the dispatch)."""
+        """The state of the Prefect run executing the task: its flow run (batch), the task run that claimed it
+        (warm), else the warm dispatch not yet started."""
         if task.flow_run_id is not None:
             state = self._client.read_flow_run(UUID(task.flow_run_id)).state
-        elif task.dispatch_id is not None:
-            state = self._client.read_task_run(UUID(task.dispatch_id)).state
+        elif (task_run_id := task.task_run_id or task.dispatch_id) is not None:
+            state = self._client.read_task_run(UUID(task_run_id)).state
         else:
             return None
         if state is None:
             return None
         return RunState(type=state.type, name=state.name or state.type.value, message=state.message)
 
-    def logs(self, flow_run_id: str, *, limit: int) -> list[dict[str, object]]:
-        """The flow run's log lines, oldest first: {timestamp, level, logger, message}."""
-        from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    def logs(self, task: Task, *, limit: int) -> list[dict[str, object]]:
+        """The log lines of the Prefect run executing the task (its flow run, or its warm-lane task run),
+        oldest first: {timestamp, level, logger, message}; none before a run has claimed the task."""
+        from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId, LogFilterTaskRunId
         from prefect.client.schemas.objects import Log
 
-        flow_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(flow_run_id)]))
+        if task.flow_run_id is not None:
+            run_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(task.flow_run_id)]))
+        elif task.task_run_id is not None:
+            run_filter = LogFilter(task_run_id=LogFilterTaskRunId(any_=[UUID(task.task_run_id)]))
+        else:
+            return []
         lines: list[Log] = []
         try:
             while len(lines) < limit:  # Prefect answers at most PREFECT_LOG_PAGE lines per request
                 size = min(PREFECT_LOG_PAGE, limit - len(lines))
-                page = self._client.read_logs(flow_filter, limit=size, offset=len(lines))
+                page = self._client.read_logs(run_filter, limit=size, offset=len(lines))
                 lines.extend(page)
                 if len(page) < size:
                     break

@@ -51,6 +51,7 @@ def task_public(session: Session, task: Task, *, store: ObjectStore, expires_sec
         outputs=outputs,
         manifest_url=manifest_url,
         flow_run_id=task.flow_run_id,
+        task_run_id=task.task_run_id,
         created_at=as_utc(task.created_at) or task.created_at,
         started_at=as_utc(task.started_at),
         finished_at=as_utc(task.finished_at),

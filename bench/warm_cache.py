@@ -62,16 +62,18 @@ def direct_call(config: dict[str, Any], weights: Path, image: np.ndarray, repeat
 
 
 def submit_to_result(client: CommonsClient, upload_id: str, *, lane: str) -> tuple[float, dict[str, Any]]:
-    started = time.perf_counter()
+    """Seconds from submit to the client seeing `succeeded`, and the task (with `timeline` added)."""
+    started, submitted = time.perf_counter(), time.time()
     task = client.submit(resource="bench-sam", version=1, inputs=[upload_id], params=PARAMS, lane=lane)
     # The event stream, not polling: polling every few ms would take CPU from the worker on a small machine.
     for name, data in client.follow(task["id"]):
         if name == "task" and data["status"] in ("succeeded", "failed", "cancelled"):
             break
-    elapsed = time.perf_counter() - started
+    elapsed, seen = time.perf_counter() - started, time.time()
     final = client.task(task["id"])
     if final["status"] != "succeeded":
         raise RuntimeError(f"task failed: {final['error']}")
+    final["timeline"] = timeline(final, submitted=submitted, seen=seen)
     return elapsed, final
 
 
@@ -81,6 +83,27 @@ def in_worker_seconds(task: dict[str, Any]) -> float:
 
     manifest = httpx.get(task["manifest_url"], timeout=30).json()
     return float(sum(manifest["timings"]["per_image_s"]))
+
+
+def _seconds(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def timeline(task: dict[str, Any], *, submitted: float, seen: float) -> dict[str, float]:
+    """Where a task's time went, in seconds, from the task row's times (same clock: loopback, one machine):
+    submit → the run starts, each step, the last step's end → `succeeded`, and → the client saw it."""
+    marks = {"submitted": submitted, "started": _seconds(task["started_at"])}
+    spans = {"submit → run started": marks["started"] - submitted}
+    previous = marks["started"]
+    for step in task["steps"]:
+        start, end = _seconds(step["started_at"]), _seconds(step["finished_at"])
+        spans[f"gap before {step['name']}"] = start - previous
+        spans[step["name"]] = end - start
+        previous = end
+    spans["last step → client saw it"] = seen - previous
+    return spans
 
 
 def main() -> None:
@@ -131,6 +154,10 @@ def main() -> None:
     inside_median = statistics.median(inside)
     print(f"    of which the photo inside the worker (decode, predict, render): {inside_median:7.3f} s")
     print(f"    platform (submit, dispatch, steps, publish, result): {warm_median - inside_median:+.3f} s")
+    print("    where a warm task's time goes (median of the warm runs):")
+    for span in warm_runs[0][1]["timeline"]:
+        median = statistics.median(task["timeline"][span] for _, task in warm_runs)
+        print(f"      {span:<32} {median:7.3f} s")
     print(f"  first warm task (model loaded by the worker: cache miss):          {first:7.3f} s")
     print(f"  batch lane (new process, imports and model load per task):         {batch:7.3f} s")
     print(f"  warm runs: {', '.join(f'{t:.3f}' for t in warm)} s")

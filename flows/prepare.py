@@ -75,7 +75,8 @@ class Prepared:
     environment: dict[str, Any]
     work_dir: Path
     submitted_by: str
-    flow_run_id: str | None
+    flow_run_id: str | None  # the Prefect run executing the task: a flow run (batch lane)
+    task_run_id: str | None  # or a task run (warm lane)
     dataset: DatasetInput | None = None
     original: Original | None = None
     timings: dict[str, Any] = field(default_factory=dict)
@@ -124,7 +125,7 @@ def prepare(*, settings: Settings, store: ObjectStore, task_id: str, device: str
             config = dict(version.config)
         uploads = [session.get(Upload, upload_id) for upload_id in task.inputs]
         params, mode = dict(task.params), task.mode
-        submitted_by, flow_run_id = owner.username, task.flow_run_id
+        submitted_by, flow_run_id, task_run_id = owner.username, task.flow_run_id, task.task_run_id
         dataset_id, reproduces_id = task.dataset_id, task.reproduces_id
         original_task = task_rows.get_task(session, reproduces_id) if reproduces_id else None
         if dataset_id is not None:
@@ -181,6 +182,7 @@ def prepare(*, settings: Settings, store: ObjectStore, task_id: str, device: str
         work_dir=settings.data_dir.resolve() / "work" / task_id,
         submitted_by=submitted_by,
         flow_run_id=flow_run_id,
+        task_run_id=task_run_id,
         dataset=dataset_input,
         original=original,
     )

@@ -139,6 +139,7 @@ def build_manifest(
             "mode": prepared.mode,
             "submitted_by": prepared.submitted_by,
             "flow_run_id": prepared.flow_run_id,
+            "task_run_id": prepared.task_run_id,
             "published_at": utcnow().isoformat(),
         },
         "resource": None  # a task on a dataset alone (augment) runs no version

@@ -1,6 +1,8 @@
-"""The task flow: init → the mode's step (infer, train, evaluate, export, inspect, edit, augment) → publish.
+"""The task's run: init → the mode's step (infer, train, evaluate, export, inspect, edit, augment) → publish.
 
-Each step's state and times are recorded on the task row.
+Each step's state and times are recorded on the task row. On the batch lane the run is the `run-task` flow
+(a flow run per task, its steps as Prefect task runs); on the warm lane it is one Prefect task run inside a
+long-lived worker (flows/warm_lane.py), the steps plain calls: the same code, without a flow run's start-up.
 
 This module is imported by the worker for every flow run, so it imports nothing heavy at module level.
 """
@@ -11,8 +13,9 @@ import importlib
 import logging
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,6 +23,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.flows import Flow
+from prefect.logging import get_run_logger
 from prefect.states import Cancelled
 from sqlmodel import Session
 
@@ -97,8 +101,8 @@ def _retry_on_unavailable(_task: Any, _task_run: Any, state: State) -> bool:
     return False
 
 
-@task(name="init", retries=0, cache_policy=NONE)
-def init_step(task_id: str) -> Prepared:
+def init(task_id: str) -> Prepared:
+    """Fetch the task's inputs, weights (through the content cache) and dataset into its work folder."""
     from resources.sam.model import select_device
 
     settings = get_settings()
@@ -119,10 +123,9 @@ def _runner(kind: str, mode: str) -> Runner:
     return runner
 
 
-@task(name="work", retries=0, cache_policy=NONE)
-def work_step(prepared: Prepared) -> list[Path]:
-    """The kind's runner for the task's mode (the task run is named after the mode) holding the task's GPU
-    slots on this host, then, for a reproduction or a version with reported figures, `reproduction.json`."""
+def work(prepared: Prepared) -> list[Path]:
+    """The kind's runner for the task's mode, holding the task's GPU slots on this host, then, for a
+    reproduction or a version with reported figures, `reproduction.json`."""
     settings = get_settings()
     report = Reporter(database_url=settings.resolved_database_url, task_id=prepared.task_id)
     with recorded_step(settings, prepared.task_id, prepared.mode):
@@ -147,8 +150,7 @@ def reproduction_report(prepared: Prepared, files: list[Path]) -> dict[str, Any]
     return None
 
 
-@task(name="publish", retries=2, retry_delay_seconds=2, retry_condition_fn=_retry_on_unavailable, cache_policy=NONE)
-def publish_step(prepared: Prepared, files: list[Path]) -> str | None:
+def publish(prepared: Prepared, files: list[Path]) -> str | None:
     """Upload outputs; then, in one transaction, the trained version (if any), the manifest (last in the
     store) and the task's end. A task cancelled meanwhile publishes nothing."""
     settings = get_settings()
@@ -174,6 +176,51 @@ def publish_step(prepared: Prepared, files: list[Path]) -> str | None:
     if key is None:
         store.delete_prefix(keys.task_outputs_prefix(prepared.task_id))  # cancelled meanwhile
     return key
+
+
+PUBLISH_RETRIES = 2  # when the object store or the database is unavailable (ServiceUnavailable)
+PUBLISH_RETRY_DELAY_SECONDS = 2.0
+
+init_step = task(name="init", retries=0, cache_policy=NONE)(init)
+work_step = task(name="work", retries=0, cache_policy=NONE)(work)
+publish_step = task(
+    name="publish",
+    retries=PUBLISH_RETRIES,
+    retry_delay_seconds=PUBLISH_RETRY_DELAY_SECONDS,
+    retry_condition_fn=_retry_on_unavailable,
+    cache_policy=NONE,
+)(publish)
+
+
+def publish_retrying(prepared: Prepared, files: list[Path]) -> str | None:
+    """`publish` retried as the flow's publish task is, for a run without a flow (the warm lane)."""
+    retries_left = PUBLISH_RETRIES
+    while True:
+        try:
+            return publish(prepared, files)
+        except ServiceUnavailable as error:
+            if retries_left == 0:
+                raise
+            retries_left -= 1
+            log.warning("publish failed (%s); retrying in %.0f s", error.message, PUBLISH_RETRY_DELAY_SECONDS)
+            time.sleep(PUBLISH_RETRY_DELAY_SECONDS)
+
+
+@dataclass(frozen=True)
+class Steps:
+    """How a run calls its three steps: as Prefect task runs (the flow) or as plain calls (the warm lane)."""
+
+    init: Callable[[str], Prepared]
+    work: Callable[[Prepared], list[Path]]
+    publish: Callable[[Prepared, list[Path]], str | None]
+
+
+FLOW_STEPS = Steps(
+    init=init_step,
+    work=lambda prepared: work_step.with_options(name=prepared.mode)(prepared),  # the task run is named after the mode
+    publish=publish_step,
+)
+INLINE_STEPS = Steps(init=init, work=work, publish=publish_retrying)
 
 
 def _current_flow_run_id() -> str | None:
@@ -208,16 +255,22 @@ def run_task(task_id: str) -> str | State | None:
     """Run one task of the registry end to end; returns the manifest key, or a Cancelled state."""
     configure_logging(get_settings())
     with task_context(task_id):  # every log record of this run carries the task id
-        return _run_task(task_id)
+        return execute(task_id, steps=FLOW_STEPS, flow_run_id=_current_flow_run_id())
 
 
-def _run_task(task_id: str) -> str | State | None:
+def execute(
+    task_id: str, *, steps: Steps, flow_run_id: str | None = None, task_run_id: str | None = None
+) -> str | State | None:
+    """Claim the task for the Prefect run executing it (`flow_run_id` or `task_run_id`), then run its steps
+    with a heartbeat; returns the manifest key, or a Cancelled state (ended, claimed by another run, or
+    cancelled meanwhile). A failure is recorded on the task row, then raised."""
     settings = get_settings()
-    flow_run_id = _current_flow_run_id()
     started = task_rows.change_task(
         settings.resolved_database_url,
         task_id,
-        lambda session, row: task_rows.mark_running(session, task=row, flow_run_id=flow_run_id),
+        lambda session, row: task_rows.mark_running(
+            session, task=row, flow_run_id=flow_run_id, task_run_id=task_run_id
+        ),
     )
     if not started:
         return Cancelled(message=f"task {task_id} had already ended, or another run has it; nothing to do")
@@ -226,11 +279,17 @@ def _run_task(task_id: str) -> str | State | None:
         with heartbeat(
             database_url=settings.resolved_database_url, task_id=task_id, every_seconds=settings.heartbeat_seconds
         ):
-            prepared = init_step(task_id)
-            files = work_step.with_options(name=prepared.mode)(prepared)
-            manifest_key = publish_step(prepared, files)
+            run_log = get_run_logger()  # lines the task's logs (GET /tasks/{id}/logs) show, on either lane
+            prepared = steps.init(task_id)
+            run_log.info(
+                "init: %d input(s) fetched; running %s on %s", len(prepared.inputs), prepared.mode, prepared.device
+            )
+            files = steps.work(prepared)
+            run_log.info("%s: %d output file(s)", prepared.mode, len(files))
+            manifest_key = steps.publish(prepared, files)
             if manifest_key is None:
                 return Cancelled(message="task cancelled before its manifest was written; nothing published")
+            run_log.info("published: manifest %s", manifest_key)
             return manifest_key
     except TaskCancelled as cancelled:
         return Cancelled(message=str(cancelled))

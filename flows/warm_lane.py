@@ -1,5 +1,5 @@
 """The warm lane: long-lived Prefect task workers that receive tasks by websocket push and run the same
-flow in-process, with Python, torch and the project's code already imported (DESIGN.md "Dispatch").
+steps in-process, with Python, torch and the project's code already imported (DESIGN.md "Dispatch").
 
 Start one with `python -m flows.warm_lane` (`commons up` does); submit with `run_task_warm.delay(task_id)`.
 A warm worker keeps recently used models loaded (flows/model_cache.py), so a task on a version it has
@@ -8,16 +8,24 @@ served before pays no model load.
 
 from __future__ import annotations
 
+import warnings
+
 from prefect import task
 from prefect.cache_policies import NONE
+from prefect.client.schemas.objects import State
 
-from flows.run_task import run_task
+from commons.logging import task_context
+from flows.run_task import INLINE_STEPS, execute
 
 
-@task(name="run-task-warm", cache_policy=NONE, retries=0, persist_result=False)
-def run_task_warm(task_id: str) -> None:
-    """Run the task's flow inside this long-lived worker (a nested flow run of this task run)."""
-    run_task(task_id, return_state=True)  # a failed or cancelled task is already recorded on its row
+@task(name="run-task-warm", cache_policy=NONE, retries=0, persist_result=False, log_prints=True)
+def run_task_warm(task_id: str) -> str | State | None:
+    """Run the task in this long-lived worker: this task run is the task's run (its claim, logs and state),
+    the steps are plain calls, so a warm task pays for no flow run or step task runs."""
+    from prefect.runtime import task_run
+
+    with task_context(task_id):  # every log record of this run carries the task id
+        return execute(task_id, steps=INLINE_STEPS, task_run_id=str(task_run.id))
 
 
 def warm_up() -> None:
@@ -38,6 +46,9 @@ def serve(*, limit: int, model_cache_bytes: int) -> None:
 
     from flows import model_cache
 
+    # Prefect logs a background task run's final "Finished in state" line after its run context has closed,
+    # and warns that it cannot ship it; the task's own lines (flows.run_task.execute) are shipped.
+    warnings.filterwarnings("ignore", message=r".*attempted to send logs to the API without a flow run id")
     warm_up()
     model_cache.enable(max_bytes=model_cache_bytes)
     serve_tasks(run_task_warm, limit=limit)

@@ -136,7 +136,8 @@ class Task(SQLModel, table=True):
     manifest_key: str | None = Field(default=None, max_length=200)
     lane: str = Field(default="batch", max_length=16)  # "warm" (long-lived task worker) or "batch" (deployment)
     dispatch_id: str | None = Field(default=None, max_length=64)  # Prefect flow run (batch) or task run (warm)
-    flow_run_id: str | None = Field(default=None, max_length=64)  # the flow run that executes the task
+    flow_run_id: str | None = Field(default=None, max_length=64)  # the flow run that executes the task (batch)
+    task_run_id: str | None = Field(default=None, max_length=64)  # the task run that executes it (warm lane)
     idempotency_key: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

@@ -286,7 +286,10 @@ class TaskPublic(BaseModel):
     error: str | None
     outputs: list[OutputPublic]
     manifest_url: str | None
-    flow_run_id: str | None
+    flow_run_id: str | None = Field(description="The Prefect flow run executing a batch-lane task.")
+    task_run_id: str | None = Field(
+        default=None, description="The Prefect task run executing a warm-lane task (inside a long-lived worker)."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

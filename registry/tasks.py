@@ -162,23 +162,39 @@ def mark_scheduled(session: Session, *, task: Task, dispatch_id: str) -> None:
     session.add(task)
 
 
-def mark_running(session: Session, *, task: Task, flow_run_id: str | None) -> bool:
-    """Claim the task for `flow_run_id` and move it to running; False when it already ended (e.g. cancelled
-    before the worker started) or another flow run has claimed it (a second submission of the same task:
-    exactly one run does the work)."""
+def mark_running(
+    session: Session, *, task: Task, flow_run_id: str | None = None, task_run_id: str | None = None
+) -> bool:
+    """Claim the task for the Prefect run executing it (a flow run on the batch lane, a task run on the warm
+    lane) and move it to running; False when it already ended (e.g. cancelled before the worker started) or
+    another run has claimed it (a second submission of the same task: exactly one run does the work)."""
     if task.status in TERMINAL:
         return False
-    if task.status == "running" and task.flow_run_id and flow_run_id and task.flow_run_id != flow_run_id:
+    if task.status == "running" and (
+        _held_by_another(task.flow_run_id, flow_run_id) or _held_by_another(task.task_run_id, task_run_id)
+    ):
         return False
     task.status = "running"
     if flow_run_id:
         task.flow_run_id = flow_run_id
+    if task_run_id:
+        task.task_run_id = task_run_id
     now = utcnow()
     task.started_at = task.started_at or now
     task.heartbeat_at = now
     _touch(task)
     session.add(task)
     return True
+
+
+def row_version(session: Session, *, task_id: str) -> int | None:
+    """The task row's version (every write of the row increments it), or None for no such task: a cheap
+    way to learn that a task changed without reading it whole."""
+    return session.exec(select(Task.row_version).where(Task.id == task_id)).first()
+
+
+def _held_by_another(holder: str | None, claimant: str | None) -> bool:
+    return bool(holder and claimant and holder != claimant)
 
 
 def set_step(session: Session, *, task: Task, name: str, status: str) -> None:

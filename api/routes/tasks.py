@@ -34,7 +34,7 @@ from registry.versions import execution_of, get_version
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 log = logging.getLogger(__name__)
-EVENT_POLL_SECONDS = 0.25
+EVENT_POLL_SECONDS = 0.1  # a cheap read of the row's version; the full view only when it changed
 KEEPALIVE_SECONDS = 15.0
 RECONNECT_MILLISECONDS = 1000  # the `retry:` a client waits before reconnecting a dropped stream
 
@@ -231,11 +231,10 @@ def logs(
     dispatcher: DispatcherDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[TaskLogLine]:
-    """The log lines of the task's Prefect flow run (workers ship them every few seconds); empty before it starts."""
+    """The log lines of the task's Prefect run, its flow run or (warm lane) its task run; workers ship them
+    every few seconds; empty before it starts."""
     task = task_rows.task_for(session, task_id=task_id, user=user)
-    if task.flow_run_id is None:
-        return []
-    return [TaskLogLine.model_validate(line) for line in dispatcher.logs(task.flow_run_id, limit=limit)]
+    return [TaskLogLine.model_validate(line) for line in dispatcher.logs(task, limit=limit)]
 
 
 @router.get("/{task_id}/metrics", response_model=list[EpochMetrics])
@@ -319,14 +318,18 @@ async def events(
     """
     engine = get_engine(settings.resolved_database_url)
 
-    def snapshot(epochs_sent: int) -> tuple[TaskPublic, list[dict[str, object]]]:
+    def snapshot(epochs_sent: int) -> tuple[TaskPublic, list[dict[str, object]], int]:
         with Session(engine) as session:
             row = task_rows.task_for(session, task_id=task_id, user=user)
             public = task_public(session, row, store=store, expires_seconds=settings.presign_expiry_seconds)
-            return public, [dict(record) for record in row.metrics[epochs_sent:]]
+            return public, [dict(record) for record in row.metrics[epochs_sent:]], row.row_version
+
+    def row_version() -> int | None:
+        with Session(engine) as session:
+            return task_rows.row_version(session, task_id=task_id)
 
     epochs_sent = _resume_from(last_event_id)
-    current, new_epochs = await run_in_threadpool(snapshot, epochs_sent)
+    current, new_epochs, seen_version = await run_in_threadpool(snapshot, epochs_sent)
     last_key: tuple[object, ...] | None = None
     idle = 0.0
     while True:
@@ -353,4 +356,6 @@ async def events(
             yield ServerSentEvent(comment="keep-alive")
         await asyncio.sleep(EVENT_POLL_SECONDS)
         idle += EVENT_POLL_SECONDS
-        current, new_epochs = await run_in_threadpool(snapshot, epochs_sent)
+        new_epochs = []
+        if await run_in_threadpool(row_version) != seen_version:  # every write of the row bumps its version
+            current, new_epochs, seen_version = await run_in_threadpool(snapshot, epochs_sent)

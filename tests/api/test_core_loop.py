@@ -42,7 +42,8 @@ def test_segmentation_task_end_to_end(stack: RunningStack, published: Published,
     assert task["lane"] == "warm", "a one-photo infer task goes to the warm lane while a warm worker listens"
 
     events = list(scientist.events(task["id"]))
-    assert events[-1]["flow_run_id"], "the work ran as a Prefect flow run"
+    assert events[-1]["task_run_id"], "the work ran as a Prefect task run in the warm worker"
+    assert events[-1]["flow_run_id"] is None, "a warm task starts no flow run"
     assert events[-1]["status"] == "succeeded", events[-1]["error"]
     seen_statuses = [e["status"] for e in events]
     assert "running" in seen_statuses
