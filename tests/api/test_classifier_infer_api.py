@@ -18,6 +18,8 @@ from tests.conftest import RunningStack
 CONFIG: dict[str, Any] = {"arch": "resnet18", "classes": ["brick", "grass", "gravel"], "input_size": 32, "init_seed": 7}
 
 
+# The prediction does not depend on the registry's backend; one stack suffices.
+@pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 def test_architecture_only_version_predicts_top_k(stack: RunningStack) -> None:
     provider = stack.new_user()
     name = f"textures-{uuid.uuid4().hex[:8]}"

@@ -26,6 +26,9 @@ from tests.resources.test_classifier_data import digit_items
 
 DIGIT_NAMES = ["zero", "one", "two"]
 PER_CLASS = 30
+# Training's flow is the same on either registry; its registry writes run on both backends in tests/registry.
+pytestmark = pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
+
 ARCH_CONFIG: dict[str, Any] = {"arch": "resnet18", "classes": ["cat", "dog"], "input_size": 32, "init_seed": 3}
 TRAIN_PARAMS: dict[str, Any] = {
     "epochs": 12,

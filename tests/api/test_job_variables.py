@@ -151,6 +151,8 @@ def test_the_kubernetes_pool_declares_the_gpu_variable(shared_services: Settings
         client.delete_flow_run(run.id)
 
 
+# Job variables come from Prefect, whatever the registry's backend.
+@pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
 def test_a_version_declares_its_execution_over_rest(stack: RunningStack, published: Published, tmp_path: Path) -> None:
     provider = published.provider
     from resources.sam.config import parse_sam_config

@@ -241,6 +241,8 @@ def run_to_end(stack: RunningStack, published: Published, client: Any, upload_id
     return dict(task)
 
 
+# The task metrics' queries run on both backends in test_task_metrics_come_from_the_database.
+@pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
 def test_metrics_after_tasks_ran(stack: RunningStack, published: Published, coffee_png: bytes) -> None:
     published.provider.grant(published.name, "*", "use")
     scientist = stack.new_user()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 from pycocotools import mask as mask_utils
 from segment_anything import SamAutomaticMaskGenerator
 from skimage import data as skdata
@@ -17,6 +18,8 @@ from tests.api.conftest import AUTO_PARAMS, Published
 from tests.conftest import RunningStack
 
 
+# The masks do not depend on the registry's backend; one stack suffices.
+@pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 def test_platform_masks_equal_direct_library_run(
     stack: RunningStack, published: Published, coffee_png: bytes, tiny_weights: Path
 ) -> None:
