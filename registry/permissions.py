@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, or_, select
 
@@ -19,9 +21,33 @@ def rights(session: Session, resource: Resource, user: User | None) -> frozenset
     if user is not None:
         grantees.append(col(Grant.grantee_id) == user.id)
     granted = session.exec(select(Grant.permission).where(Grant.resource_id == resource.id, or_(*grantees))).all()
+    return implied_rights(granted)
+
+
+def rights_on_many(session: Session, resources: list[Resource], user: User | None) -> dict[str, frozenset[str]]:
+    """`rights` for many resources in one query: resource id → the caller's rights."""
+    found: dict[str, set[str]] = {resource.id: set() for resource in resources}
+    others = [resource.id for resource in resources if user is None or user.id != resource.owner_id]
+    if user is not None and user.is_admin:
+        others = []
+    if others:
+        grantees: list[ColumnElement[bool]] = [col(Grant.grantee_id).is_(None)]
+        if user is not None:
+            grantees.append(col(Grant.grantee_id) == user.id)
+        query = select(Grant.resource_id, Grant.permission).where(col(Grant.resource_id).in_(others), or_(*grantees))
+        for resource_id, permission in session.exec(query).all():
+            found[resource_id].add(permission)
+    return {
+        resource.id: implied_rights(found[resource.id]) if resource.id in others else ALL_RIGHTS
+        for resource in resources
+    }
+
+
+def implied_rights(granted: Iterable[str]) -> frozenset[str]:
+    """Granted rights plus what they imply: modify implies use (who may publish a version may run it)."""
     found = set(granted)
     if "modify" in found:
-        found.add("use")  # modify implies use: who may publish a version may run it
+        found.add("use")
     return frozenset(found)
 
 

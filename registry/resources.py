@@ -8,7 +8,7 @@ from sqlmodel import Session, col, or_, select
 
 from commons.errors import Conflict
 from registry.models import Grant, Resource, ResourceVersion, User
-from registry.permissions import rights
+from registry.permissions import rights_on_many
 from registry.schemas import ResourceCreate, ResourcePublic, ResourceUpdate
 
 
@@ -53,18 +53,39 @@ def latest_version_number(session: Session, resource_id: str) -> int | None:
 
 
 def to_public(session: Session, resource: Resource, user: User | None) -> ResourcePublic:
-    owner = session.get(User, resource.owner_id)
-    return ResourcePublic(
-        id=resource.id,
-        name=resource.name,
-        kind=resource.kind,
-        title=resource.title,
-        description=resource.description,
-        citation=resource.citation,
-        license=resource.license,
-        visibility=resource.visibility,
-        owner=owner.username if owner else "",
-        created_at=resource.created_at,
-        latest_version=latest_version_number(session, resource.id),
-        permissions=sorted(rights(session, resource, user)),
+    return to_public_many(session, [resource], user)[0]
+
+
+def to_public_many(session: Session, resources: list[Resource], user: User | None) -> list[ResourcePublic]:
+    """The public view of each resource, in order, in three queries whatever their number (owners, latest
+    version numbers, the caller's grants) instead of three per resource."""
+    if not resources:
+        return []
+    ids = [resource.id for resource in resources]
+    owner_ids = {resource.owner_id for resource in resources}
+    owners = dict(session.exec(select(User.id, User.username).where(col(User.id).in_(owner_ids))).all())
+    latest = dict(
+        session.exec(
+            select(ResourceVersion.resource_id, func.max(ResourceVersion.number))
+            .where(col(ResourceVersion.resource_id).in_(ids))
+            .group_by(col(ResourceVersion.resource_id))
+        ).all()
     )
+    granted = rights_on_many(session, resources, user)
+    return [
+        ResourcePublic(
+            id=resource.id,
+            name=resource.name,
+            kind=resource.kind,
+            title=resource.title,
+            description=resource.description,
+            citation=resource.citation,
+            license=resource.license,
+            visibility=resource.visibility,
+            owner=owners.get(resource.owner_id, ""),
+            created_at=resource.created_at,
+            latest_version=latest.get(resource.id),
+            permissions=sorted(granted[resource.id]),
+        )
+        for resource in resources
+    ]

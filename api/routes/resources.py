@@ -18,7 +18,7 @@ from api.staging import stage
 from commons.errors import InvalidInput
 from registry.models import ResourceVersion
 from registry.permissions import resource_for
-from registry.resources import create_resource, list_visible, to_public, update_resource
+from registry.resources import create_resource, list_visible, to_public, to_public_many, update_resource
 from registry.schemas import ExecutionSpec, ResourceCreate, ResourcePublic, ResourceUpdate, VersionPublic
 from registry.versions import check_files, create_version, get_version, version_public
 from resources.schema import parse_model
@@ -45,8 +45,7 @@ def create(spec: ResourceCreate, user: CurrentUser, session: SessionDep) -> Reso
 
 @router.get("", response_model=list[ResourcePublic])
 def list_resources(user: OptionalUser, session: SessionDep, page: PageDep) -> list[ResourcePublic]:
-    found = list_visible(session, user, limit=page.limit, offset=page.offset)
-    return [to_public(session, resource, user) for resource in found]
+    return to_public_many(session, list_visible(session, user, limit=page.limit, offset=page.offset), user)
 
 
 @router.get("/{name}", response_model=ResourcePublic)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy.event import listen, remove
 from sqlmodel import Session
 
 from commons.db import get_engine
 from commons.errors import Conflict, Forbidden, NotFound, Unauthorized
 from registry import grants as grant_rows
+from registry.models import ResourceVersion
 from registry.permissions import resource_for, rights
-from registry.resources import create_resource, list_visible
+from registry.resources import create_resource, list_visible, to_public, to_public_many
 from registry.schemas import ResourceCreate
 from registry.users import authenticate, create_user, issue_token, user_from_token
 
@@ -121,3 +123,46 @@ def test_timestamps_are_utc(database_url: str) -> None:
         user = make(session, "dave")
         session.commit()
         assert abs(user.created_at.timestamp() - before) < 60
+
+
+def test_listing_views_match_one_by_one_views_in_three_queries(database_url: str) -> None:
+    """`to_public_many` (the list route) gives each resource the same view as `to_public` and `rights`, for the
+    owner, a grantee, a stranger, an admin and no one, in a fixed number of queries whatever the count."""
+    engine = get_engine(database_url)
+    with Session(engine) as session:
+        owner, grantee, stranger = make(session, "owner"), make(session, "grantee"), make(session, "stranger")
+        admin = create_user(session, username="admin", password="a long password", is_admin=True)
+        made = []
+        for index, visibility in enumerate(["public", "private", "private", "public", "private", "private"]):
+            spec = ResourceCreate(name=f"model-{index}", kind="segmenter.sam", title=f"M{index}", visibility=visibility)
+            made.append(create_resource(session, owner=owner if index < 4 else grantee, spec=spec))
+        for number in (1, 2, 3):  # model-0 has three versions, model-1 one, the others none
+            version = ResourceVersion(resource_id=made[0].id, number=number, digest=f"d{number}", created_by=owner.id)
+            session.add(version)
+        session.add(ResourceVersion(resource_id=made[1].id, number=1, digest="e1", created_by=owner.id))
+        grant_rows.grant(session, resource=made[1], username="grantee", permission="modify", actor=owner)
+        grant_rows.grant(session, resource=made[2], username="*", permission="use", actor=owner)
+        session.commit()
+        statements: list[str] = []
+
+        def record(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        for viewer in (owner, grantee, stranger, admin, None):
+            resources = list_visible(session, viewer, limit=50, offset=0)
+            statements.clear()
+            listen(engine, "before_cursor_execute", record)
+            try:
+                many = to_public_many(session, resources, viewer)
+            finally:
+                remove(engine, "before_cursor_execute", record)
+            assert len(statements) <= 3, statements
+            assert many == [to_public(session, resource, viewer) for resource in resources]
+            for resource, view in zip(resources, many, strict=True):
+                assert set(view.permissions) == rights(session, resource, viewer)
+        by_name = {view.name: view for view in to_public_many(session, made, grantee)}
+        assert by_name["model-0"].latest_version == 3 and by_name["model-1"].latest_version == 1
+        assert by_name["model-2"].latest_version is None
+        assert by_name["model-1"].permissions == ["modify", "use"], "modify implies use"
+        assert by_name["model-2"].permissions == ["use"] and by_name["model-3"].permissions == []
+        assert by_name["model-4"].permissions == ["modify", "own", "use"] and by_name["model-4"].owner == "grantee"

@@ -34,12 +34,12 @@ def test_task_page_shows_everything_and_reproduces(page: Page, ui_stack: Running
     expect(page.get_by_role("link", name="predictions.json")).to_be_visible()
     expect(page.get_by_role("link", name="manifest.json")).to_be_visible()
     for _ in range(20):  # log lines reach Prefect a few seconds after the run
-        if "Finished in state" in page.locator("#logs").inner_text():
+        if "published: manifest" in page.locator("#logs").inner_text():
             break
         page.get_by_role("button", name="Refresh logs").click()
         page.wait_for_timeout(1000)
     expect(page.locator("#error")).to_be_hidden()
-    expect(page.locator("#logs")).to_contain_text("Finished in state")
+    expect(page.locator("#logs")).to_contain_text("published: manifest")
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
 
     page.get_by_role("button", name="Reproduce").click()

@@ -69,7 +69,7 @@ function render(task, epochs) {
     el("div", { id: "reproduction-slot" }),
     el("section", { class: "card" },
       el("h2", {}, "Logs ", el("button", { type: "button", class: "secondary", onclick: () => guarded(showLogs) }, "Refresh logs")),
-      el("pre", { id: "logs", class: "mono", tabindex: "0", "aria-label": "log lines of the flow run" }, logText)),
+      el("pre", { id: "logs", class: "mono", tabindex: "0", "aria-label": "log lines of the task's run" }, logText)),
   ].filter(Boolean));
   if (task.status === "succeeded") {
     reproductionCard(task).then((card) => card && document.getElementById("reproduction-slot").replaceChildren(card));
