@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from api import pages
+from api.concurrency import InFlightLimit
 from api.dispatch import Dispatcher
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = ObjectStore.from_settings(settings)
     install_error_handlers(app)
+    app.add_middleware(InFlightLimit, limit=settings.api_max_in_flight)  # inside the metrics: they time the wait
     install_metrics(app, settings)
     install_security(app, settings)
     v1 = APIRouter(prefix="/api/v1")

@@ -8,7 +8,8 @@ In one run, on an embedded stack started by the code of `commons up` (temporary 
   random-weight model, so the work itself is small and the platform is what is measured).
 
 Prints read latency p50/p99 per route, submit latency, errors, tasks/s, and checks that every submitted task
-ended `succeeded` exactly once: one task row each, one Prefect flow run of `run-task` each, one manifest.
+ended `succeeded` exactly once: one task row each, one Prefect run that did its work each (a `run-task` flow
+run, or a `run-task-warm-<id>` task run on the warm lane), one manifest.
 Bounded: it stops after `--duration` s of reads and at most `--task-timeout` s of waiting for the tasks.
 `--postgres` runs the registry on a scratch database of the PostgreSQL at 127.0.0.1:5432 (dropped after).
 
@@ -70,6 +71,22 @@ def scratch_postgres() -> Iterator[str]:
 
 
 async def reader(
+    base_url: str,
+    headers: dict[str, str],
+    task_id: str,
+    deadline: float,
+    interval: float,
+    samples: dict[str, list[float]],
+) -> Counter[str]:
+    """One client with its own connection (as a browser tab has): a client shared by all readers spends its
+    CPU scanning one big connection pool and measures itself, not the API."""
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, limits=httpx.Limits(max_connections=1), timeout=60
+    ) as http:
+        return await _read_in_turn(http, task_id, deadline, interval, samples)
+
+
+async def _read_in_turn(
     http: httpx.AsyncClient, task_id: str, deadline: float, interval: float, samples: dict[str, list[float]]
 ) -> Counter[str]:
     errors: Counter[str] = Counter()
@@ -110,13 +127,15 @@ async def submit_one(http: httpx.AsyncClient, upload_id: str) -> tuple[float, st
 async def run_load(
     args: argparse.Namespace, base_url: str, token: str, seed_task: str, upload_id: str
 ) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=args.clients + args.submissions, max_keepalive_connections=args.clients)
+    limits = httpx.Limits(max_connections=args.submissions)
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=f"{base_url}/api/v1", headers=headers, limits=limits, timeout=60) as http:
+    api = f"{base_url}/api/v1"
+    async with httpx.AsyncClient(base_url=api, headers=headers, limits=limits, timeout=60) as http:
         samples: dict[str, list[float]] = defaultdict(list)
         deadline = time.monotonic() + args.duration
         readers = [
-            asyncio.create_task(reader(http, seed_task, deadline, args.interval, samples)) for _ in range(args.clients)
+            asyncio.create_task(reader(api, headers, seed_task, deadline, args.interval, samples))
+            for _ in range(args.clients)
         ]
         submitted_at = time.monotonic()
         submissions = await asyncio.gather(*(submit_one(http, upload_id) for _ in range(args.submissions)))
@@ -145,25 +164,41 @@ async def run_load(
     }
 
 
-def flow_runs_per_task(prefect_api_url: str, task_ids: list[str]) -> Counter[str]:
+def runs_per_task(prefect_api_url: str, task_ids: list[str]) -> tuple[Counter[str], Counter[str]]:
+    """Per task: the Prefect runs that did its work (a Completed `run-task` flow run on the batch lane, a
+    Completed `run-task-warm-<task id>` task run on the warm lane) and all runs delivered for it (a second
+    delivery finds the task claimed and ends Cancelled without doing anything)."""
     from prefect.client.orchestration import SyncPrefectClient
-    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, TaskRunFilter, TaskRunFilterName
+    from prefect.client.schemas.objects import StateType
 
     wanted = set(task_ids)
-    counts: Counter[str] = Counter()
+    worked: Counter[str] = Counter()
+    delivered: Counter[str] = Counter()
+
+    def count(task_id: str | None, state_type: StateType | None) -> None:
+        if task_id in wanted:
+            delivered[task_id] += 1
+            worked[task_id] += state_type == StateType.COMPLETED
+
     with SyncPrefectClient(prefect_api_url) as client:
-        offset = 0
-        while True:
-            page = client.read_flow_runs(
+        for offset in range(0, 100_000, 200):
+            flow_runs = client.read_flow_runs(
                 flow_filter=FlowFilter(name=FlowFilterName(any_=["run-task"])), limit=200, offset=offset
             )
-            for run in page:
-                task_id = run.parameters.get("task_id")
-                if task_id in wanted:
-                    counts[task_id] += 1
-            if len(page) < 200:
-                return counts
-            offset += 200
+            for flow_run in flow_runs:
+                count(flow_run.parameters.get("task_id"), flow_run.state_type)
+            if len(flow_runs) < 200:
+                break
+        for offset in range(0, 100_000, 200):
+            task_runs = client.read_task_runs(
+                task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="run-task-warm-")), limit=200, offset=offset
+            )
+            for task_run in task_runs:
+                count(task_run.name.removeprefix("run-task-warm-"), task_run.state_type)
+            if len(task_runs) < 200:
+                break
+    return worked, delivered
 
 
 def main() -> None:
@@ -205,7 +240,7 @@ def main() -> None:
             seed = client.submit(resource="load-sam", version=1, inputs=[upload_id], params=PARAMS)
             client.wait(seed["id"], timeout=600)
             result = asyncio.run(run_load(args, settings.api_url, token, seed["id"], upload_id))
-            runs = flow_runs_per_task(settings.resolved_prefect_api_url, result["task_ids"])
+            worked, delivered = runs_per_task(settings.resolved_prefect_api_url, result["task_ids"])
             manifests = sum(1 for row in result["finished"].values() if row.get("manifest_url"))
             client.close()
         finally:
@@ -244,12 +279,13 @@ def main() -> None:
     )
     print(f"  tasks/s (submit of the first → end of the last): {done / result['span']:.2f}")
     lanes = Counter(row.get("lane") for row in result["finished"].values())
-    per_task = Counter(runs.get(task_id, 0) for task_id in result["task_ids"])
-    print(f"  lanes: {dict(lanes)}; run-task flow runs per task: {dict(per_task)}")
-    once = [task_id for task_id in result["task_ids"] if runs.get(task_id) == 1]
+    per_task = Counter(worked.get(task_id, 0) for task_id in result["task_ids"])
+    refused = sum(delivered.values()) - sum(worked.values())
+    print(f"  lanes: {dict(lanes)}; Prefect runs that did the work, per task: {dict(per_task)}")
+    once = [task_id for task_id in result["task_ids"] if worked.get(task_id) == 1]
     print(
-        f"  exactly once: {len(once)}/{len(result['task_ids'])} tasks have exactly one run-task flow run; "
-        f"{manifests} manifests"
+        f"  exactly once: {len(once)}/{len(result['task_ids'])} tasks were worked by exactly one run "
+        f"({refused} second deliveries refused by the claim); {manifests} manifests"
     )
 
 

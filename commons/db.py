@@ -30,7 +30,9 @@ def get_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # 40 connections at most per process: the API's admitted requests (api_max_in_flight, 24), its dispatcher
+    # (4 threads) and reaper, and the event streams' short reads.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
 
 
 @contextmanager

@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".data"), description="Folder of the embedded stack's state.")
     host: str = Field(default="127.0.0.1", description="Address every embedded server listens on.")
     api_port: int = Field(default=8000, ge=1, le=65535)
+    api_max_in_flight: int = Field(
+        default=24,
+        ge=1,
+        le=1000,
+        description="Requests one API process works on at once; the rest wait their turn before touching the "
+        "database. Keep it below the thread pool (40) and the database pool (SQLite 60, PostgreSQL 40 per "
+        "process; PostgreSQL's max_connections must cover every replica's pool plus the workers).",
+    )
 
     database_url: str | None = Field(
         default=None, repr=False, description="SQLAlchemy URL; empty = SQLite file in data_dir (embedded)."

@@ -18,7 +18,14 @@ from commons.logging import task_context
 from flows.run_task import INLINE_STEPS, execute
 
 
-@task(name="run-task-warm", cache_policy=NONE, retries=0, persist_result=False, log_prints=True)
+@task(
+    name="run-task-warm",
+    task_run_name="run-task-warm-{task_id}",  # find a task's run in the Prefect UI by its id
+    cache_policy=NONE,
+    retries=0,
+    persist_result=False,
+    log_prints=True,
+)
 def run_task_warm(task_id: str) -> str | State | None:
     """Run the task in this long-lived worker: this task run is the task's run (its claim, logs and state),
     the steps are plain calls, so a warm task pays for no flow run or step task runs."""
