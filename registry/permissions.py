@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement
@@ -15,32 +16,34 @@ ALL_RIGHTS = frozenset({"use", "modify", "own"})
 
 def rights(session: Session, resource: Resource, user: User | None) -> frozenset[str]:
     """The caller's rights: the owner and admins have all; grants to the user or to everyone add more."""
-    if user is not None and (user.is_admin or user.id == resource.owner_id):
-        return ALL_RIGHTS
-    grantees: list[ColumnElement[bool]] = [col(Grant.grantee_id).is_(None)]
-    if user is not None:
-        grantees.append(col(Grant.grantee_id) == user.id)
-    granted = session.exec(select(Grant.permission).where(Grant.resource_id == resource.id, or_(*grantees))).all()
-    return implied_rights(granted)
+    return rights_on_many(session, [resource], user)[resource.id]
 
 
 def rights_on_many(session: Session, resources: list[Resource], user: User | None) -> dict[str, frozenset[str]]:
-    """`rights` for many resources in one query: resource id → the caller's rights."""
-    found: dict[str, set[str]] = {resource.id: set() for resource in resources}
-    others = [resource.id for resource in resources if user is None or user.id != resource.owner_id]
+    """`rights` for many resources in at most one query: resource id → the caller's rights."""
     if user is not None and user.is_admin:
-        others = []
+        return {resource.id: ALL_RIGHTS for resource in resources}
+    owned = {resource.id for resource in resources if user is not None and resource.owner_id == user.id}
+    others = [resource.id for resource in resources if resource.id not in owned]
+    granted: dict[str, set[str]] = defaultdict(set)
     if others:
-        grantees: list[ColumnElement[bool]] = [col(Grant.grantee_id).is_(None)]
-        if user is not None:
-            grantees.append(col(Grant.grantee_id) == user.id)
-        query = select(Grant.resource_id, Grant.permission).where(col(Grant.resource_id).in_(others), or_(*grantees))
+        query = select(Grant.resource_id, Grant.permission).where(
+            col(Grant.resource_id).in_(others), grants_reaching(user)
+        )
         for resource_id, permission in session.exec(query).all():
-            found[resource_id].add(permission)
+            granted[resource_id].add(permission)
     return {
-        resource.id: implied_rights(found[resource.id]) if resource.id in others else ALL_RIGHTS
+        resource.id: ALL_RIGHTS if resource.id in owned else implied_rights(granted[resource.id])
         for resource in resources
     }
+
+
+def grants_reaching(user: User | None) -> ColumnElement[bool]:
+    """Grants that apply to the caller: those to everyone, and those to the caller by name."""
+    grantees: list[ColumnElement[bool]] = [col(Grant.grantee_id).is_(None)]
+    if user is not None:
+        grantees.append(col(Grant.grantee_id) == user.id)
+    return or_(*grantees)
 
 
 def implied_rights(granted: Iterable[str]) -> frozenset[str]:

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, or_, select
 
 from commons.errors import Conflict
 from registry.models import Grant, Resource, ResourceVersion, User
-from registry.permissions import rights_on_many
+from registry.permissions import grants_reaching, rights_on_many
 from registry.schemas import ResourceCreate, ResourcePublic, ResourceUpdate
 
 
@@ -36,12 +36,10 @@ def update_resource(session: Session, *, resource: Resource, changes: ResourceUp
 def list_visible(session: Session, user: User | None, *, limit: int, offset: int) -> list[Resource]:
     query = select(Resource).order_by(col(Resource.created_at).desc(), col(Resource.name))
     if user is None or not user.is_admin:
-        grantees: list[ColumnElement[bool]] = [col(Grant.grantee_id).is_(None)]
         conditions: list[ColumnElement[bool]] = [col(Resource.visibility) == "public"]
         if user is not None:
-            grantees.append(col(Grant.grantee_id) == user.id)
             conditions.append(col(Resource.owner_id) == user.id)
-        conditions.append(col(Resource.id).in_(select(Grant.resource_id).where(or_(*grantees))))
+        conditions.append(col(Resource.id).in_(select(Grant.resource_id).where(grants_reaching(user))))
         query = query.where(or_(*conditions))
     return list(session.exec(query.offset(offset).limit(limit)).all())
 
