@@ -41,6 +41,17 @@ def up(
     from api.stack import Stack
 
     settings = _settings(data_dir, port)
+    development_secrets = settings.development_secrets_in_use()
+    if development_secrets and not settings.listens_on_loopback:
+        typer.echo(
+            f"error: refusing to listen on {settings.host} with the development secrets: anyone who can reach it "
+            f"{_development_risks(development_secrets)}. Set {', '.join(development_secrets)} to secrets of your "
+            "own, or leave COMMONS_HOST at 127.0.0.1.",
+            err=True,
+        )
+        raise typer.Exit(code=2)
+    if development_secrets:
+        print(_development_secrets_warning(development_secrets), flush=True)
     stack = Stack(settings)
     stopping = False
 
@@ -59,7 +70,12 @@ def up(
             f"  API docs      {settings.api_url}/docs\n"
             f"  health        {settings.api_url}/api/v1/health\n"
             f"  Prefect UI    {prefect_ui}\n"
-            f"  object store  http://{settings.resolved_s3_endpoint} (bucket {settings.s3_bucket})\n",
+            f"  object store  http://{settings.resolved_s3_endpoint} (bucket {settings.s3_bucket})\n"
+            + (
+                "  secrets       DEVELOPMENT defaults, loopback only (see the warning above)\n"
+                if development_secrets
+                else ""
+            ),
             flush=True,
         )
         if demo:
@@ -78,6 +94,24 @@ def up(
         print("stopping every service …", flush=True)
         stack.stop()
     print("stopped.", flush=True)
+
+
+def _development_risks(names: list[str]) -> str:
+    risks = []
+    if "COMMONS_SECRET_KEY" in names:
+        risks.append("can sign a token the API accepts as any user's, an administrator's included")
+    if "COMMONS_S3_SECRET_KEY" in names:
+        risks.append("can read and overwrite every object with the default S3 keys")
+    return ", and ".join(risks)
+
+
+def _development_secrets_warning(names: list[str]) -> str:
+    return (
+        f"WARNING: development secrets in use: {', '.join(names)} hold the published defaults.\n"
+        f"  Anyone who reaches this stack {_development_risks(names)}.\n"
+        "  Fine on 127.0.0.1 for development; set them to secrets of your own before the stack listens\n"
+        "  anywhere else (commons up refuses a non-loopback COMMONS_HOST with them; production refuses them).\n"
+    )
 
 
 def _print_demo(settings: Settings) -> None:

@@ -16,8 +16,10 @@ from prefect.client.schemas.objects import StateType, WorkerStatus
 from prefect.states import Cancelled, Cancelling
 
 from api.job_variables import job_variables
-from commons.errors import InvalidInput, ServiceUnavailable
+from commons.errors import ExecutionNotAllowed, InvalidInput, ServiceUnavailable
 from commons.settings import Settings
+from registry import tasks as task_rows
+from registry.execution_policy import check_dispatch
 from registry.models import Task
 from registry.schemas import ExecutionSpec
 
@@ -37,6 +39,16 @@ class RunState:
     @property
     def terminal(self) -> bool:
         return self.type in TERMINAL_STATES
+
+
+def fail_not_allowed(settings: Settings, task_id: str, error: ExecutionNotAllowed) -> bool:
+    """End a task whose version's execution spec the policy refused at dispatch: failed, with the reason."""
+    log.warning("task %s not started: %s", task_id, error.message)
+    return task_rows.change_task(
+        settings.resolved_database_url,
+        task_id,
+        lambda session, row: task_rows.finish(session, task=row, status="failed", error=error.message),
+    )
 
 
 class Dispatcher:
@@ -116,7 +128,10 @@ class Dispatcher:
         """Start the task's run; returns the Prefect flow run id (batch) or task run id (warm).
 
         A batch run carries the job variables that `execution` (the version's spec) means for the pool's type.
+        A spec the execution policy no longer allows (an image off the allow-list, more than the deployment's
+        caps) raises ExecutionNotAllowed and starts nothing: the caller fails the task (`fail_not_allowed`).
         """
+        check_dispatch(execution, settings=self.settings)
         try:
             if lane == "warm":
                 from flows.warm_lane import run_task_warm  # the task object the warm workers serve

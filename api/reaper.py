@@ -11,9 +11,9 @@ from functools import partial
 from prefect.client.schemas.objects import StateType
 from sqlmodel import Session
 
-from api.dispatch import Dispatcher
+from api.dispatch import Dispatcher, fail_not_allowed
 from commons.db import session_scope
-from commons.errors import ServiceUnavailable
+from commons.errors import ExecutionNotAllowed, ServiceUnavailable
 from commons.settings import Settings
 from registry import tasks as task_rows
 from registry.clock import as_utc, utcnow
@@ -54,6 +54,9 @@ def reconcile_once(*, settings: Settings, dispatcher: Dispatcher) -> int:
                     dispatch_id = dispatcher.submit(task.id, lane=task.lane, execution=execution)
                 except ServiceUnavailable as error:
                     log.warning("task %s still waiting for Prefect: %s", task.id, error.message)
+                    continue
+                except ExecutionNotAllowed as error:
+                    changed += fail_not_allowed(settings, task.id, error)
                     continue
                 task_rows.change_task(url, task.id, partial(_schedule, dispatch_id=dispatch_id))
                 changed += 1

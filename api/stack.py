@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import signal
@@ -55,12 +56,15 @@ class Stack:
     def data_dir(self) -> Path:
         return self.settings.data_dir.resolve()
 
-    def environment(self) -> dict[str, str]:
-        """The environment every child gets: resolved settings and Prefect's own variables."""
+    def environment(self, *, signs_tokens: bool = False) -> dict[str, str]:
+        """The environment a child gets: resolved settings and Prefect's own variables. Only the API signs
+        tokens: every other child (workers and the flow runs they start among them) lacks COMMONS_SECRET_KEY."""
         env = dict(os.environ)
         for name, value in self.settings.model_dump().items():
             if value is not None:
-                env[f"COMMONS_{name.upper()}"] = str(value)
+                env[f"COMMONS_{name.upper()}"] = json.dumps(value) if isinstance(value, list) else str(value)
+        if not signs_tokens:
+            env.pop("COMMONS_SECRET_KEY", None)
         env.update(
             {
                 "COMMONS_DATA_DIR": str(self.data_dir),
@@ -87,7 +91,7 @@ class Stack:
         )
         return env
 
-    def _spawn(self, name: str, command: list[str]) -> Child:
+    def _spawn(self, name: str, command: list[str], *, signs_tokens: bool = False) -> Child:
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{name}.log"
@@ -96,7 +100,7 @@ class Stack:
             command,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            env=self.environment(),
+            env=self.environment(signs_tokens=signs_tokens),
             cwd=self.data_dir,
             start_new_session=True,
             preexec_fn=_die_with_parent,
@@ -235,6 +239,7 @@ class Stack:
                 str(self.settings.api_port),
                 "--no-access-log",
             ],
+            signs_tokens=True,
         )
         self._wait(
             child,

@@ -31,6 +31,10 @@ class DigestMismatch(InvalidInput):
     """A file's sha256 differs from the one the caller declared."""
 
 
+class ExecutionNotAllowed(InvalidInput):
+    """A version's execution spec names an image or resources the deployment's policy does not allow."""
+
+
 class TooLarge(CommonsError):
     """An upload exceeds the configured size limit."""
 

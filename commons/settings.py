@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 - refused outside development
 DEVELOPMENT_S3_ACCESS_KEY = "commons-dev-access"
 DEVELOPMENT_S3_SECRET_KEY = "commons-dev-secret"  # noqa: S105 - refused outside development
 PLACEHOLDER_SECRETS = {DEVELOPMENT_SECRET_KEY, DEVELOPMENT_S3_SECRET_KEY, "change-me", "changeme", "secret", ""}
+# The project's own worker images, as deploy/compose.yaml (model-commons-worker) and the Helm chart's
+# workerImage (model-commons/worker) name them: the only images a version may name unless an admin says more.
+DEFAULT_ALLOWED_IMAGES = ("model-commons-worker:0.1.0", "model-commons/worker:0.1.0")
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
 class Settings(BaseSettings):
@@ -67,7 +74,12 @@ class Settings(BaseSettings):
         description="Bytes of loaded models one warm worker keeps (LRU); on a GPU also bounded by free memory.",
     )
 
-    secret_key: str = Field(default=DEVELOPMENT_SECRET_KEY, repr=False)
+    secret_key: str = Field(
+        default=DEVELOPMENT_SECRET_KEY,
+        repr=False,
+        description="Signs and checks the API's tokens; only the API holds it. In production a process started "
+        "without it (a worker) gets a random key no token matches, and the API refuses to start without it.",
+    )
     token_expire_minutes: int = Field(default=24 * 60, ge=1)
     open_signup: bool = True
 
@@ -117,13 +129,75 @@ class Settings(BaseSettings):
     gpu_wait_seconds: float | None = Field(
         default=None, gt=0, description="How long a task waits for a free GPU before it fails; empty = no limit."
     )
+    allowed_images: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_ALLOWED_IMAGES),
+        description="Container images a version's execution.image may name (comma-separated or a JSON list; an "
+        "entry ending in '*' allows every image starting with the rest). No image = the deployment's own.",
+    )
+    max_gpus: int = Field(default=1, ge=0, le=16, description="GPUs per task an ordinary user's version may ask for.")
+    max_cpu: float = Field(default=8, gt=0, le=512, description="CPU cores per task an ordinary user may ask for.")
+    max_memory_gb: float = Field(
+        default=64, gt=0, le=8192, description="Memory per task (GB) an ordinary user's version may ask for."
+    )
+    admin_max_gpus: int = Field(
+        default=8, ge=0, le=16, description="GPUs per task an admin may ask for; the deployment's ceiling."
+    )
+    admin_max_cpu: float = Field(default=64, gt=0, le=512, description="CPU cores per task an admin may ask for.")
+    admin_max_memory_gb: float = Field(
+        default=512, gt=0, le=8192, description="Memory per task (GB) an admin may ask for."
+    )
+
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     stale_after_seconds: float = Field(default=60.0, gt=0, description="A running task silent this long fails.")
     reaper_interval_seconds: float = Field(default=2.0, gt=0)
 
+    # False when a production process started without COMMONS_SECRET_KEY (a worker): see check_signing_key.
+    _secret_key_given: bool = PrivateAttr(default=True)
+
+    @field_validator("allowed_images", mode="before")
+    @classmethod
+    def _split_images(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError as error:
+                    raise ValueError(
+                        f"COMMONS_ALLOWED_IMAGES is not a valid JSON list ({error.msg}); "
+                        "write a JSON list or comma-separated image references"
+                    ) from error
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("allowed_images")
+    @classmethod
+    def _check_images(cls, value: list[str]) -> list[str]:
+        for image in value:
+            if not image or any(character.isspace() for character in image) or "*" in image[:-1]:
+                raise ValueError(
+                    f"COMMONS_ALLOWED_IMAGES entry {image!r} is not an image reference; write references such as "
+                    "'ghcr.io/org/commons-worker:1.2', optionally ending in '*' (no spaces, '*' only at the end)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _check_execution_caps(self) -> Settings:
+        for name in ("max_gpus", "max_cpu", "max_memory_gb"):
+            if getattr(self, name) > getattr(self, f"admin_{name}"):
+                raise ValueError(
+                    f"COMMONS_{name.upper()} ({getattr(self, name)}) is above COMMONS_ADMIN_{name.upper()} "
+                    f"({getattr(self, f'admin_{name}')}), the deployment's ceiling; lower the first or raise the second"
+                )
+        return self
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment != "development":
+            if "secret_key" not in self.model_fields_set:
+                # A process that signs no tokens (a worker) runs without the key: give it one no token matches.
+                self.secret_key = secrets.token_urlsafe(48)
+                self._secret_key_given = False
             for name in ("secret_key", "s3_secret_key"):
                 if getattr(self, name) in PLACEHOLDER_SECRETS:
                     raise ValueError(
@@ -131,6 +205,35 @@ class Settings(BaseSettings):
                         f"with COMMONS_ENVIRONMENT={self.environment}"
                     )
         return self
+
+    def check_signing_key(self) -> None:
+        """For the process that signs and checks tokens (the API): in production it needs COMMONS_SECRET_KEY."""
+        if not self._secret_key_given:
+            raise ValueError(
+                f"COMMONS_SECRET_KEY is not set; the API signs and checks tokens with it: set it (a random string of "
+                f"32 or more characters) in the API's environment before running with "
+                f"COMMONS_ENVIRONMENT={self.environment}"
+            )
+
+    def development_secrets_in_use(self) -> list[str]:
+        """The COMMONS_* variables still holding a development or placeholder secret (empty: none)."""
+        names = []
+        if self.secret_key in PLACEHOLDER_SECRETS:
+            names.append("COMMONS_SECRET_KEY")
+        if self.s3_secret_key in PLACEHOLDER_SECRETS:
+            names += ["COMMONS_S3_ACCESS_KEY", "COMMONS_S3_SECRET_KEY"]
+        return names
+
+    @property
+    def listens_on_loopback(self) -> bool:
+        """Whether `host` is a loopback address (reachable from this machine only)."""
+        host = self.host.strip("[]")
+        if host.lower() in LOOPBACK_NAMES:
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     @property
     def resolved_database_url(self) -> str:

@@ -26,11 +26,12 @@ from tests.api.conftest import Published
 from tests.conftest import RunningStack
 
 ROOT = Path(__file__).resolve().parents[2]
+WORKER_IMAGE = "model-commons/worker:0.1.0"  # on the default allow-list (COMMONS_ALLOWED_IMAGES)
 GPU_SPEC = ExecutionSpec.model_validate(
-    {"image": "ghcr.io/model-commons/worker:0.1.0", "gpu": {"count": 2, "min_memory_gb": 24}, "cpu": 4, "memory_gb": 16}
+    {"image": WORKER_IMAGE, "gpu": {"count": 2, "min_memory_gb": 24}, "cpu": 4, "memory_gb": 16}
 )
 DOCKER_EXPECTED = {
-    "image": "ghcr.io/model-commons/worker:0.1.0",
+    "image": WORKER_IMAGE,
     "mem_limit": "15259m",
     "container_create_kwargs": {
         "device_requests": [{"driver": "nvidia", "count": 2, "capabilities": [["gpu"]]}],
@@ -47,7 +48,7 @@ GPU_AFFINITY = {
     }
 }
 KUBERNETES_EXPECTED = {
-    "image": "ghcr.io/model-commons/worker:0.1.0",
+    "image": WORKER_IMAGE,
     "gpu_limit": 2,
     "affinity": GPU_AFFINITY,
     "cpu_request": "4000m",
@@ -109,6 +110,15 @@ def test_docker_pool_flow_run_carries_the_gpu_request(shared_services: Settings)
         {"driver": "nvidia", "count": 2, "capabilities": [["gpu"]]}
     ]
     assert config.image == GPU_SPEC.image and config.mem_limit == "15259m"
+    assert_no_jwt_key(variables, config.env)
+
+
+def assert_no_jwt_key(variables: dict[str, Any], env: Any) -> None:
+    """The run's job variables carry the execution spec only; its container environment, as the worker renders
+    it from the pool's template, the deployment's variables and these, holds no COMMONS_SECRET_KEY."""
+    assert "env" not in variables, "a version's spec never sets a container's environment"
+    assert "COMMONS_SECRET_KEY" not in json.dumps(variables)
+    assert "COMMONS_SECRET_KEY" not in json.dumps(env, default=str)
 
 
 def test_kubernetes_pool_flow_run_carries_the_gpu_limit(shared_services: Settings) -> None:
@@ -123,6 +133,7 @@ def test_kubernetes_pool_flow_run_carries_the_gpu_limit(shared_services: Setting
     assert container["resources"]["requests"]["cpu"] == "4000m"
     assert container["image"] == GPU_SPEC.image
     assert pod["affinity"] == GPU_AFFINITY
+    assert_no_jwt_key(variables, container.get("env"))
     assert "nodeSelector" not in pod and "tolerations" not in pod, "unset variables leave no empty keys"
 
     no_gpu, _ = _submit(shared_services, "kubernetes", None)
@@ -160,7 +171,7 @@ def test_a_version_declares_its_execution_over_rest(stack: RunningStack, publish
 
     weights = tmp_path / TINY_CONFIG["checkpoint"]
     save_random_weights(parse_sam_config(TINY_CONFIG), weights, seed=1)
-    execution: dict[str, Any] = {"image": "ghcr.io/model-commons/worker:0.1.0", "gpu": {"count": 1, "min_memory_gb": 8}}
+    execution: dict[str, Any] = {"image": WORKER_IMAGE, "gpu": {"count": 1, "min_memory_gb": 8}}
     version = provider.upload_version(published.name, files=[weights], config=TINY_CONFIG, execution=execution)
     assert version["execution"] == {
         **execution,

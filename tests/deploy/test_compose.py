@@ -28,7 +28,6 @@ REQUIRED_APP_ENVIRONMENT = (
     "COMMONS_S3_SECRET_KEY",
     "COMMONS_S3_BUCKET",
     "COMMONS_PREFECT_API_URL",
-    "COMMONS_SECRET_KEY",
     "COMMONS_WORK_POOL",
     "COMMONS_DEPLOYMENT_NAME",
     "PREFECT_API_URL",
@@ -193,6 +192,11 @@ def test_app_services_get_every_production_setting(
         assert unknown == [], f"{name} sets variables no Settings field reads: {unknown}"
         settings = settings_from(environment, monkeypatch)  # production: refuses placeholder secrets
         assert settings.environment == "production"
+        if name == "api":
+            settings.check_signing_key()  # the API holds the real JWT key
+        else:
+            with pytest.raises(ValueError, match="COMMONS_SECRET_KEY is not set"):
+                settings.check_signing_key()
         database = urlsplit(settings.resolved_database_url)
         assert database.hostname == "postgres"
         assert database.username == postgres["POSTGRES_USER"]
@@ -209,9 +213,28 @@ def test_app_services_get_every_production_setting(
         assert (prefect.hostname, str(prefect.port)) == ("prefect-server", prefect_port)
         assert environment["PREFECT_API_URL"] == settings.resolved_prefect_api_url
         seen[name] = settings
-    first = seen["api"].model_dump()
+    first = seen["api"].model_dump(exclude={"secret_key"})
     for name, settings in seen.items():
-        assert settings.model_dump() == first, f"{name} is configured differently from api"
+        assert settings.model_dump(exclude={"secret_key"}) == first, f"{name} is configured differently from api"
+
+
+def test_only_the_api_holds_the_jwt_key(compose_config: dict[str, Any]) -> None:
+    """Workers, the tasks they run and the one-shot deployment never sign tokens: they get the database URL and
+    S3 keys (to write task rows and outputs), and no COMMONS_SECRET_KEY."""
+    services = compose_config["services"]
+    holders = {name for name, service in services.items() if "COMMONS_SECRET_KEY" in service.get("environment", {})}
+    assert holders == {"api"}
+    assert services["api"]["environment"]["COMMONS_SECRET_KEY"]
+    for name in set(APP_SERVICES) - {"api"}:
+        environment = services[name]["environment"]
+        assert {"COMMONS_DATABASE_URL", "COMMONS_S3_ACCESS_KEY", "COMMONS_S3_SECRET_KEY"} <= set(environment), name
+
+
+def test_the_worker_image_is_an_allowed_image(compose_config: dict[str, Any]) -> None:
+    from commons.settings import DEFAULT_ALLOWED_IMAGES
+
+    for name in GPU_SERVICES:
+        assert compose_config["services"][name]["image"] in DEFAULT_ALLOWED_IMAGES, name
 
 
 def test_the_example_env_is_refused_in_production(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -79,10 +79,11 @@ def test_job_variables_are_declared_by_the_pool_templates(config: dict[str, Any]
 
 
 def test_runs_get_the_production_settings(config: dict[str, Any]) -> None:
-    required = {"COMMONS_ENVIRONMENT", "COMMONS_DATABASE_URL", "COMMONS_S3_ENDPOINT", "COMMONS_SECRET_KEY"}
+    required = {"COMMONS_ENVIRONMENT", "COMMONS_DATABASE_URL", "COMMONS_S3_ENDPOINT", "COMMONS_S3_SECRET_KEY"}
     for deployment in config["deployments"]:
         env = deployment["work_pool"]["job_variables"]["env"]
         assert required <= set(env), deployment["name"]
+        assert "COMMONS_SECRET_KEY" not in env, f"{deployment['name']}: a task container never holds the JWT key"
         assert env["COMMONS_ENVIRONMENT"] == "production"
         secrets = [key for key in env if "SECRET" in key or "DATABASE_URL" in key]
         assert all(env[key].startswith("{{ $") for key in secrets), "a secret is written into prefect.yaml"

@@ -308,6 +308,65 @@ def test_no_secret_value_reaches_a_config_map(render: Any) -> None:
         assert not any(value in json.dumps(pod) for value in sensitive), f"a secret value is inlined in {name}"
 
 
+WORKER_SECRET_KEYS = ["COMMONS_DATABASE_URL", "COMMONS_S3_ACCESS_KEY", "COMMONS_S3_SECRET_KEY"]
+
+
+def secret_env_names(container: dict[str, Any], secret: str) -> list[str]:
+    """The variables a container takes from Secret `secret`: one by one (secretKeyRef) or all (envFrom)."""
+    names = [
+        entry["name"]
+        for entry in container.get("env", [])
+        if entry.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == secret
+    ]
+    if any(source.get("secretRef", {}).get("name") == secret for source in container.get("envFrom", [])):
+        names.append("<the whole Secret>")
+    return names
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_worker_containers_never_hold_the_jwt_key(render: Any, scenario: str) -> None:
+    """Only the API signs tokens: warm workers, the setup hook and every flow-run Job (which may run an image a
+    version named) take the database URL and S3 keys from the Secret, never COMMONS_SECRET_KEY."""
+    manifests = render(SCENARIOS[scenario])
+    secret = EXTERNAL_VALUES["secrets"]["existingSecret"] if scenario == "external" else f"{PREFIX}-secrets"
+    pods = pod_specs(manifests)
+    flow_run = flow_run_job(job_template(manifests), {"image": "registry.example.org/sam:1", "gpu_limit": 1})
+    pods["flow-run Job"] = flow_run["spec"]["template"]["spec"]
+    api = pods.pop(f"Deployment/{PREFIX}-api")
+    assert all("<the whole Secret>" in secret_env_names(c, secret) for c in api["initContainers"] + api["containers"])
+    workers = {f"Job/{PREFIX}-setup", "flow-run Job"}
+    if scenario != "external":
+        workers.add(f"Deployment/{PREFIX}-warm-worker")
+    assert workers <= set(pods)
+    for name, pod in pods.items():
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            where = f"{name} container {container['name']}"
+            assert "COMMONS_SECRET_KEY" not in json.dumps(container), f"{where} holds the JWT key"
+            taken = secret_env_names(container, secret)
+            assert "<the whole Secret>" not in taken, f"{where} takes the whole Secret, JWT key included"
+            if name in workers:
+                assert taken == WORKER_SECRET_KEYS, where
+    env = {entry["name"]: entry for entry in flow_run["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "PREFECT__FLOW_RUN_ID" in env, "the worker still puts the run's own variables in the container"
+
+
+def test_the_worker_image_is_the_allowed_image(render: Any) -> None:
+    from commons.settings import DEFAULT_ALLOWED_IMAGES, Settings
+
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())["workerImage"]
+    image = f"{defaults['repository']}:{defaults['tag']}"
+    assert image in DEFAULT_ALLOWED_IMAGES, "the chart's worker image is one of the platform's default images"
+    worker_image = {"workerImage": {"repository": "registry.example.org/commons-worker", "tag": "2.0"}}
+    config = find(render(worker_image), "ConfigMap", f"{PREFIX}-config")["data"]
+    assert config["COMMONS_ALLOWED_IMAGES"] == "registry.example.org/commons-worker:2.0"
+    assert Settings(allowed_images=config["COMMONS_ALLOWED_IMAGES"]).allowed_images == [
+        "registry.example.org/commons-worker:2.0"
+    ]
+    extended = {"extraConfig": {"COMMONS_ALLOWED_IMAGES": "registry.example.org/commons-worker:2.0,ghcr.io/lab/*"}}
+    config = find(render(extended), "ConfigMap", f"{PREFIX}-config")["data"]
+    assert config["COMMONS_ALLOWED_IMAGES"] == extended["extraConfig"]["COMMONS_ALLOWED_IMAGES"]
+
+
 def test_generated_secrets_are_strong_when_none_are_given(render: Any) -> None:
     secret = find(render(), "Secret", f"{PREFIX}-secrets")
     key = base64.b64decode(secret["data"]["COMMONS_SECRET_KEY"]).decode()
@@ -414,7 +473,10 @@ def test_pool_template_agrees_with_deploy_work_pools_kubernetes(render: Any) -> 
     project = json.loads(DEPLOY_POOL_TEMPLATE.read_text())
     chart = job_template(render())
     ours, theirs = placeholder_paths(chart["job_configuration"]), placeholder_paths(project["job_configuration"])
-    shared = ["image", "gpu_limit", "node_selector", "tolerations", "affinity", "command", "env", "namespace"]
+    # `env`: the chart's flow-run container lists the Secret's keys it may have instead of the placeholder (the
+    # worker puts the run's `env` before them); see test_worker_containers_never_hold_the_jwt_key.
+    assert ours.get("env") == {"/env"} and "/env" in theirs.get("env", set())
+    shared = ["image", "gpu_limit", "node_selector", "tolerations", "affinity", "command", "namespace"]
     shared += ["cpu_request", "cpu_limit", "memory_request", "memory_limit", "service_account_name"]
     for variable in shared:
         assert variable in project["variables"]["properties"], f"deploy/ no longer declares {variable}"

@@ -77,6 +77,24 @@ app.kubernetes.io/component: {{ .component }}
     name: {{ include "model-commons.secretName" . }}
 {{- end }}
 
+{{/* The environment of worker containers (warm workers, flow-run Jobs, the setup hook): the ConfigMap and,
+from the Secret, only what a task needs to write its rows and outputs (database URL, S3 keys). Never
+COMMONS_SECRET_KEY: only the API signs tokens, and a flow-run Job may run an image a version named. */}}
+{{- define "model-commons.workerEnvFrom" -}}
+- configMapRef:
+    name: {{ include "model-commons.configName" . }}
+{{- end }}
+
+{{- define "model-commons.workerSecretEnv" -}}
+{{- range list "COMMONS_DATABASE_URL" "COMMONS_S3_ACCESS_KEY" "COMMONS_S3_SECRET_KEY" }}
+- name: {{ . }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "model-commons.secretName" $ }}
+      key: {{ . }}
+{{- end }}
+{{- end }}
+
 {{/* The checksum that rolls pods when a setting changes. */}}
 {{- define "model-commons.configChecksum" -}}
 checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}

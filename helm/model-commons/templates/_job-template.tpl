@@ -3,7 +3,8 @@ The Kubernetes work pool's base job template (Prefect's templating: `{{ var }}` 
 `variables`). It mirrors deploy/work-pools/kubernetes.json (flows/work_pools.py): the same declared
 variables `gpu_limit` (→ the container's resources.limits["nvidia.com/gpu"]), `node_selector`,
 `tolerations`, `affinity`, `image`, `cpu_*`/`memory_*` at the same places, plus what the chart adds:
-the COMMONS_* settings through envFrom, non-root security contexts, a writable /tmp and the chart's
+the COMMONS_* settings through envFrom (and of the Secret only the database URL and S3 keys: a flow-run
+container never holds COMMONS_SECRET_KEY), non-root security contexts, a writable /tmp and the chart's
 defaults (namespace, worker image, gpu.*). A variable left unset is removed from the manifest.
 */}}
 {{- define "model-commons.baseJobTemplate" -}}
@@ -49,9 +50,12 @@ job_configuration:
               image: '{{ "{{ image }}" }}'
               imagePullPolicy: '{{ "{{ image_pull_policy }}" }}'
               args: '{{ "{{ command }}" }}'
-              env: '{{ "{{ env }}" }}'
+              # The worker puts the run's own variables (`env`) before these (prefect-kubernetes does so
+              # when the container's env is a list): the Secret's database URL and S3 keys, never the JWT key.
+              env:
+                {{- include "model-commons.workerSecretEnv" . | nindent 16 }}
               envFrom:
-                {{- include "model-commons.envFrom" . | nindent 16 }}
+                {{- include "model-commons.workerEnvFrom" . | nindent 16 }}
               resources:
                 requests:
                   cpu: '{{ "{{ cpu_request }}" }}'
