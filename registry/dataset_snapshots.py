@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from commons.errors import InvalidInput
 from commons.store import ObjectStore, keys
-from registry.datasets import class_names, dataset_digest
+from registry.datasets import class_names, dataset_digest, live_item
 from registry.models import Dataset, DatasetItem
 
 SNAPSHOT_SCHEMA = "model-commons/dataset-snapshot/1"
@@ -28,7 +28,7 @@ SNAPSHOT_NAME = "dataset.json"
 
 def take_snapshot(session: Session, dataset: Dataset) -> dict[str, Any]:
     names = class_names(session, dataset)
-    rows = session.exec(select(DatasetItem).where(DatasetItem.dataset_id == dataset.id)).all()
+    rows = session.exec(select(DatasetItem).where(DatasetItem.dataset_id == dataset.id, live_item())).all()
     items = [
         {
             "id": row.id,

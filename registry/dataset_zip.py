@@ -20,7 +20,7 @@ from commons.hashing import sha256_bytes
 from commons.image_io import ImageInfo, image_info
 from commons.store import ObjectStore
 from registry.dataset_schemas import UNLABELLED_FOLDER, check_class_name
-from registry.datasets import ItemImage, add_item, class_names, count_items, ensure_class, item_key
+from registry.datasets import ItemImage, add_item, class_names, count_items, ensure_class, item_key, live_item
 from registry.models import Dataset, DatasetClass, DatasetItem
 
 CHUNK = 1024 * 1024
@@ -215,7 +215,7 @@ def write_export(session: Session, *, store: ObjectStore, dataset: Dataset, targ
     """Write the dataset as a zip to `target`: one folder per class (in order), unlabelled items in `_unlabelled/`."""
     names = class_names(session, dataset)
     used: dict[str, set[str]] = {folder: set() for folder in [*names.values(), UNLABELLED_FOLDER]}
-    query = select(DatasetItem).where(DatasetItem.dataset_id == dataset.id)
+    query = select(DatasetItem).where(DatasetItem.dataset_id == dataset.id, live_item())
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
         for folder in names.values():
             archive.mkdir(folder)
