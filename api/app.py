@@ -15,10 +15,12 @@ from api.metrics import install_metrics
 from api.reaper import Reaper
 from api.routes import (
     access_requests,
+    audit,
     blocks,
     dataset_tasks,
     datasets,
     grants,
+    groups,
     health,
     resources,
     tasks,
@@ -33,6 +35,7 @@ from commons.store import ObjectStore
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    settings.check_signing_key()  # production: the API alone holds COMMONS_SECRET_KEY, and must
     configure_logging(settings)
 
     @asynccontextmanager
@@ -61,8 +64,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_metrics(app, settings)
     install_security(app, settings)
     v1 = APIRouter(prefix="/api/v1")
-    for module in (users, resources, grants, access_requests, uploads, tasks, datasets, dataset_tasks, blocks, health):
+    for module in (
+        users,
+        resources,
+        grants,
+        access_requests,
+        uploads,
+        tasks,
+        datasets,
+        dataset_tasks,
+        blocks,
+        audit,
+        groups,
+        health,
+    ):
         v1.include_router(module.router)
+    v1.include_router(resources.item_router)  # last: /resources/{ref} would shadow /resources/{ref}/… routes
     app.include_router(v1)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files, name="static")

@@ -98,3 +98,11 @@ class Page:
 
 
 PageDep = Annotated[Page, Depends(Page)]
+
+
+async def get_client_address(request: Request) -> str | None:
+    """The peer address, for the audit trail (uvicorn sets it from X-Forwarded-For only for trusted proxies)."""
+    return request.client.host if request.client else None
+
+
+ClientAddress = Annotated[str | None, Depends(get_client_address)]

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api.deps import SettingsDep
+from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
 
 WEB = Path(__file__).with_name("web")
 templates = Jinja2Templates(directory=WEB / "templates")
@@ -35,6 +36,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "/inspect": ("inspect", "Inspect a classifier"),
     "/provide": ("provide", "Provide a model"),
     "/tasks": ("tasks", "Your tasks"),
+    "/groups": ("groups", "Groups"),
 }
 
 
@@ -63,7 +65,7 @@ for _path, (_template, _title) in PAGES.items():
     _simple(_path, _template, _title)
 
 
-@router.get("/resources/{name}", response_class=HTMLResponse)
+@router.get("/resources/{name:ref}", response_class=HTMLResponse)
 def resource_page(name: str, request: Request, settings: SettingsDep) -> HTMLResponse:
     return render(request, "resource", f"Model {name}", settings, name=name)
 

@@ -18,7 +18,7 @@ from registry import tasks as task_rows
 from registry.dataset_permissions import dataset_for
 from registry.dataset_snapshots import load_snapshot
 from registry.models import Dataset, Resource, ResourceVersion, Upload, User
-from registry.permissions import resource_for
+from registry.permissions import require
 
 SAFE_STEM = re.compile(r"[^A-Za-z0-9_-]+")
 DATASET_KIND = "dataset"  # `Prepared.kind` of a task on a dataset alone (no resource version)
@@ -110,7 +110,7 @@ def prepare(*, settings: Settings, store: ObjectStore, task_id: str, device: str
             version = session.get(ResourceVersion, task.version_id)
             if resource is None or version is None:
                 raise NotFound("the task's resource or version no longer exists")
-            resource_for(session, name=resource.name, user=owner, need="use")  # the right may have been revoked
+            require(session, resource, owner, need="use")  # the right may have been revoked since submit
             resource_info = {
                 "id": resource.id,
                 "name": resource.name,

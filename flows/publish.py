@@ -90,7 +90,14 @@ def publish_product(
         reported_metrics=product["reported_metrics"],
         provenance=provenance,
     )
-    return {"resource": resource.name, "version": version.number, "digest": version.digest}
+    owner_name = session.get(User, resource.owner_id)
+    return {
+        "resource": resource.name,
+        "resource_id": resource.id,
+        "ref": f"{owner_name.username if owner_name else ''}/{resource.name}",
+        "version": version.number,
+        "digest": version.digest,
+    }
 
 
 def publish_dataset(

@@ -2,47 +2,30 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, and_
 from sqlmodel import Session, col, or_, select
 
 from commons.errors import Forbidden, NotFound
-from registry.grants import grantee_id_for
+from registry.grants import grant_on, grantee_for, revoked_detail
 from registry.models import Dataset, DatasetGrant, User
-
-ALL_RIGHTS = frozenset({"use", "modify", "own"})
+from registry.rights import access, grants_reaching, not_bound_condition
 
 
 def rights(session: Session, dataset: Dataset, user: User | None) -> frozenset[str]:
-    """The owner and admins have all rights; grants to the user or to everyone add more; modify implies use."""
-    if user is not None and (user.is_admin or user.id == dataset.owner_id):
-        return ALL_RIGHTS
-    grantees: list[ColumnElement[bool]] = [col(DatasetGrant.grantee_id).is_(None)]
-    if user is not None:
-        grantees.append(col(DatasetGrant.grantee_id) == user.id)
-    granted = session.exec(
-        select(DatasetGrant.permission).where(DatasetGrant.dataset_id == dataset.id, or_(*grantees))
-    ).all()
-    found = set(granted)
-    if "modify" in found:
-        found.add("use")
-    return frozenset(found)
-
-
-def visible(dataset: Dataset, granted: frozenset[str]) -> bool:
-    return dataset.visibility == "public" or bool(granted)
+    """The owner and admins have all rights; grants to the user or to everyone add more; modify implies use; a
+    binding private source the caller cannot read takes them away (see `registry.rights`)."""
+    return access(session, dataset, user).rights
 
 
 def visible_condition(user: User | None) -> ColumnElement[bool] | None:
     """A WHERE clause selecting the datasets `user` may see (None: every dataset, for admins)."""
     if user is not None and user.is_admin:
         return None
-    grantees: list[ColumnElement[bool]] = [col(DatasetGrant.grantee_id).is_(None)]
-    conditions: list[ColumnElement[bool]] = [col(Dataset.visibility) == "public"]
-    if user is not None:
-        grantees.append(col(DatasetGrant.grantee_id) == user.id)
-        conditions.append(col(Dataset.owner_id) == user.id)
-    conditions.append(col(Dataset.id).in_(select(DatasetGrant.dataset_id).where(or_(*grantees))))
-    return or_(*conditions)
+    reached = col(Dataset.id).in_(select(DatasetGrant.dataset_id).where(grants_reaching(user, DatasetGrant)))
+    readable = and_(or_(col(Dataset.visibility) == "public", reached), not_bound_condition("dataset", user))
+    if user is None:
+        return readable
+    return or_(col(Dataset.owner_id) == user.id, readable)
 
 
 def dataset_for(session: Session, *, dataset_id: str, user: User | None, need: str | None = None) -> Dataset:
@@ -51,30 +34,32 @@ def dataset_for(session: Session, *, dataset_id: str, user: User | None, need: s
     missing = f"no dataset {dataset_id!r}; list what you can see at GET /api/v1/datasets"
     if dataset is None:
         raise NotFound(missing)
-    granted = rights(session, dataset, user)
-    if not visible(dataset, granted):
+    found = access(session, dataset, user)
+    if not found.visible:
         raise NotFound(missing)
-    if need is not None and need not in granted:
+    if need is not None and need not in found.rights:
+        if found.blocked_by:
+            raise Forbidden(
+                f"dataset {dataset.name!r} is made from {found.blocked_by[0].name!r}, which you can no longer read; "
+                "ask its owner for access (the derived dataset is kept, nothing was deleted)"
+            )
         raise Forbidden(f"you lack the {need!r} right on dataset {dataset_id!r}; ask its owner for a grant")
     return dataset
 
 
-def grant(session: Session, *, dataset: Dataset, username: str, permission: str, actor: User) -> DatasetGrant:
-    grantee_id = grantee_id_for(session, username)
-    existing = session.exec(
-        select(DatasetGrant).where(
-            DatasetGrant.dataset_id == dataset.id,
-            DatasetGrant.permission == permission,
-            col(DatasetGrant.grantee_id).is_(None)
-            if grantee_id is None
-            else col(DatasetGrant.grantee_id) == grantee_id,
-        )
-    ).first()
-    if existing is not None:
-        return existing
-    created = DatasetGrant(dataset_id=dataset.id, grantee_id=grantee_id, permission=permission, created_by=actor.id)
-    session.add(created)
-    session.flush()
+def grant(
+    session: Session, *, dataset: Dataset, username: str | None, permission: str, actor: User, group: str | None = None
+) -> DatasetGrant:
+    """Grant `permission` on a dataset to `username` ('*': everyone) or to `group`."""
+    created = grant_on(
+        session,
+        dataset,
+        grantee=grantee_for(session, username=username, group=group),
+        permission=permission,
+        actor=actor,
+    )
+    if not isinstance(created, DatasetGrant):  # pragma: no cover - grant_on returns the dataset table's row
+        raise TypeError("a dataset grant was expected")
     return created
 
 
@@ -83,9 +68,12 @@ def list_grants(session: Session, dataset: Dataset) -> list[DatasetGrant]:
     return list(session.exec(query.order_by(col(DatasetGrant.created_at), col(DatasetGrant.id))))
 
 
-def revoke(session: Session, *, dataset: Dataset, grant_id: str) -> None:
+def revoke(session: Session, *, dataset: Dataset, grant_id: str) -> dict[str, str]:
+    """Delete the grant; returns what it was (for the audit trail)."""
     found = session.get(DatasetGrant, grant_id)
     if found is None or found.dataset_id != dataset.id:
         raise NotFound(f"no grant {grant_id!r} on dataset {dataset.id!r}; list them at GET …/grants")
+    revoked = revoked_detail(session, found)
     session.delete(found)
     session.flush()
+    return revoked

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from registry.schemas import Visibility
+from registry.schemas import Derivatives, SourcePublic, Visibility
 
 UNLABELLED_FOLDER = "_unlabelled"
 # A class name is also a folder name in zip imports and exports: no separators, no leading dot or space.
@@ -46,7 +46,15 @@ class DatasetUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=20_000)
-    visibility: Visibility | None = None
+    visibility: Visibility | None = Field(default=None, description="Owner only.")
+    derivatives: Derivatives | None = Field(
+        default=None,
+        description="Owner only. 'private': datasets made from this one (augmented copies) and models trained on "
+        "it are readable only by those who may read it; 'open': their makers may share them.",
+    )
+
+    #: Fields only the owner (or an admin) may change.
+    OWNER_FIELDS: ClassVar[frozenset[str]] = frozenset({"visibility", "derivatives"})
 
 
 class DatasetPublic(BaseModel):
@@ -58,8 +66,14 @@ class DatasetPublic(BaseModel):
     classes: list[str]
     item_count: int
     labelled_count: int
+    retained_items: int = Field(
+        default=0, description="Deleted photos whose bytes are kept because tasks froze them in their snapshots."
+    )
+    retained_bytes: int = Field(default=0, description="The size of those photos, in bytes.")
     digest: str = Field(description="sha256 over the sorted (item sha256, class) pairs and the class list.")
     permissions: list[str]
+    derivatives: str = "private"
+    sources: list[SourcePublic] = Field(default_factory=list, description="What this dataset was made from.")
     source: str | None = Field(default=None, description="The dataset this one was derived from (e.g. augmented).")
     derivation: dict[str, Any] | None = Field(
         default=None, description="How it was derived: the task, the source's digest, the operations and parameters."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import ColumnElement, delete, exists, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -16,7 +16,8 @@ from commons.store import ObjectStore, keys
 from registry.clock import utcnow
 from registry.dataset_permissions import rights, visible_condition
 from registry.dataset_schemas import DatasetCreate, DatasetPublic, DatasetUpdate, ItemPublic
-from registry.models import Dataset, DatasetClass, DatasetGrant, DatasetItem, Task, User
+from registry.models import Dataset, DatasetClass, DatasetGrant, DatasetItem, Resource, Task, User
+from registry.rights import check_policy_change, derivatives_of, record_lineage, sources_public
 
 EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "TIFF": "tiff", "BMP": "bmp", "WEBP": "webp"}
 
@@ -52,8 +53,11 @@ def create_dataset(session: Session, *, owner: User, spec: DatasetCreate) -> Dat
     return dataset
 
 
-def update_dataset(session: Session, *, dataset: Dataset, changes: DatasetUpdate) -> Dataset:
-    for field, value in changes.model_dump(exclude_unset=True).items():
+def update_dataset(session: Session, *, dataset: Dataset, changes: DatasetUpdate, actor: User) -> Dataset:
+    """Apply `changes`; visibility and the derivatives policy are the owner's (see `registry.rights`)."""
+    requested = changes.model_dump(exclude_unset=True)
+    check_policy_change(session, dataset, changes=requested, actor=actor, owner_fields=DatasetUpdate.OWNER_FIELDS)
+    for field, value in requested.items():
         if value is not None:
             setattr(dataset, field, value)
     _touch(session, dataset)
@@ -61,8 +65,38 @@ def update_dataset(session: Session, *, dataset: Dataset, changes: DatasetUpdate
     return dataset
 
 
+def live_item() -> ColumnElement[bool]:
+    """The items the dataset shows (lists, counts, digests, snapshots, exports): those not deleted. A deleted
+    photo that a task may have frozen stays as a tombstone row (`deleted_at` set) with its object."""
+    return col(DatasetItem.deleted_at).is_(None)
+
+
+def referenced_item() -> ColumnElement[bool]:
+    """An item a task may have frozen: a task on its dataset was created at or after the item was added.
+
+    A task's snapshot is taken before its row is created, so it can list only items added before; a
+    reproduction (a later task on the same dataset) reuses its original's snapshot, and a published
+    version's provenance names the task that made it. Conservative: it may keep a photo a later task's
+    snapshot did not list (e.g. one deleted before that task), never drop one a snapshot lists.
+    """
+    return exists().where(
+        col(Task.dataset_id) == col(DatasetItem.dataset_id), col(Task.created_at) >= col(DatasetItem.created_at)
+    )
+
+
+def _dataset_named_by_a_task(session: Session, dataset_id: str) -> bool:
+    return session.exec(select(Task.id).where(Task.dataset_id == dataset_id).limit(1)).first() is not None
+
+
 def delete_dataset(session: Session, *, store: ObjectStore, dataset: Dataset) -> None:
-    """Delete the dataset, its classes, items, grants and stored photos; refused while a task is using it."""
+    """Delete the dataset, its classes, items, grants and stored photos; refused while a task is using it.
+
+    The photos a task may have frozen (see `referenced_item`) keep their objects, so a finished task's
+    snapshot still names stored bytes; the others go. Such a task cannot be reproduced any more, though: a
+    reproduction needs `use` on the dataset, which no longer exists, so POST /tasks/{id}/reproduce answers
+    404 (accepted: the owner chose to delete the data). `reclaim_deleted_dataset` frees the kept objects
+    once no task names the dataset.
+    """
     busy = session.exec(
         select(func.count())
         .select_from(Task)
@@ -70,11 +104,85 @@ def delete_dataset(session: Session, *, store: ObjectStore, dataset: Dataset) ->
     ).one()
     if busy:
         raise Conflict(f"{busy} task(s) are still using this dataset; wait for them to end or cancel them first")
+    check_no_derivatives(session, dataset)
+    kept = {
+        keys.dataset_item(dataset.id, sha256, extension)
+        for sha256, extension in session.exec(
+            select(DatasetItem.sha256, DatasetItem.extension).where(
+                DatasetItem.dataset_id == dataset.id, referenced_item()
+            )
+        )
+    }
     for table in (DatasetItem, DatasetClass, DatasetGrant):
         session.exec(delete(table).where(col(table.dataset_id) == dataset.id))
     session.delete(dataset)
     session.flush()
-    store.delete_prefix(keys.dataset_prefix(dataset.id))
+    if not kept:
+        store.delete_prefix(keys.dataset_prefix(dataset.id))
+        return
+    for key in list(store.list_keys(keys.dataset_prefix(dataset.id))):
+        if key not in kept:
+            store.delete_prefix(key)
+
+
+def reclaim_unreferenced(session: Session, *, store: ObjectStore, dataset: Dataset) -> int:
+    """Free the bytes deleted photos were kept for once no task refers to them: the dataset's tombstoned
+    items that no task refers to any more (see `referenced_item`) lose row and object. Returns how many.
+
+    Tasks are not deleted today, so this frees something only once task rows are removed.
+    """
+    stale = session.exec(
+        select(DatasetItem).where(
+            DatasetItem.dataset_id == dataset.id, col(DatasetItem.deleted_at).is_not(None), ~referenced_item()
+        )
+    ).all()
+    for item in stale:
+        session.delete(item)
+    session.flush()
+    for item in stale:
+        store.delete_prefix(item_key(item))
+    return len(stale)
+
+
+def reclaim_deleted_dataset(session: Session, *, store: ObjectStore, dataset_id: str) -> int:
+    """The objects a deleted dataset kept for its tasks (see `delete_dataset`) go once no task names it;
+    returns how many objects went. Refused for a dataset that exists: its photos are freed by
+    `reclaim_unreferenced`, item by item."""
+    if session.get(Dataset, dataset_id) is not None:
+        raise Conflict(
+            f"dataset {dataset_id!r} still exists; free its deleted photos with reclaim_unreferenced instead"
+        )
+    if _dataset_named_by_a_task(session, dataset_id):
+        return 0
+    return store.delete_prefix(keys.dataset_prefix(dataset_id))
+
+
+def retained(session: Session, dataset: Dataset) -> tuple[int, int]:
+    """How many deleted photos of the dataset are kept because tasks refer to them, and their bytes."""
+    count, size = session.exec(
+        select(func.count(), func.coalesce(func.sum(DatasetItem.size), 0)).where(
+            DatasetItem.dataset_id == dataset.id, col(DatasetItem.deleted_at).is_not(None)
+        )
+    ).one()
+    return int(count), int(size)
+
+
+def check_no_derivatives(session: Session, dataset: Dataset) -> None:
+    """Refuse to delete a dataset that other items were made from (they would lose what binds them)."""
+    made = derivatives_of(session, dataset)
+    if not made:
+        return
+    names = []
+    for kind, item_id in made[:5]:
+        row: Resource | Dataset | None = (
+            session.get(Resource, item_id) if kind == "resource" else session.get(Dataset, item_id)
+        )
+        names.append(f"{kind} {row.name!r}" if row is not None else f"{kind} {item_id}")
+    more = f" and {len(made) - 5} more" if len(made) > 5 else ""
+    raise Conflict(
+        f"{len(made)} item(s) are made from dataset {dataset.name!r} ({', '.join(names)}{more}); delete them "
+        "first, or make this dataset public or release its derivatives (derivatives: open) before deleting it"
+    )
 
 
 def list_visible_datasets(session: Session, user: User | None, *, limit: int, offset: int) -> list[Dataset]:
@@ -168,7 +276,7 @@ def delete_class(session: Session, *, dataset: Dataset, class_id: str) -> None:
 def count_items(
     session: Session, dataset: Dataset, *, class_id: str | None = None, labelled: bool | None = None
 ) -> int:
-    query = select(func.count()).select_from(DatasetItem).where(DatasetItem.dataset_id == dataset.id)
+    query = select(func.count()).select_from(DatasetItem).where(DatasetItem.dataset_id == dataset.id, live_item())
     if class_id is not None:
         query = query.where(DatasetItem.class_id == class_id)
     if labelled is not None:
@@ -191,6 +299,17 @@ def add_item(
     existing = session.exec(
         select(DatasetItem).where(DatasetItem.dataset_id == dataset.id, DatasetItem.sha256 == image.sha256)
     ).first()
+    if existing is not None and existing.deleted_at is not None:
+        # Deleted but kept for a task: back in the dataset, as added now (label and name), with its first
+        # `created_at`, so the tasks that froze it keep holding it if it is deleted again.
+        existing.deleted_at = None
+        existing.class_id = label.id if label is not None else None
+        existing.original_name = image.name.rsplit("/", 1)[-1][:255] or existing.original_name
+        session.add(existing)
+        _touch(session, dataset)
+        session.flush()
+        store.put_bytes(key=item_key(existing), data=image.data, content_type=existing.content_type)
+        return existing
     if existing is not None:
         if label is not None and existing.class_id != label.id:
             existing.class_id = label.id
@@ -224,7 +343,7 @@ def add_item(
 def list_items(
     session: Session, dataset: Dataset, *, label: str | None, labelled: bool | None, limit: int, offset: int
 ) -> list[DatasetItem]:
-    query = select(DatasetItem).where(DatasetItem.dataset_id == dataset.id)
+    query = select(DatasetItem).where(DatasetItem.dataset_id == dataset.id, live_item())
     if label is not None:
         query = query.where(DatasetItem.class_id == class_by_name(session, dataset, label).id)
     if labelled is not None:
@@ -236,7 +355,7 @@ def list_items(
 
 def get_item(session: Session, dataset: Dataset, item_id: str) -> DatasetItem:
     found = session.get(DatasetItem, item_id)
-    if found is None or found.dataset_id != dataset.id:
+    if found is None or found.dataset_id != dataset.id or found.deleted_at is not None:
         raise NotFound(f"no item {item_id!r} in dataset {dataset.id!r}; list them at GET …/items")
     return found
 
@@ -251,11 +370,22 @@ def set_label(session: Session, *, dataset: Dataset, item_id: str, label: str | 
 
 
 def delete_item(session: Session, *, store: ObjectStore, dataset: Dataset, item_id: str) -> None:
+    """Take the photo out of the dataset. If a task may have frozen it (see `referenced_item`), only the row
+    is tombstoned: the dataset no longer lists, counts or exports it, but its object stays for that task,
+    its reproductions and the provenance of what it published, until `reclaim_unreferenced` frees it.
+    Otherwise the row and the object go at once."""
     item = get_item(session, dataset, item_id)
-    session.delete(item)
+    held = session.exec(select(DatasetItem.id).where(DatasetItem.id == item.id, referenced_item())).first()
+    if held is not None:
+        item.deleted_at = utcnow()
+        session.add(item)
+    else:
+        session.delete(item)
     _touch(session, dataset)
     session.flush()
-    store.delete_prefix(item_key(item))
+    if held is None:
+        store.delete_prefix(item_key(item))
+    reclaim_unreferenced(session, store=store, dataset=dataset)
 
 
 def item_key(item: DatasetItem) -> str:
@@ -266,7 +396,7 @@ def dataset_digest(session: Session, dataset: Dataset) -> str:
     """sha256 of the canonical JSON of the ordered class names and the sorted (item sha256, class name) pairs."""
     names = class_names(session, dataset)
     rows = session.exec(
-        select(DatasetItem.sha256, DatasetItem.class_id).where(DatasetItem.dataset_id == dataset.id)
+        select(DatasetItem.sha256, DatasetItem.class_id).where(DatasetItem.dataset_id == dataset.id, live_item())
     ).all()
     items = [[sha, names[class_id] if class_id else None] for sha, class_id in sorted(rows, key=lambda row: row[0])]
     return "sha256:" + sha256_json({"classes": list(names.values()), "items": items})
@@ -274,6 +404,7 @@ def dataset_digest(session: Session, dataset: Dataset) -> str:
 
 def dataset_public(session: Session, dataset: Dataset, user: User | None) -> DatasetPublic:
     owner = session.get(User, dataset.owner_id)
+    kept_items, kept_bytes = retained(session, dataset)  # deleted photos kept for tasks (see delete_item)
     return DatasetPublic(
         id=dataset.id,
         name=dataset.name,
@@ -283,8 +414,12 @@ def dataset_public(session: Session, dataset: Dataset, user: User | None) -> Dat
         classes=list(class_names(session, dataset).values()),
         item_count=count_items(session, dataset),
         labelled_count=count_items(session, dataset, labelled=True),
+        retained_items=kept_items,
+        retained_bytes=kept_bytes,
         digest=dataset_digest(session, dataset),
         permissions=sorted(rights(session, dataset, user)),
+        derivatives=dataset.derivatives,
+        sources=sources_public(session, [dataset])[dataset.id],
         source=dataset.source_id,
         derivation=dataset.derivation,
         created_at=dataset.created_at,
@@ -346,6 +481,10 @@ def create_derived_dataset(
     )
     session.add(dataset)
     session.flush()
+    source = session.get(Dataset, source_id)
+    record_lineage(
+        session, item=dataset, sources=[source] if source is not None else [], task_id=derivation.get("task")
+    )
     by_name = {class_name: create_class(session, dataset=dataset, name=class_name) for class_name in classes}
     for image, label in images:
         add_item(session, store=store, dataset=dataset, image=image, label=by_name[label] if label else None)

@@ -2,41 +2,100 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlmodel import Session, col, select
 
-from commons.errors import Conflict, InvalidInput, NotFound
+from commons.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.clock import utcnow
-from registry.models import AccessRequest, DatasetGrant, Grant, Resource, User
+from registry.groups import group_to_grant, role_in
+from registry.models import AccessRequest, Dataset, DatasetGrant, Grant, Group, Resource, User
+from registry.rights import check_audience
 from registry.schemas import AccessRequestPublic, GrantPublic
 from registry.users import get_user_by_name
 
 EVERYONE = "*"
 
 
-def grantee_id_for(session: Session, username: str) -> str | None:
-    """The id a grant stores for `username`: None for everyone (`*`); an unknown name is refused."""
-    if username == EVERYONE:
-        return None
-    grantee = get_user_by_name(session, username)
-    if grantee is None:
+@dataclass(frozen=True)
+class Grantee:
+    """Who a grant or an access request names: a user, a group, or (both None) everyone."""
+
+    user: User | None = None
+    group: Group | None = None
+
+    @property
+    def label(self) -> str:
+        if self.group is not None:
+            return f"group {self.group.name}"
+        return self.user.username if self.user is not None else EVERYONE
+
+
+def grantee_for(session: Session, *, username: str | None, group: str | None = None) -> Grantee:
+    """The grantee a request names; an unknown user or group is refused."""
+    if group is not None:
+        return Grantee(group=group_to_grant(session, group))
+    if username is None or username == EVERYONE:
+        return Grantee()
+    user = get_user_by_name(session, username)
+    if user is None:
         raise InvalidInput(f"no user named {username!r}; use '*' to grant to everyone", field="username")
-    return grantee.id
+    return Grantee(user=user)
 
 
-def grant(session: Session, *, resource: Resource, username: str, permission: str, actor: User) -> Grant:
-    grantee_id = grantee_id_for(session, username)
+def grant_on(
+    session: Session, item: Resource | Dataset, *, grantee: Grantee, permission: str, actor: User
+) -> Grant | DatasetGrant:
+    """Grant `permission` on a resource or a dataset (one grant per grantee and right); refused beyond a
+    bound derivative's sources' audience (see `registry.rights.check_audience`)."""
+    check_audience(session, item, grantee=grantee.user, group=grantee.group)
+    table: type[Grant] | type[DatasetGrant] = Grant if isinstance(item, Resource) else DatasetGrant
+    key = col(Grant.resource_id) if table is Grant else col(DatasetGrant.dataset_id)
+    user_id = grantee.user.id if grantee.user is not None else None
+    group_id = grantee.group.id if grantee.group is not None else None
     existing = session.exec(
-        select(Grant).where(
-            Grant.resource_id == resource.id,
-            Grant.permission == permission,
-            col(Grant.grantee_id).is_(None) if grantee_id is None else col(Grant.grantee_id) == grantee_id,
+        select(table).where(
+            key == item.id,
+            col(table.permission) == permission,
+            col(table.grantee_id).is_(None) if user_id is None else col(table.grantee_id) == user_id,
+            col(table.group_id).is_(None) if group_id is None else col(table.group_id) == group_id,
         )
     ).first()
-    if existing is not None:
+    if isinstance(existing, Grant | DatasetGrant):
         return existing
-    created = Grant(resource_id=resource.id, grantee_id=grantee_id, permission=permission, created_by=actor.id)
+    created: Grant | DatasetGrant
+    if isinstance(item, Resource):
+        created = Grant(
+            resource_id=item.id, grantee_id=user_id, group_id=group_id, permission=permission, created_by=actor.id
+        )
+    else:
+        created = DatasetGrant(
+            dataset_id=item.id, grantee_id=user_id, group_id=group_id, permission=permission, created_by=actor.id
+        )
     session.add(created)
     session.flush()
+    return created
+
+
+def grant(
+    session: Session,
+    *,
+    resource: Resource,
+    username: str | None,
+    permission: str,
+    actor: User,
+    group: str | None = None,
+) -> Grant:
+    """Grant `permission` on a resource to `username` ('*': everyone) or to `group`."""
+    created = grant_on(
+        session,
+        resource,
+        grantee=grantee_for(session, username=username, group=group),
+        permission=permission,
+        actor=actor,
+    )
+    if not isinstance(created, Grant):  # pragma: no cover - grant_on returns the resource table's row
+        raise TypeError("a resource grant was expected")
     return created
 
 
@@ -44,21 +103,40 @@ def list_grants(session: Session, resource: Resource) -> list[Grant]:
     return list(session.exec(select(Grant).where(Grant.resource_id == resource.id).order_by(col(Grant.created_at))))
 
 
-def revoke(session: Session, *, resource: Resource, grant_id: str) -> None:
+def revoke(session: Session, *, resource: Resource, grant_id: str) -> dict[str, str]:
+    """Delete the grant; returns what it was (for the audit trail)."""
     found = session.get(Grant, grant_id)
     if found is None or found.resource_id != resource.id:
         raise NotFound(f"no grant {grant_id!r} on {resource.name!r}; list them at GET …/grants")
+    revoked = revoked_detail(session, found)
     session.delete(found)
     session.flush()
+    return revoked
+
+
+def _grantee_of(session: Session, item: Grant | DatasetGrant | AccessRequest) -> tuple[str | None, str | None]:
+    """(user name or '*', group name) of a grant; (None, name) for a group grant."""
+    if item.group_id is not None:
+        group = session.get(Group, item.group_id)
+        return None, group.name if group else ""
+    user_id = item.requester_id if isinstance(item, AccessRequest) else item.grantee_id
+    user = session.get(User, user_id) if user_id else None
+    return (user.username if user else EVERYONE), None
+
+
+def revoked_detail(session: Session, item: Grant | DatasetGrant) -> dict[str, str]:
+    username, group = _grantee_of(session, item)
+    return {"grant": item.id, "from": f"group {group}" if group else str(username), "permission": item.permission}
 
 
 def grant_public(session: Session, item: Grant | DatasetGrant) -> GrantPublic:
-    """A grant on a resource or a dataset, with user names instead of ids."""
-    grantee = session.get(User, item.grantee_id) if item.grantee_id else None
+    """A grant on a resource or a dataset, with user and group names instead of ids."""
+    username, group = _grantee_of(session, item)
     creator = session.get(User, item.created_by)
     return GrantPublic(
         id=item.id,
-        username=grantee.username if grantee else EVERYONE,
+        username=username,
+        group=group,
         permission=item.permission,
         created_by=creator.username if creator else "",
         created_at=item.created_at,
@@ -66,19 +144,38 @@ def grant_public(session: Session, item: Grant | DatasetGrant) -> GrantPublic:
 
 
 def request_access(
-    session: Session, *, resource: Resource, requester: User, permission: str, message: str
+    session: Session,
+    *,
+    resource: Resource,
+    requester: User,
+    permission: str,
+    message: str,
+    group: str | None = None,
 ) -> AccessRequest:
+    """Ask the owner for `permission`, for oneself or (`group`) for a group one maintains."""
+    on_behalf = None
+    if group is not None:
+        on_behalf = group_to_grant(session, group)
+        if role_in(session, on_behalf, requester) != "maintainer":
+            raise Forbidden(f"only a maintainer of group {group!r} may ask for it", field="group")
     pending = session.exec(
         select(AccessRequest).where(
             AccessRequest.resource_id == resource.id,
             AccessRequest.requester_id == requester.id,
             AccessRequest.permission == permission,
             AccessRequest.status == "pending",
+            col(AccessRequest.group_id).is_(None) if on_behalf is None else AccessRequest.group_id == on_behalf.id,
         )
     ).first()
     if pending is not None:
         raise Conflict(f"you already asked for {permission!r} on {resource.name!r}; wait for the owner's answer")
-    created = AccessRequest(resource_id=resource.id, requester_id=requester.id, permission=permission, message=message)
+    created = AccessRequest(
+        resource_id=resource.id,
+        requester_id=requester.id,
+        group_id=on_behalf.id if on_behalf else None,
+        permission=permission,
+        message=message,
+    )
     session.add(created)
     session.flush()
     return created
@@ -109,7 +206,11 @@ def decide(session: Session, *, resource: Resource, request_id: str, approve: bo
         requester = session.get(User, found.requester_id)
         if requester is None:
             raise NotFound("the requesting user no longer exists")
-        grant(session, resource=resource, username=requester.username, permission=found.permission, actor=actor)
+        on_behalf = session.get(Group, found.group_id) if found.group_id else None
+        if found.group_id is not None and on_behalf is None:
+            raise NotFound("the group this request names no longer exists")
+        grantee = Grantee(group=on_behalf) if on_behalf is not None else Grantee(user=requester)
+        grant_on(session, resource, grantee=grantee, permission=found.permission, actor=actor)
     session.flush()
     return found
 
@@ -121,6 +222,7 @@ def request_public(session: Session, item: AccessRequest, resource: Resource) ->
         id=item.id,
         resource=resource.name,
         requester=requester.username if requester else "",
+        group=_grantee_of(session, item)[1],
         permission=item.permission,
         message=item.message,
         status=item.status,

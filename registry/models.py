@@ -37,14 +37,20 @@ class ApiToken(SQLModel, table=True):
 
 class Resource(SQLModel, table=True):
     __tablename__ = "resources"
+    __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_resource_owner_name"),)
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
-    name: str = Field(unique=True, index=True, max_length=64)
+    name: str = Field(index=True, max_length=64)  # unique per owner: addressed as owner/name
     kind: str = Field(max_length=64)
     title: str = Field(max_length=200)
     description: str = ""
     citation: str = ""
     license: str = Field(default="", max_length=200)
     visibility: str = Field(default="private", max_length=16)
+    # Who may read what is made from this resource: "private" (only those who may read this resource) or
+    # "open" (anyone the derivative's owner shares it with). See registry.rights.
+    derivatives: str = Field(default="private", max_length=16)
+    # False: run-only; the weight files are presigned to the owner alone, and no one else's task output has them.
+    download: bool = True
     owner_id: str = Field(foreign_key="users.id", index=True, max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
@@ -73,7 +79,8 @@ class Grant(SQLModel, table=True):
     __tablename__ = "grants"
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     resource_id: str = Field(foreign_key="resources.id", index=True, max_length=32)
-    grantee_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)  # None = everyone
+    grantee_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)  # both None = everyone
+    group_id: str | None = Field(default=None, foreign_key="groups.id", index=True, max_length=32)
     permission: str = Field(max_length=16)
     created_by: str = Field(foreign_key="users.id", max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
@@ -84,6 +91,8 @@ class AccessRequest(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     resource_id: str = Field(foreign_key="resources.id", index=True, max_length=32)
     requester_id: str = Field(foreign_key="users.id", max_length=32)
+    # Asked on behalf of a group the requester maintains: approval grants the group.
+    group_id: str | None = Field(default=None, foreign_key="groups.id", index=True, max_length=32)
     permission: str = Field(max_length=16)
     message: str = ""
     status: str = Field(default="pending", max_length=16)
@@ -158,6 +167,7 @@ class Dataset(SQLModel, table=True):
     name: str = Field(max_length=200)
     description: str = ""
     visibility: str = Field(default="private", max_length=16)
+    derivatives: str = Field(default="private", max_length=16)  # as Resource.derivatives
     # A derived dataset (e.g. augmented): the dataset it was made from (no foreign key: the lineage is kept
     # when the source is deleted) and how: {"task", "source_digest", "operation"/"operations", ...}.
     source_id: str | None = Field(default=None, index=True, max_length=32)
@@ -190,13 +200,71 @@ class DatasetItem(SQLModel, table=True):
     extension: str = Field(max_length=8)
     original_name: str = Field(max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    # Set when the photo was deleted while a task may have frozen it: hidden from the dataset, its object kept
+    # until no task refers to it (registry.datasets.delete_item and reclaim_unreferenced).
+    deleted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class DatasetGrant(SQLModel, table=True):
     __tablename__ = "dataset_grants"
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     dataset_id: str = Field(foreign_key="datasets.id", index=True, max_length=32)
-    grantee_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)  # None = everyone
+    grantee_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)  # both None = everyone
+    group_id: str | None = Field(default=None, foreign_key="groups.id", index=True, max_length=32)
     permission: str = Field(max_length=16)
     created_by: str = Field(foreign_key="users.id", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Lineage(SQLModel, table=True):
+    """An edge "item was made from source" (resource or dataset each), stored transitively closed: an item
+    has one edge to each of its sources, its sources' sources and so on, so one query finds all of them."""
+
+    __tablename__ = "lineage"
+    __table_args__ = (UniqueConstraint("item_type", "item_id", "source_type", "source_id", name="uq_lineage_edge"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    item_type: str = Field(max_length=16)  # "resource" | "dataset"
+    item_id: str = Field(index=True, max_length=32)
+    source_type: str = Field(max_length=16)
+    source_id: str = Field(index=True, max_length=32)
+    task_id: str | None = Field(default=None, max_length=32)  # the task that made the item, when one did
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class AuditEvent(SQLModel, table=True):
+    """One recorded action (append-only: rows are inserted, never updated or deleted)."""
+
+    __tablename__ = "audit_events"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    at: datetime = Field(default_factory=utcnow, index=True, sa_type=DateTime(timezone=True))
+    actor_id: str | None = Field(default=None, index=True, max_length=32)
+    actor: str = Field(max_length=64)  # the user name at the time (kept if the user goes)
+    action: str = Field(index=True, max_length=48)
+    target_type: str = Field(max_length=16)  # "resource" | "dataset" | "task" | "group"
+    target_id: str = Field(index=True, max_length=32)
+    target_name: str = Field(max_length=200)
+    owner_id: str | None = Field(default=None, index=True, max_length=32)  # whose item it is
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    address: str | None = Field(default=None, max_length=64)
+
+
+class Group(SQLModel, table=True):
+    """A set of users (a lab, a class) that grants and access requests may name."""
+
+    __tablename__ = "groups"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(unique=True, index=True, max_length=64)
+    title: str = Field(max_length=200)
+    owner_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class GroupMember(SQLModel, table=True):
+    __tablename__ = "group_members"
+    __table_args__ = (UniqueConstraint("group_id", "user_id", name="uq_group_member"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    group_id: str = Field(foreign_key="groups.id", index=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    role: str = Field(max_length=16)  # "member" | "maintainer"
+    added_by: str = Field(foreign_key="users.id", max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

@@ -26,7 +26,12 @@ def reproducible_task(session: Session, *, task_id: str, user: User) -> Task:
 def _may_use_result(session: Session, task: Task, user: User) -> bool:
     if not task.result or "resource" not in task.result:
         return False
-    resource = session.exec(select(Resource).where(Resource.name == task.result["resource"])).first()
+    resource_id = task.result.get("resource_id")
+    resource = (
+        session.get(Resource, resource_id)
+        if resource_id
+        else session.exec(select(Resource).where(Resource.name == task.result["resource"])).first()  # before 0011
+    )
     if resource is None:
         return False
     return "use" in rights(session, resource, user)

@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import and_, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
 from commons.errors import Conflict
 from registry.models import Grant, Resource, ResourceVersion, User
-from registry.permissions import grants_reaching, rights_on_many
+from registry.permissions import rights_on_many
+from registry.rights import check_policy_change, grants_reaching, not_bound_condition, sources_public
 from registry.schemas import ResourceCreate, ResourcePublic, ResourceUpdate
 
 
 def create_resource(session: Session, *, owner: User, spec: ResourceCreate) -> Resource:
-    if session.exec(select(Resource).where(Resource.name == spec.name)).first() is not None:
-        raise Conflict(f"a resource named {spec.name!r} exists; choose another name", field="name")
+    """A new resource of `owner`; names are unique per owner (addressed as owner/name), so a name taken by
+    someone else — private or not — is no obstacle and nothing is told about it."""
+    taken = select(Resource).where(Resource.owner_id == owner.id, Resource.name == spec.name)
+    if session.exec(taken).first() is not None:
+        raise Conflict(f"you already have a resource named {spec.name!r}; choose another name", field="name")
     resource = Resource(**spec.model_dump(), owner_id=owner.id)
     session.add(resource)
     try:
         session.flush()
     except IntegrityError as error:
-        raise Conflict(f"a resource named {spec.name!r} exists; choose another name", field="name") from error
+        raise Conflict(f"you already have a resource named {spec.name!r}; choose another name", field="name") from error
     return resource
 
 
-def update_resource(session: Session, *, resource: Resource, changes: ResourceUpdate) -> Resource:
-    for field, value in changes.model_dump(exclude_unset=True).items():
+def update_resource(session: Session, *, resource: Resource, changes: ResourceUpdate, actor: User) -> Resource:
+    """Apply `changes`; visibility and the derivatives/download policy are the owner's (see `registry.rights`)."""
+    requested = changes.model_dump(exclude_unset=True)
+    check_policy_change(session, resource, changes=requested, actor=actor, owner_fields=ResourceUpdate.OWNER_FIELDS)
+    for field, value in requested.items():
         if value is not None:
             setattr(resource, field, value)
     session.add(resource)
@@ -36,11 +43,9 @@ def update_resource(session: Session, *, resource: Resource, changes: ResourceUp
 def list_visible(session: Session, user: User | None, *, limit: int, offset: int) -> list[Resource]:
     query = select(Resource).order_by(col(Resource.created_at).desc(), col(Resource.name))
     if user is None or not user.is_admin:
-        conditions: list[ColumnElement[bool]] = [col(Resource.visibility) == "public"]
-        if user is not None:
-            conditions.append(col(Resource.owner_id) == user.id)
-        conditions.append(col(Resource.id).in_(select(Grant.resource_id).where(grants_reaching(user))))
-        query = query.where(or_(*conditions))
+        reached = col(Resource.id).in_(select(Grant.resource_id).where(grants_reaching(user)))
+        readable = and_(or_(col(Resource.visibility) == "public", reached), not_bound_condition("resource", user))
+        query = query.where(or_(col(Resource.owner_id) == user.id, readable) if user is not None else readable)
     return list(session.exec(query.offset(offset).limit(limit)).all())
 
 
@@ -55,8 +60,8 @@ def to_public(session: Session, resource: Resource, user: User | None) -> Resour
 
 
 def to_public_many(session: Session, resources: list[Resource], user: User | None) -> list[ResourcePublic]:
-    """The public view of each resource, in order, in three queries whatever their number (owners, latest
-    version numbers, the caller's grants) instead of three per resource."""
+    """The public view of each resource, in order, in a fixed number of queries whatever their number (owners,
+    latest version numbers, the caller's grants, the lineage and its sources) instead of several per resource."""
     if not resources:
         return []
     ids = [resource.id for resource in resources]
@@ -70,6 +75,7 @@ def to_public_many(session: Session, resources: list[Resource], user: User | Non
         ).all()
     )
     granted = rights_on_many(session, resources, user)
+    sources = sources_public(session, resources)
     return [
         ResourcePublic(
             id=resource.id,
@@ -81,9 +87,13 @@ def to_public_many(session: Session, resources: list[Resource], user: User | Non
             license=resource.license,
             visibility=resource.visibility,
             owner=owners.get(resource.owner_id, ""),
+            ref=f"{owners.get(resource.owner_id, '')}/{resource.name}",
             created_at=resource.created_at,
             latest_version=latest.get(resource.id),
             permissions=sorted(granted[resource.id]),
+            derivatives=resource.derivatives,
+            download=resource.download,
+            sources=sources[resource.id],
         )
         for resource in resources
     ]

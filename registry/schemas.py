@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# Path words under /resources/{ref}/…: a resource may not be called so (an old bare-name URL would be ambiguous).
+RESERVED_NAMES = frozenset({"versions", "grants", "access-requests", "files", "crate", "lineage"})
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 Permission = Literal["use", "modify"]
 Visibility = Literal["public", "private"]
+Derivatives = Literal["private", "open"]
 KINDS = ("segmenter.sam", "classifier.resnet", "classifier.blocks")
 
 
@@ -79,6 +82,8 @@ class ResourceCreate(BaseModel):
             raise ValueError(
                 "a slug: lowercase letters, digits and '-', 1–64 characters, not starting or ending in '-'"
             )
+        if value in RESERVED_NAMES:
+            raise ValueError(f"{value!r} is a word of the API's paths; choose another name")
         return value
 
     @field_validator("kind")
@@ -95,12 +100,34 @@ class ResourceUpdate(BaseModel):
     description: str | None = Field(default=None, max_length=20_000)
     citation: str | None = Field(default=None, max_length=5_000)
     license: str | None = Field(default=None, max_length=200)
-    visibility: Visibility | None = None
+    visibility: Visibility | None = Field(default=None, description="Owner only.")
+    derivatives: Derivatives | None = Field(
+        default=None,
+        description="Owner only. 'private': what is made from this resource (trained, edited, exported versions) "
+        "is readable only by those who may read this resource; 'open': its makers may share it as they like.",
+    )
+    download: bool | None = Field(
+        default=None, description="Owner only. false: run-only — the files are presigned to the owner alone."
+    )
+
+    #: Fields only the owner (or an admin) may change.
+    OWNER_FIELDS: ClassVar[frozenset[str]] = frozenset({"visibility", "derivatives", "download"})
+
+
+class SourcePublic(BaseModel):
+    """An item this one was made from (directly or not) that keeps it to its own audience."""
+
+    type: Literal["resource", "dataset"]
+    id: str
+    name: str
+    owner: str
+    binds: bool = Field(description="Private and keeping its derivatives: this item's audience is bound by it.")
 
 
 class ResourcePublic(BaseModel):
     id: str
     name: str
+    ref: str = Field(default="", description="owner/name: how the API and pages address it.")
     kind: str
     title: str
     description: str
@@ -111,6 +138,9 @@ class ResourcePublic(BaseModel):
     created_at: datetime
     latest_version: int | None
     permissions: list[str]
+    derivatives: str = "private"
+    download: bool = True
+    sources: list[SourcePublic] = Field(default_factory=list, description="What this resource was made from.")
 
 
 class VersionFile(BaseModel):
@@ -177,13 +207,21 @@ class VersionPublic(BaseModel):
 
 class GrantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(description="A user name, or '*' for everyone.")
+    username: str | None = Field(default=None, max_length=64, description="A user name, or '*' for everyone.")
+    group: str | None = Field(default=None, max_length=64, description="A group name (instead of `username`).")
     permission: Permission
+
+    @model_validator(mode="after")
+    def _one_grantee(self) -> GrantCreate:
+        if (self.username is None) == (self.group is None):
+            raise ValueError("name exactly one grantee: `username` (a user, or '*' for everyone) or `group`")
+        return self
 
 
 class GrantPublic(BaseModel):
     id: str
-    username: str
+    username: str | None = Field(description="The user, '*' for everyone, or null for a group grant.")
+    group: str | None = None
     permission: str
     created_by: str
     created_at: datetime
@@ -193,12 +231,16 @@ class AccessRequestCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     permission: Permission
     message: str = Field(default="", max_length=2_000)
+    group: str | None = Field(
+        default=None, max_length=64, description="Ask for a group you maintain: approval grants the group."
+    )
 
 
 class AccessRequestPublic(BaseModel):
     id: str
     resource: str
     requester: str
+    group: str | None = None
     permission: str
     message: str
     status: str
@@ -264,7 +306,11 @@ class OutputPublic(BaseModel):
     name: str
     size: int
     sha256: str
-    url: str
+    url: str | None = Field(description="Presigned download URL; null when the output is withheld (see `withheld`).")
+    withheld: str | None = Field(
+        default=None,
+        description="Why the file is not offered: it carries weights or photos of an item you may not download.",
+    )
 
 
 class TaskPublic(BaseModel):

@@ -15,9 +15,10 @@ from sqlmodel import Session, select
 
 from commons.errors import Conflict, Forbidden
 from commons.store import ObjectStore
-from registry.models import Resource, ResourceVersion, User
+from registry.models import Dataset, Resource, ResourceVersion, User
 from registry.permissions import rights
 from registry.resources import create_resource
+from registry.rights import Item, check_open_audience, item_type, record_lineage, sources_of
 from registry.schemas import ExecutionSpec, ResourceCreate
 from registry.versions import StagedFile, create_version
 
@@ -28,30 +29,44 @@ class PublishTarget:
     existing: Resource | None
 
 
-def resolve_target(session: Session, *, user: User, source: Resource, publish_as: str | None) -> PublishTarget:
-    """The resource a training by `user` on `source` will publish to; refused with what to do instead."""
-    if publish_as is None or publish_as == source.name:
+def resolve_target(
+    session: Session, *, user: User, source: Resource, publish_as: str | None, dataset: Dataset | None = None
+) -> PublishTarget:
+    """The resource a training by `user` on `source` (and `dataset`) will publish to; refused with what to do
+    instead. `publish_as` names a resource in the user's own namespace (names live under their owner, so
+    another user's names neither block nor leak); the source's own name, when the user may modify the source
+    and has no resource of that name, means the source. An existing target must not be open beyond the
+    audience of what the new version is made from."""
+    own = (
+        session.exec(select(Resource).where(Resource.owner_id == user.id, Resource.name == publish_as)).first()
+        if publish_as is not None
+        else None
+    )
+    if publish_as is None or (own is None and publish_as == source.name and "modify" in rights(session, source, user)):
         if "modify" not in rights(session, source, user):
             raise Forbidden(
                 f"you may use {source.name!r} but not modify it, so the trained weights cannot become its next "
                 "version; name a new resource of yours in params.publish_as",
                 field="params.publish_as",
             )
+        check_open_audience(session, source, sources=made_from(session, source=source, target=source, dataset=dataset))
         return PublishTarget(name=source.name, existing=source)
-    existing = session.exec(select(Resource).where(Resource.name == publish_as)).first()
-    if existing is None:
+    if own is None:
         return PublishTarget(name=publish_as, existing=None)
-    if "modify" not in rights(session, existing, user):
+    if own.kind != source.kind:
         raise Conflict(
-            f"the name {publish_as!r} is taken by a resource you cannot modify; choose another params.publish_as",
+            f"your {publish_as!r} is a {own.kind} resource; a trained {source.kind} cannot be a version of it",
             field="params.publish_as",
         )
-    if existing.kind != source.kind:
-        raise Conflict(
-            f"{publish_as!r} is a {existing.kind} resource; a trained {source.kind} cannot be a version of it",
-            field="params.publish_as",
-        )
-    return PublishTarget(name=publish_as, existing=existing)
+    check_open_audience(session, own, sources=made_from(session, source=source, target=own, dataset=dataset))
+    return PublishTarget(name=publish_as, existing=own)
+
+
+def made_from(session: Session, *, source: Resource, target: Resource, dataset: Dataset | None) -> list[Item]:
+    """What a version published to `target` from `source` (trained on `dataset`) is made from, transitively."""
+    direct: list[Item] = [item for item in (source, dataset) if item is not None and item is not target]
+    found = sources_of(session, [(item_type(item), item.id) for item in direct])
+    return [*direct, *(further for item in direct for further in found[(item_type(item), item.id)])]
 
 
 def publish_trained_version(
@@ -68,7 +83,9 @@ def publish_trained_version(
     provenance: dict[str, Any],
 ) -> tuple[Resource, ResourceVersion]:
     """Create (if needed) the target resource and its next version holding `weights`; returns both."""
-    target = resolve_target(session, user=owner, source=source, publish_as=publish_as)
+    dataset_id = (provenance.get("dataset") or {}).get("id")
+    trained_on = session.get(Dataset, dataset_id) if dataset_id else None
+    target = resolve_target(session, user=owner, source=source, publish_as=publish_as, dataset=trained_on)
     resource = target.existing
     if resource is None:
         dataset = (provenance.get("dataset") or {}).get("name", "a dataset")
@@ -102,4 +119,6 @@ def publish_trained_version(
         provenance=provenance,
         execution=ExecutionSpec.model_validate(parent.execution) if parent.execution else None,
     )
+    inputs: list[Item] = [item for item in (source, trained_on) if item is not None]
+    record_lineage(session, item=resource, sources=inputs, task_id=provenance.get("task"))
     return resource, version

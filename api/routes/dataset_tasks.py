@@ -6,10 +6,11 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Body, Header, Response, status
 
-from api.deps import CurrentUser, DispatcherDep, SessionDep, SettingsDep, StoreDep
+from api.deps import ClientAddress, CurrentUser, DispatcherDep, SessionDep, SettingsDep, StoreDep
 from api.routes.tasks import answered_before, launch
 from commons.errors import InvalidInput
 from registry import tasks as task_rows
+from registry.audit import record_for_owner
 from registry.dataset_permissions import dataset_for
 from registry.dataset_snapshots import take_snapshot
 from registry.schemas import TaskPublic
@@ -37,6 +38,7 @@ def augment(
     settings: SettingsDep,
     dispatcher: DispatcherDep,
     response: Response,
+    address: ClientAddress,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     params: Annotated[
         dict[str, Any] | None,
@@ -81,6 +83,9 @@ def augment(
         dataset_id=snapshot["id"],
         dataset_digest=snapshot["digest"],
     )
+    if created:
+        detail = {"task": task.id, "mode": "augment"}
+        record_for_owner(session, actor=user, action="task.submit", target=dataset, detail=detail, address=address)
     return launch(
         task,
         created=created,

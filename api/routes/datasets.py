@@ -14,13 +14,14 @@ from fastapi.responses import FileResponse
 from sqlmodel import Session
 from starlette.background import BackgroundTask
 
-from api.deps import CurrentUser, OptionalUser, PageDep, SessionDep, SettingsDep, StoreDep
+from api.deps import ClientAddress, CurrentUser, OptionalUser, PageDep, SessionDep, SettingsDep, StoreDep
 from api.staging import read_limited, stage
 from commons.errors import InvalidInput
 from commons.settings import Settings
 from commons.store import ObjectStore
 from registry import dataset_permissions as perms
 from registry import datasets as rows
+from registry.audit import record, record_policy_changes
 from registry.dataset_schemas import (
     ClassCreate,
     ClassPublic,
@@ -33,7 +34,7 @@ from registry.dataset_schemas import (
     ItemUpdate,
 )
 from registry.dataset_zip import ZipLimits, import_archive, write_export
-from registry.grants import grant_public
+from registry.grants import grant_on, grant_public, grantee_for
 from registry.models import Dataset, DatasetClass, DatasetItem
 from registry.schemas import GrantCreate, GrantPublic
 
@@ -68,14 +69,23 @@ def read(dataset_id: str, user: OptionalUser, session: SessionDep) -> DatasetPub
 
 
 @router.patch("/{dataset_id}", response_model=DatasetPublic)
-def update(dataset_id: str, changes: DatasetUpdate, user: CurrentUser, session: SessionDep) -> DatasetPublic:
+def update(
+    dataset_id: str, changes: DatasetUpdate, user: CurrentUser, session: SessionDep, address: ClientAddress
+) -> DatasetPublic:
+    """Edit the name and description (`modify`); visibility and derivatives are the owner's to change."""
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
-    return rows.dataset_public(session, rows.update_dataset(session, dataset=dataset, changes=changes), user)
+    before = {field: getattr(dataset, field) for field in DatasetUpdate.OWNER_FIELDS}
+    updated = rows.update_dataset(session, dataset=dataset, changes=changes, actor=user)
+    record_policy_changes(session, actor=user, item=updated, before=before, address=address)
+    return rows.dataset_public(session, updated, user)
 
 
 @router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete(dataset_id: str, user: CurrentUser, session: SessionDep, store: StoreDep) -> None:
+def delete(dataset_id: str, user: CurrentUser, session: SessionDep, store: StoreDep, address: ClientAddress) -> None:
+    """Delete the dataset (owner); refused (409) while tasks run on it or items are made from it."""
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="own")
+    detail = {"items": rows.count_items(session, dataset)}
+    record(session, actor=user, action="dataset.delete", target=dataset, detail=detail, address=address)
     rows.delete_dataset(session, store=store, dataset=dataset)
 
 
@@ -178,9 +188,12 @@ def relabel_item(
 
 
 @router.delete("/{dataset_id}/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_item(dataset_id: str, item_id: str, user: CurrentUser, session: SessionDep, store: StoreDep) -> None:
+def delete_item(
+    dataset_id: str, item_id: str, user: CurrentUser, session: SessionDep, store: StoreDep, address: ClientAddress
+) -> None:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
     rows.delete_item(session, store=store, dataset=dataset, item_id=item_id)
+    record(session, actor=user, action="item.delete", target=dataset, detail={"item": item_id}, address=address)
 
 
 @router.post("/{dataset_id}/import", response_model=ImportPublic)
@@ -243,9 +256,14 @@ def export_zip(dataset_id: str, user: OptionalUser, session: SessionDep, store: 
 
 
 @router.post("/{dataset_id}/grants", status_code=status.HTTP_201_CREATED, response_model=GrantPublic)
-def create_grant(dataset_id: str, spec: GrantCreate, user: CurrentUser, session: SessionDep) -> GrantPublic:
+def create_grant(
+    dataset_id: str, spec: GrantCreate, user: CurrentUser, session: SessionDep, address: ClientAddress
+) -> GrantPublic:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="own")
-    created = perms.grant(session, dataset=dataset, username=spec.username, permission=spec.permission, actor=user)
+    grantee = grantee_for(session, username=spec.username, group=spec.group)
+    created = grant_on(session, dataset, grantee=grantee, permission=spec.permission, actor=user)
+    detail = {"grant": created.id, "to": grantee.label, "permission": spec.permission}
+    record(session, actor=user, action="grant.create", target=dataset, detail=detail, address=address)
     return grant_public(session, created)
 
 
@@ -256,6 +274,9 @@ def list_grants(dataset_id: str, user: CurrentUser, session: SessionDep) -> list
 
 
 @router.delete("/{dataset_id}/grants/{grant_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_grant(dataset_id: str, grant_id: str, user: CurrentUser, session: SessionDep) -> None:
+def delete_grant(
+    dataset_id: str, grant_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress
+) -> None:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="own")
-    perms.revoke(session, dataset=dataset, grant_id=grant_id)
+    revoked = perms.revoke(session, dataset=dataset, grant_id=grant_id)
+    record(session, actor=user, action="grant.revoke", target=dataset, detail=revoked, address=address)

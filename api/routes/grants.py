@@ -4,20 +4,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, status
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import ClientAddress, CurrentUser, SessionDep
+from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
 from registry import grants as grant_rows
+from registry.audit import record
 from registry.permissions import resource_for, rights
 from registry.schemas import AccessRequestCreate, AccessRequestPublic, GrantCreate, GrantPublic
 
-router = APIRouter(prefix="/resources/{name}", tags=["permissions"])
+router = APIRouter(prefix="/resources/{name:ref}", tags=["permissions"])
 
 
 @router.post("/grants", status_code=status.HTTP_201_CREATED, response_model=GrantPublic)
-def create_grant(name: str, spec: GrantCreate, user: CurrentUser, session: SessionDep) -> GrantPublic:
+def create_grant(
+    name: str, spec: GrantCreate, user: CurrentUser, session: SessionDep, address: ClientAddress
+) -> GrantPublic:
     resource = resource_for(session, name=name, user=user, need="own")
-    created = grant_rows.grant(
-        session, resource=resource, username=spec.username, permission=spec.permission, actor=user
-    )
+    grantee = grant_rows.grantee_for(session, username=spec.username, group=spec.group)
+    created = grant_rows.grant_on(session, resource, grantee=grantee, permission=spec.permission, actor=user)
+    detail = {"grant": created.id, "to": grantee.label, "permission": spec.permission}
+    record(session, actor=user, action="grant.create", target=resource, detail=detail, address=address)
     return grant_rows.grant_public(session, created)
 
 
@@ -28,9 +33,10 @@ def list_grants(name: str, user: CurrentUser, session: SessionDep) -> list[Grant
 
 
 @router.delete("/grants/{grant_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_grant(name: str, grant_id: str, user: CurrentUser, session: SessionDep) -> None:
+def delete_grant(name: str, grant_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress) -> None:
     resource = resource_for(session, name=name, user=user, need="own")
-    grant_rows.revoke(session, resource=resource, grant_id=grant_id)
+    revoked = grant_rows.revoke(session, resource=resource, grant_id=grant_id)
+    record(session, actor=user, action="grant.revoke", target=resource, detail=revoked, address=address)
 
 
 @router.post("/access-requests", status_code=status.HTTP_201_CREATED, response_model=AccessRequestPublic)
@@ -40,7 +46,7 @@ def create_access_request(
     """Ask the owner for a right on a resource you can see (a public one)."""
     resource = resource_for(session, name=name, user=user)
     created = grant_rows.request_access(
-        session, resource=resource, requester=user, permission=spec.permission, message=spec.message
+        session, resource=resource, requester=user, permission=spec.permission, message=spec.message, group=spec.group
     )
     return grant_rows.request_public(session, created, resource)
 
@@ -60,14 +66,24 @@ def list_access_requests(
 
 
 @router.post("/access-requests/{request_id}/approve", response_model=AccessRequestPublic)
-def approve(name: str, request_id: str, user: CurrentUser, session: SessionDep) -> AccessRequestPublic:
+def approve(
+    name: str, request_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress
+) -> AccessRequestPublic:
     resource = resource_for(session, name=name, user=user, need="own")
     decided = grant_rows.decide(session, resource=resource, request_id=request_id, approve=True, actor=user)
-    return grant_rows.request_public(session, decided, resource)
+    public = grant_rows.request_public(session, decided, resource)
+    detail = {"request": decided.id, "requester": public.requester, "permission": decided.permission}
+    record(session, actor=user, action="request.approve", target=resource, detail=detail, address=address)
+    return public
 
 
 @router.post("/access-requests/{request_id}/deny", response_model=AccessRequestPublic)
-def deny(name: str, request_id: str, user: CurrentUser, session: SessionDep) -> AccessRequestPublic:
+def deny(
+    name: str, request_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress
+) -> AccessRequestPublic:
     resource = resource_for(session, name=name, user=user, need="own")
     decided = grant_rows.decide(session, resource=resource, request_id=request_id, approve=False, actor=user)
-    return grant_rows.request_public(session, decided, resource)
+    public = grant_rows.request_public(session, decided, resource)
+    detail = {"request": decided.id, "requester": public.requester, "permission": decided.permission}
+    record(session, actor=user, action="request.deny", target=resource, detail=detail, address=address)
+    return public

@@ -10,20 +10,28 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
 from sqlmodel import col, select
 
-from api.deps import CurrentUser, OptionalUser, PageDep, SessionDep, SettingsDep, StoreDep
+from api.deps import ClientAddress, CurrentUser, OptionalUser, PageDep, SessionDep, SettingsDep, StoreDep
 from api.kinds import check_weights, validate_config
+from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
 from api.staging import stage
-from commons.errors import InvalidInput
+from commons.errors import Forbidden, InvalidInput, NotFound
+from commons.store import keys
+from registry.audit import record_for_owner, record_policy_changes
+from registry.execution_policy import check_upload
 from registry.models import ResourceVersion
 from registry.permissions import resource_for
 from registry.resources import create_resource, list_visible, to_public, to_public_many, update_resource
+from registry.rights import run_only_owner
 from registry.schemas import ExecutionSpec, ResourceCreate, ResourcePublic, ResourceUpdate, VersionPublic
 from registry.versions import check_files, create_version, get_version, version_public
 from resources.schema import parse_model
 
 router = APIRouter(prefix="/resources", tags=["resources"])
+# GET/PATCH /resources/{ref}: included after every longer /resources/{ref}/… route (see api.routes.refs)
+item_router = APIRouter(prefix="/resources", tags=["resources"])
 
 
 def _json_field(raw: str | None, *, field: str, expect: type) -> Any:
@@ -48,18 +56,24 @@ def list_resources(user: OptionalUser, session: SessionDep, page: PageDep) -> li
     return to_public_many(session, list_visible(session, user, limit=page.limit, offset=page.offset), user)
 
 
-@router.get("/{name}", response_model=ResourcePublic)
+@item_router.get("/{name:ref}", response_model=ResourcePublic)
 def read(name: str, user: OptionalUser, session: SessionDep) -> ResourcePublic:
     return to_public(session, resource_for(session, name=name, user=user), user)
 
 
-@router.patch("/{name}", response_model=ResourcePublic)
-def update(name: str, changes: ResourceUpdate, user: CurrentUser, session: SessionDep) -> ResourcePublic:
+@item_router.patch("/{name:ref}", response_model=ResourcePublic)
+def update(
+    name: str, changes: ResourceUpdate, user: CurrentUser, session: SessionDep, address: ClientAddress
+) -> ResourcePublic:
+    """Edit the description (`modify`); visibility, derivatives and download are the owner's to change."""
     resource = resource_for(session, name=name, user=user, need="modify")
-    return to_public(session, update_resource(session, resource=resource, changes=changes), user)
+    before = {field: getattr(resource, field) for field in ResourceUpdate.OWNER_FIELDS}
+    updated = update_resource(session, resource=resource, changes=changes, actor=user)
+    record_policy_changes(session, actor=user, item=updated, before=before, address=address)
+    return to_public(session, updated, user)
 
 
-@router.post("/{name}/versions", status_code=status.HTTP_201_CREATED, response_model=VersionPublic)
+@router.post("/{name:ref}/versions", status_code=status.HTTP_201_CREATED, response_model=VersionPublic)
 async def upload_version(
     name: str,
     user: CurrentUser,
@@ -91,6 +105,8 @@ async def upload_version(
     metrics = _json_field(reported_metrics, field="reported_metrics", expect=dict)
     raw_execution = _json_field(execution, field="execution", expect=dict)
     execution_spec = parse_model(ExecutionSpec, raw_execution, prefix="execution") if raw_execution else None
+    if execution_spec is not None:  # allowed images, per-role caps on GPUs, CPU and memory
+        check_upload(execution_spec, settings=settings, is_admin=user.is_admin)
     folder = Path(tempfile.mkdtemp(prefix="commons-version-"))
     try:
         staged = [await stage(item, folder=folder, limit=settings.max_weights_bytes) for item in files or []]
@@ -117,7 +133,7 @@ async def upload_version(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@router.get("/{name}/versions", response_model=list[VersionPublic])
+@router.get("/{name:ref}/versions", response_model=list[VersionPublic])
 def list_versions(name: str, user: OptionalUser, session: SessionDep) -> list[VersionPublic]:
     resource = resource_for(session, name=name, user=user)
     rows = session.exec(
@@ -126,7 +142,46 @@ def list_versions(name: str, user: OptionalUser, session: SessionDep) -> list[Ve
     return [version_public(session, resource, row) for row in rows]
 
 
-@router.get("/{name}/versions/{version}", response_model=VersionPublic)
+@router.get(
+    "/{name:ref}/versions/{version}/files/{file_name}",
+    status_code=status.HTTP_307_TEMPORARY_REDIRECT,
+    response_class=RedirectResponse,
+    responses={307: {"description": "A short-lived presigned URL of the file in the object store."}},
+)
+def download_file(
+    name: str,
+    version: str,
+    file_name: str,
+    user: OptionalUser,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    address: ClientAddress,
+) -> RedirectResponse:
+    """Redirect to the file (presigned for a few minutes). Refused (403) when the resource, or one it was made
+    from, is run-only (`download: false`) and you are not its owner."""
+    resource = resource_for(session, name=name, user=user)
+    row = get_version(session, resource, version)
+    if not any(f["name"] == file_name for f in row.files):
+        raise NotFound(
+            f"version {row.number} of {name!r} has no file {file_name!r}; its files are listed in the version"
+        )
+    holder = run_only_owner(session, resource, user)
+    if holder is not None:
+        raise Forbidden(
+            f"{holder.name!r} is run-only: its owner lets others run tasks on it but not download its files"
+            + ("" if holder.id == resource.id else f", nor those of {name!r}, which is made from it")
+        )
+    if resource.visibility != "public" and user is not None:
+        detail = {"version": row.number, "file": file_name}
+        record_for_owner(session, actor=user, action="file.download", target=resource, detail=detail, address=address)
+    url = store.presigned_url(
+        keys.version_file(resource.id, row.number, file_name), expires_seconds=settings.presign_expiry_seconds
+    )
+    return RedirectResponse(url, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
+
+
+@router.get("/{name:ref}/versions/{version}", response_model=VersionPublic)
 def read_version(name: str, version: str, user: OptionalUser, session: SessionDep) -> VersionPublic:
     resource = resource_for(session, name=name, user=user)
     return version_public(session, resource, get_version(session, resource, version))

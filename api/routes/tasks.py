@@ -13,19 +13,20 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlmodel import Session
 
-from api.deps import CurrentUser, DispatcherDep, PageDep, SessionDep, SettingsDep, StoreDep
-from api.dispatch import Dispatcher
+from api.deps import ClientAddress, CurrentUser, DispatcherDep, PageDep, SessionDep, SettingsDep, StoreDep
+from api.dispatch import Dispatcher, fail_not_allowed
 from api.kinds import check_mode, validate_params
 from api.task_views import task_public
 from commons.db import get_engine
-from commons.errors import InvalidInput, NotFound, ServiceUnavailable
+from commons.errors import ExecutionNotAllowed, InvalidInput, NotFound, ServiceUnavailable
 from commons.settings import Settings
 from commons.store import ObjectStore
 from registry import tasks as task_rows
+from registry.audit import record_for_owner
 from registry.dataset_permissions import dataset_for
 from registry.dataset_snapshots import check_for_mode, load_snapshot, store_snapshot, take_snapshot
 from registry.models import Resource, ResourceVersion, Task, User
-from registry.permissions import resource_for
+from registry.permissions import require, resource_for
 from registry.reproductions import reproducible_task
 from registry.schemas import EpochMetrics, ExecutionSpec, TaskCreate, TaskLogLine, TaskPublic
 from registry.trained_versions import resolve_target
@@ -48,6 +49,7 @@ def submit(
     settings: SettingsDep,
     dispatcher: DispatcherDep,
     response: Response,
+    address: ClientAddress,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TaskPublic:
     """Validate, store the task, start its flow run on a worker, and answer at once.
@@ -61,6 +63,7 @@ def submit(
     resource = resource_for(session, name=spec.resource, user=user, need="use")
     version = get_version(session, resource, spec.version)
     snapshot = None
+    dataset = None
     inputs = []
     if spec.mode in task_rows.DATASET_MODES:
         if spec.dataset is None:
@@ -86,7 +89,7 @@ def submit(
         raise InvalidInput(f"an {spec.mode} task takes only `params`; leave `inputs` and `dataset` out", field="mode")
     params = validate_params(resource.kind, spec.mode, spec.params, inputs, config=version.config, dataset=snapshot)
     if spec.mode in task_rows.PUBLISHING_MODES:
-        resolve_target(session, user=user, source=resource, publish_as=params.get("publish_as"))
+        resolve_target(session, user=user, source=resource, publish_as=params.get("publish_as"), dataset=dataset)
     lane = dispatcher.choose_lane(requested=spec.lane, mode=spec.mode, input_count=len(inputs))
     task, created = task_rows.create_task(
         session,
@@ -101,6 +104,11 @@ def submit(
         dataset_id=snapshot["id"] if snapshot else None,
         dataset_digest=snapshot["digest"] if snapshot else None,
     )
+    if created:
+        for item in (resource, dataset):
+            if item is not None:
+                detail = {"task": task.id, "mode": spec.mode, "version": version.number}
+                record_for_owner(session, actor=user, action="task.submit", target=item, detail=detail, address=address)
     return launch(
         task,
         created=created,
@@ -162,6 +170,9 @@ def _dispatch(
     except ServiceUnavailable as error:  # the task stays pending; the reaper submits it when Prefect is back
         log.warning("task %s stored but not yet submitted: %s", task_id, error.message)
         return
+    except ExecutionNotAllowed as error:  # the policy changed since the version was stored: fail, start nothing
+        fail_not_allowed(settings, task_id, error)
+        return
     # The worker may already be writing the row: change it on a fresh read (optimistic locking).
     task_rows.change_task(
         settings.resolved_database_url,
@@ -189,7 +200,7 @@ def reproduce(
         version = session.get(ResourceVersion, original.version_id)
         if resource is None or version is None:
             raise NotFound(f"the resource version task {original.id} ran no longer exists")
-        resource_for(session, name=resource.name, user=user, need="use")
+        require(session, resource, user, need="use")
     snapshot = None
     if original.dataset_id is not None:
         dataset_for(session, dataset_id=original.dataset_id, user=user, need="use")

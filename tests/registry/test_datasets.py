@@ -129,7 +129,9 @@ def test_visibility_and_grants(database_url: str) -> None:
         assert perms.rights(session, private, reader) == {"use"}
         with pytest.raises(InvalidInput):
             perms.grant(session, dataset=private, username="nobody", permission="use", actor=owner)
-        rows.update_dataset(session, dataset=private, changes=DatasetUpdate(visibility="public", name="renamed"))
+        rows.update_dataset(
+            session, dataset=private, changes=DatasetUpdate(visibility="public", name="renamed"), actor=owner
+        )
         assert rows.dataset_public(session, private, owner).permissions == ["modify", "own", "use"]
 
 

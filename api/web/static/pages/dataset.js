@@ -1,5 +1,6 @@
 import { api, el, guarded, requireUser, showError } from "/static/api.js";
 import { augmentCard, lineage } from "/static/pages/dataset-augment.js";
+import { activityCard, grantsCard, policyCard, sourcesNote } from "/static/pages/sharing.js";
 
 const root = document.getElementById("dataset");
 const datasetId = root.dataset.datasetId;
@@ -23,12 +24,27 @@ function canModify() {
   return state.dataset && state.dataset.permissions.includes("modify");
 }
 
+function size(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+function retainedNote(d) {
+  if (!d.retained_items) return null;
+  const photos = d.retained_items === 1 ? "1 deleted photo" : `${d.retained_items} deleted photos`;
+  const verb = d.retained_items === 1 ? "is" : "are";
+  return el("span", { id: "retained", class: "hint" },
+    ` · ${photos} (${size(d.retained_bytes)}) ${verb} kept because tasks refer to them`);
+}
+
 function showCounts() {
   const d = state.dataset;
   counts.replaceChildren(
     el("span", { id: "item-count" }, String(d.item_count)), " photos, ",
     el("span", { id: "labelled-count" }, String(d.labelled_count)), " labelled, ",
-    `${d.classes.length} classes`, d.visibility === "public" ? " · public" : " · private", ` · owner ${d.owner}`);
+    `${d.classes.length} classes`, d.visibility === "public" ? " · public" : " · private", ` · owner ${d.owner}`,
+    retainedNote(d));
 }
 
 async function refreshDataset() {
@@ -217,6 +233,7 @@ guarded(async () => {
     state.dataset.description ? el("p", {}, state.dataset.description) : "",
     counts,
     lineage(state.dataset) || "",
+    sourcesNote(state.dataset) || "",
     el("p", {}, el("a", { href: `/train?dataset=${encodeURIComponent(datasetId)}` }, "Train a classifier on this dataset"),
       " · ", el("a", { href: "/datasets" }, "all datasets")),
     el("section", { class: "card", id: "classes" },
@@ -237,4 +254,18 @@ guarded(async () => {
   );
   renderClasses();
   await loadItems();
+  if (state.dataset.permissions.includes("own")) await renderSharing();
 });
+
+const sharing = el("div", { id: "sharing" });
+
+async function renderSharing() {
+  if (!sharing.isConnected) root.append(sharing);
+  const grants = await api(`${base}/grants`);
+  const reload = async () => { await refreshDataset(); await renderSharing(); };
+  sharing.replaceChildren(
+    grantsCard(base, state.dataset.name, grants, reload, { id: "dataset-rights" }),
+    policyCard(base, state.dataset, reload),
+    (await activityCard("dataset", state.dataset.id)) || "",
+  );
+}

@@ -166,7 +166,7 @@ guarded(async () => {
   let wantedVersion = param("version");
   const loadVersions = async () => {
     const chosen = models.find((r) => r.name === modelSelect.value);
-    const versions = await api(`/resources/${encodeURIComponent(chosen.name)}/versions?limit=500`);
+    const versions = await api(`/resources/${encodeURIComponent(chosen.ref || chosen.name)}/versions?limit=500`);
     versionSelect.replaceChildren(el("option", { value: "latest" }, `latest (version ${chosen.latest_version})`),
       ...versions.map((v) => el("option", { value: String(v.version) }, `version ${v.version}` + (v.config.classes ? ` · ${v.config.classes.join(", ")}` : ""))));
     if (wantedVersion && versions.some((v) => String(v.version) === wantedVersion)) versionSelect.value = wantedVersion;

@@ -11,7 +11,7 @@ function metrics(reported) {
 function card(resource, latest) {
   const rights = resource.permissions.length ? resource.permissions.join(", ") : "none";
   return el("article", { class: "card", "data-resource": resource.name },
-    el("h2", {}, el("a", { href: `/resources/${encodeURIComponent(resource.name)}` }, resource.title)),
+    el("h2", {}, el("a", { href: `/resources/${encodeURIComponent(resource.ref || resource.name)}` }, resource.title)),
     el("p", { class: "mono" }, resource.name),
     el("p", {}, `${resource.kind} · by ${resource.owner} · `,
       el("span", { class: "badge" + (resource.visibility === "public" ? "" : " secondary") }, resource.visibility)),
@@ -31,7 +31,7 @@ guarded(async () => {
     return;
   }
   const latest = await Promise.all(resources.map((r) =>
-    r.latest_version ? api(`/resources/${encodeURIComponent(r.name)}/versions/latest`).catch(() => null) : null));
+    r.latest_version ? api(`/resources/${encodeURIComponent(r.ref || r.name)}/versions/latest`).catch(() => null) : null));
   root.replaceChildren(...[
     user ? null : el("p", { class: "notice" }, "Showing public models. ", el("a", { href: "/signin?next=/explore" }, "Sign in"),
       " to see those shared with you."),

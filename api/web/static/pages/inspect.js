@@ -215,7 +215,7 @@ guarded(async () => {
   };
   const loadVersions = async (wanted) => {
     const chosen = resources.find((r) => r.name === modelSelect.value);
-    versions = (await api(`/resources/${encodeURIComponent(chosen.name)}/versions?limit=500`)).slice().sort((a, b) => b.version - a.version);
+    versions = (await api(`/resources/${encodeURIComponent(chosen.ref || chosen.name)}/versions?limit=500`)).slice().sort((a, b) => b.version - a.version);
     versionSelect.replaceChildren(...versions.map((v) => el("option", { value: String(v.version) }, versionText(v, chosen.latest_version))));
     if (wanted !== undefined && versions.some((v) => String(v.version) === String(wanted))) versionSelect.value = String(wanted);
     describeVersion();

@@ -1,4 +1,5 @@
 import { api, el, guarded, param, requireUser, showError } from "/static/api.js";
+import { grantsCard, policyCard } from "/static/pages/sharing.js";
 
 const root = document.getElementById("provide");
 const KINDS = {
@@ -166,45 +167,6 @@ function uploadForm(resource, versions, onPublished) {
 
 // ---------------------------------------------------------------- rights and requests
 
-function grantsSection(resource, grants, refresh) {
-  const username = el("input", { type: "text", required: true, autocomplete: "off" });
-  const permission = select([["use", "use: run tasks"], ["modify", "modify: publish versions"]], "use");
-  const form = el("form", { class: "row", id: "grant-form" },
-    field("grant-username", "User name", username, "A user name, or * for everyone."),
-    field("grant-permission", "Right", permission, "modify includes use."),
-    el("div", {}, el("button", { type: "submit" }, "Grant")),
-  );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    guarded(async () => {
-      await api(`/resources/${enc(resource.name)}/grants`, {
-        method: "POST", json: { username: username.value.trim(), permission: permission.value },
-      });
-      await refresh();
-    });
-  });
-  const table = grants.length
-    ? el("div", { class: "table-wrap" }, el("table", { id: "grants" },
-      el("caption", { class: "hint" }, `Rights granted on ${resource.name} (you own it and hold every right)`),
-      el("thead", {}, el("tr", {}, ["User", "Right", "Granted by", ""].map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, grants.map((g) => el("tr", { "data-grant": g.id },
-        el("td", {}, g.username === "*" ? "* (everyone)" : g.username),
-        el("td", {}, g.permission),
-        el("td", {}, g.created_by),
-        el("td", {}, el("button", {
-          type: "button", class: "danger", "aria-label": `Revoke ${g.permission} from ${g.username}`,
-          onclick: () => guarded(async () => {
-            await api(`/resources/${enc(resource.name)}/grants/${enc(g.id)}`, { method: "DELETE" });
-            await refresh();
-          }),
-        }, "Revoke")),
-      )))))
-    : el("p", { class: "hint" }, "Nobody else holds a right yet.");
-  return el("section", { class: "card", id: "rights", "aria-labelledby": "rights-heading" },
-    el("h2", { id: "rights-heading" }, `Who has which right on ${resource.name}`), table,
-    el("h3", {}, "Grant a right"), form);
-}
-
 function requestsSection(requests, refresh) {
   const body = requests.length
     ? el("div", { class: "table-wrap" }, el("table", { id: "requests" },
@@ -216,7 +178,7 @@ function requestsSection(requests, refresh) {
         });
         return el("tr", { "data-request": r.id },
           el("td", {}, el("a", { href: `/resources/${enc(r.resource)}` }, r.resource)),
-          el("td", {}, r.requester), el("td", {}, r.permission), el("td", {}, r.message || "—"),
+          el("td", {}, r.group ? `${r.requester} for group ${r.group}` : r.requester), el("td", {}, r.permission), el("td", {}, r.message || "—"),
           el("td", {}, new Date(r.created_at).toLocaleString()),
           el("td", { class: "row" },
             el("button", { type: "button", "aria-label": `Approve ${r.permission} for ${r.requester} on ${r.resource}`, onclick: decide("approve") }, "Approve"),
@@ -256,8 +218,10 @@ guarded(async () => {
       }));
     }
     if (resource.permissions.includes("own")) {
-      const grants = await api(`/resources/${enc(selected)}/grants`);
-      parts.push(grantsSection(resource, grants, loadManaged));
+      const path = `/resources/${enc(selected)}`;
+      const grants = await api(`${path}/grants`);
+      parts.push(grantsCard(path, resource.name, grants, loadManaged));
+      parts.push(policyCard(path, resource, loadManaged, { download: true }));
     }
     manageBox.replaceChildren(...parts);
   }

@@ -1,4 +1,5 @@
 import { ApiError, api, currentUser, el, guarded } from "/static/api.js";
+import { activityCard, sourcesNote } from "/static/pages/sharing.js";
 
 const root = document.getElementById("resource");
 const access = document.getElementById("access");
@@ -23,7 +24,8 @@ function details(resource) {
   return el("div", { class: "card" },
     el("h2", {}, resource.title),
     el("p", { class: "mono" }, resource.name),
-    el("p", {}, `${resource.kind} · by ${resource.owner} · ${resource.visibility}`),
+    el("p", {}, `${resource.kind} · by ${resource.owner} · ${resource.visibility}${resource.download ? "" : " · run-only"}`),
+    sourcesNote(resource),
     resource.description ? el("p", {}, resource.description) : null,
     resource.citation ? el("p", {}, el("strong", {}, "Cite: "), resource.citation) : null,
     resource.license ? el("p", {}, el("strong", {}, "License: "), resource.license) : null,
@@ -31,9 +33,9 @@ function details(resource) {
     el("p", { id: "your-rights" }, el("strong", {}, "Your rights: "), rights),
     resource.permissions.includes("modify")
       ? el("p", { class: "row" },
-        el("a", { class: "button", href: `/provide?resource=${encodeURIComponent(resource.name)}` }, "Upload a new version"),
+        el("a", { class: "button", href: `/provide?resource=${encodeURIComponent(resource.ref || resource.name)}` }, "Upload a new version"),
         resource.permissions.includes("own")
-          ? el("a", { class: "button secondary", href: `/provide?resource=${encodeURIComponent(resource.name)}#rights` }, "Manage access")
+          ? el("a", { class: "button secondary", href: `/provide?resource=${encodeURIComponent(resource.ref || resource.name)}#rights` }, "Manage access")
           : null)
       : null,
   );
@@ -123,7 +125,7 @@ async function derivedElsewhere(resource) {
   const found = [];
   await Promise.all(others.slice(0, 50).map(async (other) => {
     try {
-      for (const v of await api(`/resources/${encodeURIComponent(other.name)}/versions`)) {
+      for (const v of await api(`/resources/${encodeURIComponent(other.ref || other.name)}/versions`)) {
         if (v.parent_resource === resource.name) found.push(v);
       }
     } catch { /* not ours to see */ }
@@ -147,6 +149,10 @@ guarded(async () => {
   document.title = `${resource.title} · Model Commons`;
   root.replaceChildren(details(resource));
   await renderAccess(user, resource);
+  if (user && resource.permissions.includes("own")) {
+    const activity = await activityCard("resource", resource.id);
+    if (activity) document.getElementById("activity-section").replaceChildren(activity);
+  }
 
   const versions = await api(`${path}/versions`);
   const section = document.getElementById("versions-section");

@@ -6,7 +6,8 @@ const taskId = root.dataset.taskId;
 function outputsList(task) {
   if (!task.outputs.length) return el("p", { class: "hint" }, task.status === "succeeded" ? "No outputs." : "Outputs appear when the task has published them.");
   return el("ul", {}, task.outputs.map((o) => el("li", {},
-    el("a", { href: o.url, download: o.name.split("/").pop() }, o.name), ` (${o.size} bytes) `, el("span", { class: "mono" }, o.sha256.slice(0, 16), "…"))));
+    o.url ? el("a", { href: o.url, download: o.name.split("/").pop() }, o.name) : el("span", { title: o.withheld }, o.name, " (withheld: ", o.withheld, ")"),
+    ` (${o.size} bytes) `, el("span", { class: "mono" }, o.sha256.slice(0, 16), "…"))));
 }
 
 async function reproductionCard(task) {

@@ -149,7 +149,7 @@ guarded(async () => {
   let showSize = () => {}; // the chosen version's input size and class count, set by loadVersions
   const loadVersions = async () => {
     const chosen = models.find((r) => r.name === modelSelect.value);
-    const versions = await api(`/resources/${encodeURIComponent(chosen.name)}/versions?limit=500`);
+    const versions = await api(`/resources/${encodeURIComponent(chosen.ref || chosen.name)}/versions?limit=500`);
     versionSelect.replaceChildren(el("option", { value: "latest" }, `latest (version ${chosen.latest_version})`),
       ...versions.map((v) => el("option", { value: String(v.version) }, `version ${v.version}`)));
     if (param("version") && versions.some((v) => String(v.version) === param("version"))) versionSelect.value = param("version");

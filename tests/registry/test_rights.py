@@ -1,0 +1,219 @@
+"""The rights model on SQLite and PostgreSQL: derivation bounds, owner-only policy, run-only files.
+
+Each case is a way a provider's promise leaked before (issue 14): a `use` grantee's derivative made public or
+granted on, a `modify` grantee changing visibility, a run-only model's weights handed out.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session
+
+from commons.db import get_engine
+from commons.errors import Conflict, Forbidden, NotFound
+from registry import dataset_permissions as dataset_perms
+from registry import datasets as dataset_rows
+from registry import grants as grant_rows
+from registry.dataset_schemas import DatasetCreate, DatasetUpdate
+from registry.models import Dataset, Resource, User
+from registry.permissions import resource_for, rights
+from registry.resources import create_resource, list_visible, update_resource
+from registry.rights import access, may_download, record_lineage, run_only_owner
+from registry.schemas import ResourceCreate, ResourceUpdate
+from registry.trained_versions import resolve_target
+from registry.users import create_user
+
+
+def user(session: Session, name: str, *, admin: bool = False) -> User:
+    return create_user(session, username=name, password="a long password", is_admin=admin)
+
+
+def model(session: Session, owner: User, name: str, *, visibility: str = "private") -> Resource:
+    spec = ResourceCreate(name=name, kind="classifier.resnet", title=name, visibility=visibility)
+    return create_resource(session, owner=owner, spec=spec)
+
+
+class World:
+    """A provider with a private model and dataset, a `use` grantee, a `modify` grantee, a stranger, an admin."""
+
+    def __init__(self, session: Session) -> None:
+        self.provider = user(session, "provider")
+        self.grantee = user(session, "grantee")
+        self.editor = user(session, "editor")
+        self.stranger = user(session, "stranger")
+        self.admin = user(session, "admin", admin=True)
+        self.private = model(session, self.provider, "private-model")
+        self.data = dataset_rows.create_dataset(
+            session, owner=self.provider, spec=DatasetCreate(name="private-data", classes=["a", "b"])
+        )
+        grant_rows.grant(session, resource=self.private, username="grantee", permission="use", actor=self.provider)
+        grant_rows.grant(session, resource=self.private, username="editor", permission="modify", actor=self.provider)
+        dataset_perms.grant(session, dataset=self.data, username="grantee", permission="use", actor=self.provider)
+        # What the grantee made from the private model (a trained or edited copy published as their own)
+        self.derived = model(session, self.grantee, "grantee-copy")
+        record_lineage(session, item=self.derived, sources=[self.private], task_id=None)
+        session.commit()
+
+
+@pytest.fixture
+def world(database_url: str) -> World:
+    with Session(get_engine(database_url), expire_on_commit=False) as session:
+        return World(session)
+
+
+def test_a_derivative_stays_within_its_sources_audience(database_url: str, world: World) -> None:
+    with Session(get_engine(database_url)) as session:
+        derived = session.get(Resource, world.derived.id)
+        grantee, stranger = session.get(User, world.grantee.id), session.get(User, world.stranger.id)
+        assert derived is not None and grantee is not None and stranger is not None
+        with pytest.raises(Conflict, match="made from resource 'private-model' of provider"):
+            update_resource(session, resource=derived, changes=ResourceUpdate(visibility="public"), actor=grantee)
+        with pytest.raises(Conflict, match="cannot be opened to everyone"):
+            grant_rows.grant(session, resource=derived, username="*", permission="use", actor=grantee)
+        with pytest.raises(Conflict, match="cannot be opened to user 'stranger'"):
+            grant_rows.grant(session, resource=derived, username="stranger", permission="use", actor=grantee)
+        # the editor may read the source: a grant to them is within the audience
+        grant_rows.grant(session, resource=derived, username="editor", permission="use", actor=grantee)
+        assert rights(session, derived, session.get(User, world.editor.id)) == {"use"}
+        assert "grantee-copy" not in {r.name for r in list_visible(session, stranger, limit=50, offset=0)}
+        with pytest.raises(NotFound):
+            resource_for(session, name="grantee-copy", user=stranger)
+        with pytest.raises(NotFound):
+            resource_for(session, name="grantee-copy", user=None)
+
+
+def test_releasing_derivatives_or_publishing_the_source_frees_the_derivative(database_url: str, world: World) -> None:
+    with Session(get_engine(database_url)) as session:
+        provider, grantee = session.get(User, world.provider.id), session.get(User, world.grantee.id)
+        source, derived = session.get(Resource, world.private.id), session.get(Resource, world.derived.id)
+        assert provider and grantee and source and derived
+        update_resource(session, resource=source, changes=ResourceUpdate(derivatives="open"), actor=provider)
+        update_resource(session, resource=derived, changes=ResourceUpdate(visibility="public"), actor=grantee)
+        assert access(session, derived, None).visible
+        # the provider closes derivatives again: the public derivative is unreadable to outsiders at once
+        update_resource(session, resource=source, changes=ResourceUpdate(derivatives="private"), actor=provider)
+        assert not access(session, derived, None).visible
+        update_resource(session, resource=source, changes=ResourceUpdate(visibility="public"), actor=provider)
+        assert access(session, derived, None).visible
+
+
+def test_a_revoked_grant_makes_the_derivative_unreadable_and_deletes_nothing(database_url: str, world: World) -> None:
+    with Session(get_engine(database_url)) as session:
+        provider, grantee = session.get(User, world.provider.id), session.get(User, world.grantee.id)
+        source = session.get(Resource, world.private.id)
+        assert provider and grantee and source
+        grant = next(g for g in grant_rows.list_grants(session, source) if g.grantee_id == grantee.id)
+        grant_rows.revoke(session, resource=source, grant_id=grant.id)
+        derived = resource_for(session, name="grantee-copy", user=grantee)  # still listed for its owner
+        assert rights(session, derived, grantee) == {"own"}
+        with pytest.raises(Forbidden, match="made from 'private-model', which you can no longer read"):
+            resource_for(session, name="grantee-copy", user=grantee, need="use")
+        assert session.get(Resource, world.derived.id) is not None
+        admin = session.get(User, world.admin.id)
+        assert rights(session, derived, admin) == {"use", "modify", "own"}
+
+
+def test_a_derivative_of_a_derivative_is_bound_by_both(database_url: str, world: World) -> None:
+    with Session(get_engine(database_url)) as session:
+        grantee, provider = session.get(User, world.grantee.id), session.get(User, world.provider.id)
+        derived = session.get(Resource, world.derived.id)
+        assert grantee and provider and derived
+        other = user(session, "other-provider")
+        second_source = model(session, other, "other-private")
+        grant_rows.grant(session, resource=second_source, username="grantee", permission="use", actor=other)
+        grand = model(session, grantee, "grand-copy")
+        made = record_lineage(session, item=grand, sources=[derived, second_source], task_id=None)
+        assert {m.name for m in made} == {"grantee-copy", "private-model", "other-private"}
+        # the provider may read private-model and grantee-copy? not grantee-copy (no grant), so a grant to the
+        # provider fails on other-private, which the provider cannot read
+        with pytest.raises(Conflict, match="other-private"):
+            grant_rows.grant(session, resource=grand, username="provider", permission="use", actor=grantee)
+        source = session.get(Resource, world.private.id)
+        assert source is not None
+        update_resource(session, resource=source, changes=ResourceUpdate(derivatives="open"), actor=provider)
+        with pytest.raises(Conflict, match="other-private"):
+            update_resource(session, resource=grand, changes=ResourceUpdate(visibility="public"), actor=grantee)
+
+
+def test_only_the_owner_changes_visibility_and_policy(database_url: str, world: World) -> None:
+    with Session(get_engine(database_url)) as session:
+        editor = session.get(User, world.editor.id)
+        source = session.get(Resource, world.private.id)
+        assert editor and source
+        assert "modify" in rights(session, source, editor)
+        for change in (
+            ResourceUpdate(visibility="public"),
+            ResourceUpdate(derivatives="open"),
+            ResourceUpdate(download=False),
+        ):
+            with pytest.raises(Forbidden, match="only the owner"):
+                update_resource(session, resource=source, changes=change, actor=editor)
+        update_resource(session, resource=source, changes=ResourceUpdate(title="Better title"), actor=editor)
+        assert source.visibility == "private" and source.title == "Better title"
+
+
+def test_the_owner_of_both_is_not_bound_by_their_own_source(database_url: str, world: World) -> None:
+    with Session(get_engine(database_url)) as session:
+        provider = session.get(User, world.provider.id)
+        source, dataset = session.get(Resource, world.private.id), session.get(Dataset, world.data.id)
+        assert provider and source and dataset
+        own_copy = model(session, provider, "provider-copy")
+        record_lineage(session, item=own_copy, sources=[source, dataset], task_id=None)
+        update_resource(session, resource=own_copy, changes=ResourceUpdate(visibility="public"), actor=provider)
+        assert access(session, own_copy, None).visible
+
+
+def test_publishing_into_an_open_resource_of_ones_own_is_refused(database_url: str, world: World) -> None:
+    with Session(get_engine(database_url)) as session:
+        grantee = session.get(User, world.grantee.id)
+        source, dataset = session.get(Resource, world.private.id), session.get(Dataset, world.data.id)
+        assert grantee and source and dataset
+        model(session, grantee, "grantee-public", visibility="public")
+        with pytest.raises(Conflict, match="private-model"):
+            resolve_target(session, user=grantee, source=source, publish_as="grantee-public")
+        # a new resource of theirs is fine (private, no grants)
+        assert resolve_target(session, user=grantee, source=source, publish_as="brand-new").existing is None
+        # training the provider's *public* model on the provider's private dataset binds by the dataset
+        public_model = model(session, session.get(User, world.provider.id), "public-model", visibility="public")  # type: ignore[arg-type]
+        with pytest.raises(Conflict, match="private-data"):
+            resolve_target(session, user=grantee, source=public_model, publish_as="grantee-public", dataset=dataset)
+
+
+def test_run_only_files_go_to_the_owner_alone(database_url: str, world: World) -> None:
+    with Session(get_engine(database_url)) as session:
+        provider, grantee = session.get(User, world.provider.id), session.get(User, world.grantee.id)
+        source, derived = session.get(Resource, world.private.id), session.get(Resource, world.derived.id)
+        assert provider and grantee and source and derived
+        assert may_download(session, source, grantee) and may_download(session, derived, grantee)
+        update_resource(session, resource=source, changes=ResourceUpdate(download=False), actor=provider)
+        assert may_download(session, source, provider)
+        assert not may_download(session, source, grantee)
+        assert not may_download(session, derived, grantee), "the copy carries the run-only weights"
+        holder = run_only_owner(session, derived, grantee)
+        assert holder is not None and holder.name == "private-model"
+        assert "use" in rights(session, source, grantee), "run-only: tasks are still allowed"
+
+
+def test_datasets_derived_and_policies(database_url: str, world: World) -> None:
+    with Session(get_engine(database_url)) as session:
+        provider, grantee = session.get(User, world.provider.id), session.get(User, world.grantee.id)
+        editor = session.get(User, world.editor.id)
+        source = session.get(Dataset, world.data.id)
+        assert provider and grantee and editor and source
+        copy = dataset_rows.create_dataset(session, owner=grantee, spec=DatasetCreate(name="augmented"))
+        record_lineage(session, item=copy, sources=[source], task_id=None)
+        with pytest.raises(Conflict, match="private-data"):
+            dataset_rows.update_dataset(
+                session, dataset=copy, changes=DatasetUpdate(visibility="public"), actor=grantee
+            )
+        with pytest.raises(Conflict, match="private-data"):
+            dataset_perms.grant(session, dataset=copy, username="*", permission="use", actor=grantee)
+        with pytest.raises(NotFound):
+            dataset_perms.dataset_for(session, dataset_id=copy.id, user=None)
+        dataset_perms.grant(session, dataset=source, username="editor", permission="modify", actor=provider)
+        with pytest.raises(Forbidden, match="only the owner"):
+            dataset_rows.update_dataset(
+                session, dataset=source, changes=DatasetUpdate(visibility="public"), actor=editor
+            )
+        with pytest.raises(Conflict, match="augmented"):
+            dataset_rows.check_no_derivatives(session, source)
