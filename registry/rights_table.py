@@ -3,7 +3,8 @@
 Roles, from least to most: `none` (anonymous or a stranger), `use` and `modify` (granted), `owner`, `admin`.
 What a route needs:
 
-- `anyone`: no sign-in.
+- `anyone`: no sign-in. Every other route needs an account to change anything; `read` routes answer anonymous
+  callers on public items unless marked "(signed in)".
 - `signed-in`: any account.
 - `read`: anyone on a public item; `use` or more on a private one.
 - `use`, `modify`, `owner`: that role or more on the item named in the path.
@@ -37,6 +38,7 @@ class Rule:
     need: Need
     what: str
     note: str = ""
+    account: bool = False  # a read that still needs sign-in (every change does)
 
 
 RULES: Final[tuple[Rule, ...]] = (
@@ -191,10 +193,15 @@ ROLES: Final = ("none", "use", "modify", "owner", "admin")
 _RANK: Final = {role: rank for rank, role in enumerate(ROLES)}
 
 
-def allowed(rule: Rule, *, role: str, public: bool) -> bool:
-    """Whether `role` may call the route on an item (public or private), by the table alone."""
-    if rule.need in ("anyone", "signed-in", "self"):
-        return True  # `signed-in` and `self` refuse the anonymous caller only (checked separately)
+def allowed(rule: Rule, *, role: str, public: bool, anonymous: bool = False) -> bool:
+    """Whether `role` may call the route on an item (public or private), by the table alone. An anonymous
+    caller (role `none`, no account) may only read: every change, and reads marked `account`, need sign-in."""
+    if rule.need == "anyone":
+        return True
+    if anonymous and (rule.need != "read" or rule.account or rule.method != "GET"):
+        return False
+    if rule.need in ("signed-in", "self"):
+        return True
     if rule.need == "read":
         return public or _RANK[role] >= _RANK["use"]
     if rule.need == "submitter":
@@ -213,5 +220,6 @@ def render_markdown() -> str:
     lines = ["| method | path (under /api/v1) | on | least role | what | also |", "|---|---|---|---|---|---|"]
     for rule in RULES:
         path = rule.path.replace("|", "\\|")
-        lines.append(f"| {rule.method} | `{path}` | {rule.on} | **{rule.need}** | {rule.what} | {rule.note} |")
+        need = f"**{rule.need}**" + (" (signed in)" if rule.account else "")
+        lines.append(f"| {rule.method} | `{path}` | {rule.on} | {need} | {rule.what} | {rule.note} |")
     return "\n".join(lines) + "\n"

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from api.client import CommonsClient
+from resources.classifier.config import parse_classifier_config
+from resources.classifier.model import build_classifier, save_weights
 from tests.api.test_blocks_api import DIGITS, png
 from tests.conftest import RunningStack
 from tests.resources.test_classifier_data import digit_items
@@ -34,6 +37,7 @@ TWO_CLASS_CNN: dict[str, Any] = {
         {"type": "Linear", "in_features": 256, "out_features": 2},
     ],
 }
+RESNET: dict[str, Any] = {"arch": "resnet18", "classes": ["cat", "dog"], "input_size": 32}
 TRAIN = {"epochs": 1, "batch_size": 4, "lr": 0.01, "val_fraction": 0.25, "seed": 1, "target_accuracy": None}
 
 
@@ -200,3 +204,34 @@ def test_names_live_under_their_owner_over_rest(stack: RunningStack) -> None:
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     reserved = alice.http.post("/resources", json={"name": "versions", "kind": "classifier.blocks", "title": "x"})
     assert reserved.status_code == 422
+
+
+def test_an_edit_that_changes_nothing_gives_no_one_else_the_weights(stack: RunningStack, tmp_path: Path) -> None:
+    """The path seen first: `use` on a private ResNet, an edit with scale 1.0 published as one's own — its
+    weights are byte-identical to the provider's. They stay within the provider's audience, and a run-only
+    provider withholds them even from the editor."""
+    provider, grantee = stack.new_user(), stack.new_user()
+    model = f"private-resnet-{uuid.uuid4().hex[:6]}"
+    provider.create_resource(name=model, kind="classifier.resnet", title="Private ResNet")
+    weights = tmp_path / "weights.safetensors"
+    save_weights(build_classifier(parse_classifier_config(RESNET), None, device="cpu"), path=weights)
+    provider.upload_version(model, files=[weights], config={**RESNET, "checkpoint": weights.name})
+    provider.grant(model, username(grantee), "use")
+    copy = f"{model}-same"
+    edit = {"edit": {"layer": "fc", "op": {"kind": "scale", "factor": 1.0}}, "publish_as": copy}
+    done = grantee.wait(grantee.submit(resource=model, version=1, mode="edit", params=edit)["id"], timeout=600)
+    assert done["status"] == "succeeded", done["error"]
+    published = grantee.http.get(f"/resources/{copy}/versions/1").json()
+    assert (
+        published["files"][0]["sha256"]
+        == provider.http.get(f"/resources/{model}/versions/1").json()["files"][0]["sha256"]
+    ), "scale 1.0 changes nothing: the same bytes"
+    assert grantee.http.patch(f"/resources/{copy}", json={"visibility": "public"}).status_code == 409
+    assert (
+        grantee.http.post(f"/resources/{copy}/grants", json={"username": "*", "permission": "use"}).status_code == 409
+    )
+    assert stack.client().http.get(f"/resources/{copy}/versions/1/files/{weights.name}").status_code == 404
+    assert provider.http.patch(f"/resources/{model}", json={"download": False}).status_code == 200
+    assert grantee.http.get(f"/resources/{copy}/versions/1/files/{weights.name}").status_code == 403
+    held = next(o for o in grantee.task(done["id"])["outputs"] if o["name"] == weights.name)
+    assert held["url"] is None and "run-only" in held["withheld"]

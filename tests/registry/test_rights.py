@@ -217,3 +217,16 @@ def test_datasets_derived_and_policies(database_url: str, world: World) -> None:
             )
         with pytest.raises(Conflict, match="augmented"):
             dataset_rows.check_no_derivatives(session, source)
+
+
+def test_a_request_on_a_derivative_reaches_the_sources_owner(database_url: str, world: World) -> None:
+    from registry.access_requests import inbox
+
+    with Session(get_engine(database_url)) as session:
+        editor, provider, grantee = (session.get(User, u.id) for u in (world.editor, world.provider, world.grantee))
+        derived = session.get(Resource, world.derived.id)
+        assert editor and provider and grantee and derived
+        asked = grant_rows.request_access(session, resource=derived, requester=editor, permission="modify", message="")
+        assert [r.id for r in inbox(session, owner=grantee)] == [asked.id]
+        assert [r.id for r in inbox(session, owner=provider)] == [asked.id], "the source's owner should know"
+        assert inbox(session, owner=session.get(User, world.stranger.id)) == []  # type: ignore[arg-type]
