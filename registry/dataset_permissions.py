@@ -6,8 +6,8 @@ from sqlalchemy import ColumnElement, and_
 from sqlmodel import Session, col, or_, select
 
 from commons.errors import Forbidden, NotFound
-from registry.grants import grant_on, grantee_for, revoked_detail
-from registry.models import Dataset, DatasetGrant, User
+from registry.grants import grant_named, revoked_detail
+from registry.models import Dataset, DatasetGrant, Grant, User
 from registry.rights import access, grants_reaching, not_bound_condition
 
 
@@ -49,18 +49,9 @@ def dataset_for(session: Session, *, dataset_id: str, user: User | None, need: s
 
 def grant(
     session: Session, *, dataset: Dataset, username: str | None, permission: str, actor: User, group: str | None = None
-) -> DatasetGrant:
+) -> Grant | DatasetGrant:
     """Grant `permission` on a dataset to `username` ('*': everyone) or to `group`."""
-    created = grant_on(
-        session,
-        dataset,
-        grantee=grantee_for(session, username=username, group=group),
-        permission=permission,
-        actor=actor,
-    )
-    if not isinstance(created, DatasetGrant):  # pragma: no cover - grant_on returns the dataset table's row
-        raise TypeError("a dataset grant was expected")
-    return created
+    return grant_named(session, dataset, username=username, group=group, permission=permission, actor=actor)
 
 
 def list_grants(session: Session, dataset: Dataset) -> list[DatasetGrant]:

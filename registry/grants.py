@@ -85,18 +85,17 @@ def grant(
     permission: str,
     actor: User,
     group: str | None = None,
-) -> Grant:
+) -> Grant | DatasetGrant:
     """Grant `permission` on a resource to `username` ('*': everyone) or to `group`."""
-    created = grant_on(
-        session,
-        resource,
-        grantee=grantee_for(session, username=username, group=group),
-        permission=permission,
-        actor=actor,
-    )
-    if not isinstance(created, Grant):  # pragma: no cover - grant_on returns the resource table's row
-        raise TypeError("a resource grant was expected")
-    return created
+    return grant_named(session, resource, username=username, group=group, permission=permission, actor=actor)
+
+
+def grant_named(
+    session: Session, item: Resource | Dataset, *, username: str | None, group: str | None, permission: str, actor: User
+) -> Grant | DatasetGrant:
+    """`grant_on` for a grantee given by name (a user, '*', or a group)."""
+    grantee = grantee_for(session, username=username, group=group)
+    return grant_on(session, item, grantee=grantee, permission=permission, actor=actor)
 
 
 def list_grants(session: Session, resource: Resource) -> list[Grant]:

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from commons.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.models import AccessRequest, DatasetGrant, Grant, Group, GroupMember, User
-from registry.schemas import SLUG
+from registry.schemas import check_slug
 from registry.users import get_user_by_name
 
 GroupRole = Literal["member", "maintainer"]
@@ -32,11 +32,7 @@ class GroupCreate(BaseModel):
     @field_validator("name")
     @classmethod
     def _slug(cls, value: str) -> str:
-        if not SLUG.match(value):
-            raise ValueError(
-                "a slug: lowercase letters, digits and '-', 1–64 characters, not starting or ending in '-'"
-            )
-        return value
+        return check_slug(value)
 
 
 class MemberCreate(BaseModel):

@@ -11,6 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 # Path words under /resources/{ref}/…: a resource may not be called so (an old bare-name URL would be ambiguous).
 RESERVED_NAMES = frozenset({"versions", "grants", "access-requests", "files", "crate", "lineage"})
+
+
+def check_slug(value: str) -> str:
+    """A resource or group name: ValueError (for a validator) unless it is a slug."""
+    if not SLUG.match(value):
+        raise ValueError("a slug: lowercase letters, digits and '-', 1–64 characters, not starting or ending in '-'")
+    return value
+
+
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 Permission = Literal["use", "modify"]
 Visibility = Literal["public", "private"]
@@ -78,13 +87,9 @@ class ResourceCreate(BaseModel):
     @field_validator("name")
     @classmethod
     def _slug(cls, value: str) -> str:
-        if not SLUG.match(value):
-            raise ValueError(
-                "a slug: lowercase letters, digits and '-', 1–64 characters, not starting or ending in '-'"
-            )
         if value in RESERVED_NAMES:
             raise ValueError(f"{value!r} is a word of the API's paths; choose another name")
-        return value
+        return check_slug(value)
 
     @field_validator("kind")
     @classmethod
