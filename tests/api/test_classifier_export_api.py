@@ -103,7 +103,14 @@ def test_export_publishes_an_int8_version_with_a_report(exported: Exported) -> N
         "export.json",
     } <= names
 
-    assert task["result"] == {"resource": exported.name, "version": 2, "digest": task["result"]["digest"]}
+    owner = exported.provider.http.get("/users/me").json()["username"]
+    assert task["result"] == {
+        "resource": exported.name,
+        "resource_id": task["result"]["resource_id"],
+        "ref": f"{owner}/{exported.name}",
+        "version": 2,
+        "digest": task["result"]["digest"],
+    }
     version = exported.provider.http.get(f"/resources/{exported.name}/versions/2").json()
     assert (version["parent"], version["parent_resource"]) == (1, exported.name)
     quantization = version["config"]["quantization"]

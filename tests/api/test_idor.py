@@ -72,6 +72,7 @@ def body_for(method: str, path: str, *, stranger: str, weights: Path) -> dict[st
         },
         ("POST", "/datasets/{dataset_id}/grants"): {"json": {"username": stranger, "permission": "modify"}},
         ("POST", "/datasets/{dataset_id}/augment"): {"json": {"operations": [{"op": "flip"}]}},
+        ("POST", "/groups/{group_name}/members"): {"json": {"username": stranger, "role": "maintainer"}},
     }
     return bodies.get(route, {})
 
@@ -98,6 +99,11 @@ def create_owned(stack: RunningStack, published: Published, coffee_png: bytes) -
     assert request.status_code == 201, request.text
     done = owner.wait(task["id"])
     assert done["status"] == "succeeded", done["error"]
+    group = f"lab-{uuid.uuid4().hex[:8]}"
+    assert owner.http.post("/groups", json={"name": group}).status_code == 201
+    added = owner.http.post(f"/groups/{group}/members", json={"username": third.username})
+    assert added.status_code == 200, added.text
+    file_name = owner.http.get(f"/resources/{published.name}/versions/1").json()["files"][0]["name"]
     return Owned(
         owner=owner,
         ids={
@@ -110,6 +116,9 @@ def create_owned(stack: RunningStack, published: Published, coffee_png: bytes) -
             "token_id": token["id"],
             "request_id": request.json()["id"],
             "upload_id": upload["id"],
+            "group_name": group,
+            "username": third.username,
+            "file_name": file_name,
         },
         resource_grant=resource_grant,
         dataset_grant=dataset_grant,
@@ -141,6 +150,7 @@ def snapshot(stack: RunningStack, owned: Owned) -> dict[str, Any]:
         f"/tasks/{ids['task_id']}",
         "/tasks",
         "/users/me/tokens",
+        f"/groups/{ids['group_name']}",
     ]
     views = {}
     for path in paths:

@@ -93,6 +93,8 @@ def own_things(user: CommonsClient, weights: Path) -> dict[str, str]:
             f"/datasets/{dataset}/grants", json={"username": "*", "permission": "use"}
         ).json()["id"],
         "token_id": user.http.post("/users/me/tokens", json={"name": "fuzz"}).json()["id"],
+        "group_name": user.http.post("/groups", json={"name": f"fuzz-{uuid.uuid4().hex[:8]}"}).json()["name"],
+        "file_name": weights.name,
     }
 
 

@@ -98,14 +98,15 @@ def test_provider_grants_approves_and_a_modifier_publishes(page: Page, ui_stack:
 
 
 def test_signed_out_explore_shows_public_resources_only(page: Page, ui_stack: RunningStack) -> None:
-    _, _, public = classifier(ui_stack, visibility="public")
+    _, provider_name, public = classifier(ui_stack, visibility="public")
     _, _, private = classifier(ui_stack, visibility="private", with_version=False)
     page.goto("/explore")
     card = page.locator(f'[data-resource="{public}"]')
     expect(card).to_contain_text("He et al. 2016")
     expect(card).to_contain_text("v1")
     expect(card).to_contain_text("accuracy 0.9")
-    expect(card.get_by_role("link", name=f"Pets {public}")).to_have_attribute("href", f"/resources/{public}")
+    link = card.get_by_role("link", name=f"Pets {public}")
+    expect(link).to_have_attribute("href", f"/resources/{provider_name}/{public}")  # names live under their owner
     expect(page.locator(f'[data-resource="{private}"]')).to_have_count(0)
     expect(page.get_by_text("Showing public models")).to_be_visible()
     assert_fits_phone(page)
@@ -116,9 +117,8 @@ def test_signed_out_explore_shows_public_resources_only(page: Page, ui_stack: Ru
 
 
 def test_api_error_is_readable_on_the_page(page: Page, ui_stack: RunningStack) -> None:
-    _, _, taken = classifier(ui_stack, with_version=False)
-    _, user = new_account(ui_stack)
-    sign_in(page, user, next_path="/provide")
+    _, user, taken = classifier(ui_stack, with_version=False)
+    sign_in(page, user, next_path="/provide")  # the same name twice for one owner: a readable 409
     page.get_by_label("Name", exact=True).fill(taken)
     page.get_by_label("Title", exact=True).fill("Mine")
     page.get_by_role("button", name="Create resource").click()

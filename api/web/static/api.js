@@ -293,3 +293,8 @@ export function duration(start, end) {
   const seconds = ((end ? new Date(end) : new Date()) - new Date(start)) / 1000;
   return seconds < 90 ? `${seconds.toFixed(1)} s` : `${(seconds / 60).toFixed(1)} min`;
 }
+
+/** The page (or API path, under /api/v1) of a resource: /resources/owner/name (a bare name for old data). */
+export function resourcePath(resource) {
+  return `/resources/${(resource.ref || resource.name).split("/").map(encodeURIComponent).join("/")}`;
+}

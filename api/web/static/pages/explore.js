@@ -1,4 +1,4 @@
-import { api, currentUser, el, guarded } from "/static/api.js";
+import { api, currentUser, el, guarded, resourcePath } from "/static/api.js";
 
 const root = document.getElementById("explore");
 
@@ -11,7 +11,7 @@ function metrics(reported) {
 function card(resource, latest) {
   const rights = resource.permissions.length ? resource.permissions.join(", ") : "none";
   return el("article", { class: "card", "data-resource": resource.name },
-    el("h2", {}, el("a", { href: `/resources/${encodeURIComponent(resource.ref || resource.name)}` }, resource.title)),
+    el("h2", {}, el("a", { href: resourcePath(resource) }, resource.title)),
     el("p", { class: "mono" }, resource.name),
     el("p", {}, `${resource.kind} · by ${resource.owner} · `,
       el("span", { class: "badge" + (resource.visibility === "public" ? "" : " secondary") }, resource.visibility)),

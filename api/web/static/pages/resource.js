@@ -33,9 +33,9 @@ function details(resource) {
     el("p", { id: "your-rights" }, el("strong", {}, "Your rights: "), rights),
     resource.permissions.includes("modify")
       ? el("p", { class: "row" },
-        el("a", { class: "button", href: `/provide?resource=${encodeURIComponent(resource.ref || resource.name)}` }, "Upload a new version"),
+        el("a", { class: "button", href: `/provide?resource=${encodeURIComponent(resource.name)}` }, "Upload a new version"),
         resource.permissions.includes("own")
-          ? el("a", { class: "button secondary", href: `/provide?resource=${encodeURIComponent(resource.ref || resource.name)}#rights` }, "Manage access")
+          ? el("a", { class: "button secondary", href: `/provide?resource=${encodeURIComponent(resource.name)}#rights` }, "Manage access")
           : null)
       : null,
   );

@@ -1,4 +1,4 @@
-import { api, el, followTask, guarded, lineChart, requireUser, stepList } from "/static/api.js";
+import { api, el, followTask, guarded, lineChart, requireUser, resourcePath, stepList } from "/static/api.js";
 
 const root = document.getElementById("task");
 const taskId = root.dataset.taskId;
@@ -65,7 +65,7 @@ function render(task, epochs) {
     el("h2", {}, "Outputs"), outputsList(task),
     task.manifest_url ? el("p", {}, el("a", { href: task.manifest_url }, "manifest.json"), " (inputs, weights, parameters, environment, digests)") : null,
     task.mode === "inspect" ? el("p", {}, el("a", { href: `/inspect?task=${encodeURIComponent(task.id)}`, id: "open-inspect", class: "button secondary" }, "Open in Inspect")) : null,
-    task.result && task.result.resource ? el("p", {}, "Published ", el("a", { href: `/resources/${task.result.resource}` }, `${task.result.resource} version ${task.result.version}`)) : null,
+    task.result && task.result.resource ? el("p", {}, "Published ", el("a", { href: resourcePath({ ref: task.result.ref, name: task.result.resource }) }, `${task.result.ref || task.result.resource} version ${task.result.version}`)) : null,
     task.result && task.result.dataset ? el("p", {}, "Made the dataset ", el("a", { href: `/datasets/${task.result.dataset}`, id: "derived-dataset" }, task.result.name), ` (${task.result.items} photos)`) : null,
     el("div", { id: "reproduction-slot" }),
     el("section", { class: "card" },
