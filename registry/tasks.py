@@ -259,15 +259,21 @@ def finish(
     task.finished_at = utcnow()
     if status == "succeeded":
         task.progress = 1.0
-    task.steps = [
-        {**step, "status": "cancelled" if status == "cancelled" else "skipped"}
-        if step["status"] in ("pending", "running")
-        else step
-        for step in task.steps
-    ]
+    task.steps = [_ended_step(step, status=status, at=task.finished_at.isoformat()) for step in task.steps]
     _touch(task)
     session.add(task)
     return True
+
+
+def _ended_step(step: dict[str, Any], *, status: str, at: str) -> dict[str, Any]:
+    """A step as the task's end leaves it. A succeeded task is ended by its last step while that step runs
+    (publish commits the end in its own transaction), so the running step succeeded with it — a client that
+    reads the task as soon as it is succeeded sees every step succeeded; steps not reached are skipped."""
+    if step["status"] == "running" and status == "succeeded":
+        return {**step, "status": "succeeded", "finished_at": at}
+    if step["status"] in ("pending", "running"):
+        return {**step, "status": "cancelled" if status == "cancelled" else "skipped"}
+    return step
 
 
 def ensure_cancellable(task: Task) -> None:

@@ -114,8 +114,10 @@ def test_resource_names_are_unique(database_url: str) -> None:
         owner = make(session, "carol")
         spec = ResourceCreate(name="dup", kind="segmenter.sam", title="x")
         create_resource(session, owner=owner, spec=spec)
-        with pytest.raises(Conflict, match="exists"):
+        with pytest.raises(Conflict, match="you already have a resource named 'dup'"):
             create_resource(session, owner=owner, spec=spec)
+        other = create_resource(session, owner=make(session, "erin"), spec=spec)  # unique per owner only
+        assert other.name == "dup"
 
 
 def test_timestamps_are_utc(database_url: str) -> None:
