@@ -100,6 +100,10 @@ def test_provider_grants_approves_and_a_modifier_publishes(page: Page, ui_stack:
 def test_signed_out_explore_shows_public_resources_only(page: Page, ui_stack: RunningStack) -> None:
     _, provider_name, public = classifier(ui_stack, visibility="public")
     _, _, private = classifier(ui_stack, visibility="private", with_version=False)
+    long_title = new_account(ui_stack)[0]  # a title with no space to break at must not widen the page
+    long_title.create_resource(
+        name=f"long-{uuid.uuid4().hex[:8]}", kind="classifier.resnet", title="W" * 200, visibility="public"
+    )
     page.goto("/explore")
     card = page.locator(f'[data-resource="{public}"]')
     expect(card).to_contain_text("He et al. 2016")
