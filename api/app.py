@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         v1.include_router(module.router)
     v1.include_router(resources.item_router)  # last: /resources/{ref} would shadow /resources/{ref}/… routes
+    v1.include_router(datasets.item_router)  # likewise /datasets/{ref}
     app.include_router(v1)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files, name="static")

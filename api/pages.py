@@ -70,7 +70,7 @@ def resource_page(name: str, request: Request, settings: SettingsDep) -> HTMLRes
     return render(request, "resource", f"Model {name}", settings, name=name)
 
 
-@router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
+@router.get("/datasets/{dataset_id:ref}", response_class=HTMLResponse)
 def dataset_page(dataset_id: str, request: Request, settings: SettingsDep) -> HTMLResponse:
     return render(request, "dataset", "Dataset", settings, dataset_id=dataset_id)
 

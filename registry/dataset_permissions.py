@@ -28,9 +28,19 @@ def visible_condition(user: User | None) -> ColumnElement[bool] | None:
     return or_(col(Dataset.owner_id) == user.id, readable)
 
 
+def find_dataset(session: Session, ref: str) -> Dataset | None:
+    """The dataset at `owner/slug`, or with id `ref` (ids stay valid in every URL); None if there is none."""
+    owner_name, _, slug = ref.rpartition("/")
+    if not owner_name:
+        return session.get(Dataset, ref)
+    query = select(Dataset).join(User, col(User.id) == col(Dataset.owner_id))
+    return session.exec(query.where(User.username == owner_name, Dataset.slug == slug)).first()
+
+
 def dataset_for(session: Session, *, dataset_id: str, user: User | None, need: str | None = None) -> Dataset:
-    """The dataset if the caller may see it (else NotFound) and holds `need` (else Forbidden)."""
-    dataset = session.get(Dataset, dataset_id)
+    """The dataset addressed by `dataset_id` (`owner/slug` or its id) if the caller may see it (else NotFound)
+    and holds `need` (else Forbidden)."""
+    dataset = find_dataset(session, dataset_id)
     missing = f"no dataset {dataset_id!r}; list what you can see at GET /api/v1/datasets"
     if dataset is None:
         raise NotFound(missing)

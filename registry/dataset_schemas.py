@@ -8,9 +8,25 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from registry.schemas import Derivatives, SourcePublic, Visibility
+from registry.schemas import Derivatives, SourcePublic, Visibility, check_slug
 
 UNLABELLED_FOLDER = "_unlabelled"
+# The words of the dataset API's paths: `/datasets/alice/items` must not read as a dataset slugged `items`.
+RESERVED_SLUGS = frozenset({"items", "classes", "import", "export", "grants", "augment", "access-requests", "crate"})
+
+
+def slug_from_name(name: str) -> str:
+    """The slug a dataset named `name` gets unless one is given: lowercase letters, digits and '-'."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64].strip("-")
+    return slug or "dataset"
+
+
+def check_dataset_slug(value: str) -> str:
+    if value in RESERVED_SLUGS:
+        raise ValueError(f"{value!r} is a word of the API's paths; choose another slug")
+    return check_slug(value)
+
+
 # A class name is also a folder name in zip imports and exports: no separators, no leading dot or space.
 _CLASS_NAME = re.compile(r"^[^/\\:\x00-\x1f.\s][^/\\:\x00-\x1f]{0,127}$")
 
@@ -30,6 +46,11 @@ def check_class_name(value: str) -> str:
 class DatasetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
+    slug: str | None = Field(
+        default=None,
+        description="Where the dataset lives: /datasets/{owner}/{slug}. Default: made from the name (lowercase, "
+        "'-' for other characters), with '-2', '-3', … if you already have one there.",
+    )
     description: str = Field(default="", max_length=20_000)
     visibility: Visibility = "private"
     classes: list[str] = Field(default_factory=list, max_length=1000, description="Class names, in order.")
@@ -41,10 +62,18 @@ class DatasetCreate(BaseModel):
             raise ValueError("class names must be distinct")
         return [check_class_name(name) for name in value]
 
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        return None if value is None else check_dataset_slug(value)
+
 
 class DatasetUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
+    slug: str | None = Field(
+        default=None, description="Owner only. Moves the dataset to /datasets/{owner}/{slug}; its id keeps working."
+    )
     description: str | None = Field(default=None, max_length=20_000)
     visibility: Visibility | None = Field(default=None, description="Owner only.")
     derivatives: Derivatives | None = Field(
@@ -54,12 +83,19 @@ class DatasetUpdate(BaseModel):
     )
 
     #: Fields only the owner (or an admin) may change.
-    OWNER_FIELDS: ClassVar[frozenset[str]] = frozenset({"visibility", "derivatives"})
+    OWNER_FIELDS: ClassVar[frozenset[str]] = frozenset({"visibility", "derivatives", "slug"})
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        return None if value is None else check_dataset_slug(value)
 
 
 class DatasetPublic(BaseModel):
     id: str
     name: str
+    slug: str
+    ref: str = Field(description="owner/slug: the dataset's address in URLs (its id works as well).")
     description: str
     visibility: str
     owner: str

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from commons.errors import InvalidInput
 from commons.store import ObjectStore, keys
-from registry.datasets import class_names, dataset_digest, live_item
+from registry.datasets import class_names, dataset_digest, live_item, lock_dataset
 from registry.models import Dataset, DatasetItem
 
 SNAPSHOT_SCHEMA = "model-commons/dataset-snapshot/1"
@@ -27,6 +27,9 @@ SNAPSHOT_NAME = "dataset.json"
 
 
 def take_snapshot(session: Session, dataset: Dataset) -> dict[str, Any]:
+    """The dataset as it is now; its row stays locked until the caller's transaction (which creates the task)
+    ends, so a photo deleted meanwhile is either absent here or kept for this task (see `lock_dataset`)."""
+    lock_dataset(session, dataset)
     names = class_names(session, dataset)
     rows = session.exec(select(DatasetItem).where(DatasetItem.dataset_id == dataset.id, live_item())).all()
     items = [

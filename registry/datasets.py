@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func
+from sqlalchemy import ColumnElement, delete, exists, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -15,7 +15,14 @@ from commons.image_io import ImageInfo, image_info
 from commons.store import ObjectStore, keys
 from registry.clock import utcnow
 from registry.dataset_permissions import rights, visible_condition
-from registry.dataset_schemas import DatasetCreate, DatasetPublic, DatasetUpdate, ItemPublic
+from registry.dataset_schemas import (
+    RESERVED_SLUGS,
+    DatasetCreate,
+    DatasetPublic,
+    DatasetUpdate,
+    ItemPublic,
+    slug_from_name,
+)
 from registry.models import Dataset, DatasetClass, DatasetGrant, DatasetItem, Resource, Task, User
 from registry.rights import check_policy_change, derivatives_of, record_lineage, sources_public
 
@@ -45,12 +52,47 @@ def _touch(session: Session, dataset: Dataset) -> None:
 
 
 def create_dataset(session: Session, *, owner: User, spec: DatasetCreate) -> Dataset:
-    dataset = Dataset(owner_id=owner.id, name=spec.name, description=spec.description, visibility=spec.visibility)
-    session.add(dataset)
-    session.flush()
+    dataset = Dataset(
+        owner_id=owner.id, name=spec.name, slug="", description=spec.description, visibility=spec.visibility
+    )
+    place_dataset(session, dataset, slug=spec.slug)
     for name in spec.classes:
         create_class(session, dataset=dataset, name=name)
     return dataset
+
+
+def place_dataset(session: Session, dataset: Dataset, *, slug: str | None = None) -> None:
+    """Insert `dataset` at `owner/slug`: the slug given (Conflict if the owner already has a dataset there), or
+    one made from its name with the first free '-2', '-3', … suffix. Slugs are unique per owner only, so the
+    answer tells nothing about anyone else's datasets. Two creations racing for one slug: the loser takes the
+    next suffix (the unique constraint decides, inside a savepoint)."""
+    base = slug or slug_from_name(dataset.name)
+    taken = set(
+        session.exec(
+            select(Dataset.slug).where(Dataset.owner_id == dataset.owner_id, col(Dataset.slug).startswith(base))
+        ).all()
+    )
+    counter = 1
+    for _attempt in range(20):
+        candidate = base
+        if counter > 1:
+            suffix = f"-{counter}"
+            candidate = base[: 64 - len(suffix)].rstrip("-") + suffix
+        if candidate in taken or candidate in RESERVED_SLUGS:
+            if slug is not None:
+                raise Conflict(f"you already have a dataset at {slug!r}; choose another slug, or leave it out")
+            counter += 1
+            continue
+        dataset.slug = candidate
+        try:
+            with session.begin_nested():
+                session.add(dataset)
+                session.flush()
+        except IntegrityError:
+            taken.add(candidate)
+            continue
+        return
+    raise Conflict(f"could not find a free slug for {dataset.name!r}; give one explicitly")
 
 
 def update_dataset(session: Session, *, dataset: Dataset, changes: DatasetUpdate, actor: User) -> Dataset:
@@ -61,7 +103,11 @@ def update_dataset(session: Session, *, dataset: Dataset, changes: DatasetUpdate
         if value is not None:
             setattr(dataset, field, value)
     _touch(session, dataset)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"you already have a dataset at {requested.get('slug')!r}; choose another slug") from None
     return dataset
 
 
@@ -369,11 +415,25 @@ def set_label(session: Session, *, dataset: Dataset, item_id: str, label: str | 
     return item
 
 
+def lock_dataset(session: Session, dataset: Dataset) -> None:
+    """Hold the dataset's row until the transaction ends, so that taking a task's snapshot and deleting a photo
+    happen one after the other: either the delete comes first (the snapshot lacks the photo) or it waits for
+    the task's row (and then keeps the photo's bytes for it). A no-op UPDATE locks the row on PostgreSQL and
+    takes SQLite's write lock before anything is read."""
+    session.execute(
+        update(Dataset)
+        .where(col(Dataset.id) == dataset.id)
+        .values(updated_at=Dataset.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def delete_item(session: Session, *, store: ObjectStore, dataset: Dataset, item_id: str) -> None:
     """Take the photo out of the dataset. If a task may have frozen it (see `referenced_item`), only the row
     is tombstoned: the dataset no longer lists, counts or exports it, but its object stays for that task,
     its reproductions and the provenance of what it published, until `reclaim_unreferenced` frees it.
-    Otherwise the row and the object go at once."""
+    Otherwise the row and the object go at once. Serialised with snapshots by `lock_dataset`."""
+    lock_dataset(session, dataset)
     item = get_item(session, dataset, item_id)
     held = session.exec(select(DatasetItem.id).where(DatasetItem.id == item.id, referenced_item())).first()
     if held is not None:
@@ -408,6 +468,8 @@ def dataset_public(session: Session, dataset: Dataset, user: User | None) -> Dat
     return DatasetPublic(
         id=dataset.id,
         name=dataset.name,
+        slug=dataset.slug,
+        ref=f"{owner.username if owner else ''}/{dataset.slug}",
         description=dataset.description,
         visibility=dataset.visibility,
         owner=owner.username if owner else "",
@@ -474,13 +536,13 @@ def create_derived_dataset(
         id=dataset_id,
         owner_id=owner.id,
         name=name,
+        slug="",
         description=description,
         visibility="private",
         source_id=source_id,
         derivation=derivation,
     )
-    session.add(dataset)
-    session.flush()
+    place_dataset(session, dataset)
     source = session.get(Dataset, source_id)
     record_lineage(
         session, item=dataset, sources=[source] if source is not None else [], task_id=derivation.get("task")

@@ -162,9 +162,11 @@ class Task(SQLModel, table=True):
 
 class Dataset(SQLModel, table=True):
     __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("owner_id", "slug", name="uq_dataset_owner_slug"),)
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     owner_id: str = Field(foreign_key="users.id", index=True, max_length=32)
     name: str = Field(max_length=200)
+    slug: str = Field(max_length=64)  # unique per owner: the dataset is addressed as owner/slug (or by id)
     description: str = ""
     visibility: str = Field(default="private", max_length=16)
     derivatives: str = Field(default="private", max_length=16)  # as Resource.derivatives

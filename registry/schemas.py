@@ -275,7 +275,7 @@ class TaskCreate(BaseModel):
         "by layer; edit (classifiers): one weight edit published as a new version.",
     )
     inputs: list[str] = Field(default_factory=list, max_length=256, description="Upload ids (infer; one for inspect).")
-    dataset: str | None = Field(default=None, description="A dataset id (train, evaluate, export).")
+    dataset: str | None = Field(default=None, description="A dataset: owner/slug or its id (train, evaluate, export).")
     lane: Literal["auto", "warm", "batch"] = Field(
         default="auto",
         description="warm: a long-lived worker with code loaded (fast start, small jobs); batch: a flow run of "

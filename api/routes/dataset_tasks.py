@@ -7,6 +7,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Body, Header, Response, status
 
 from api.deps import ClientAddress, CurrentUser, DispatcherDep, SessionDep, SettingsDep, StoreDep
+from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
 from api.routes.tasks import answered_before, launch
 from commons.errors import InvalidInput
 from registry import tasks as task_rows
@@ -29,7 +30,7 @@ AUGMENT_EXAMPLE: Final = {
 }
 
 
-@router.post("/{dataset_id}/augment", status_code=status.HTTP_202_ACCEPTED, response_model=TaskPublic)
+@router.post("/{dataset_id:ref}/augment", status_code=status.HTTP_202_ACCEPTED, response_model=TaskPublic)
 def augment(
     dataset_id: str,
     user: CurrentUser,

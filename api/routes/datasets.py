@@ -15,6 +15,7 @@ from sqlmodel import Session
 from starlette.background import BackgroundTask
 
 from api.deps import ClientAddress, CurrentUser, OptionalUser, PageDep, SessionDep, SettingsDep, StoreDep
+from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
 from api.staging import read_limited, stage
 from commons.errors import InvalidInput
 from commons.settings import Settings
@@ -39,6 +40,8 @@ from registry.models import Dataset, DatasetClass, DatasetItem
 from registry.schemas import GrantCreate, GrantPublic
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
+# GET/PATCH/DELETE /datasets/{ref}: included after every longer /datasets/{ref}/… route (see api.routes.refs)
+item_router = APIRouter(prefix="/datasets", tags=["datasets"])
 ClassParam = Annotated[str | None, Query(alias="class", description="Only items of this class (by name).")]
 
 
@@ -63,12 +66,12 @@ def list_datasets(user: OptionalUser, session: SessionDep, page: PageDep) -> lis
     return [rows.dataset_public(session, dataset, user) for dataset in found]
 
 
-@router.get("/{dataset_id}", response_model=DatasetPublic)
+@item_router.get("/{dataset_id:ref}", response_model=DatasetPublic)
 def read(dataset_id: str, user: OptionalUser, session: SessionDep) -> DatasetPublic:
     return rows.dataset_public(session, perms.dataset_for(session, dataset_id=dataset_id, user=user), user)
 
 
-@router.patch("/{dataset_id}", response_model=DatasetPublic)
+@item_router.patch("/{dataset_id:ref}", response_model=DatasetPublic)
 def update(
     dataset_id: str, changes: DatasetUpdate, user: CurrentUser, session: SessionDep, address: ClientAddress
 ) -> DatasetPublic:
@@ -80,7 +83,7 @@ def update(
     return rows.dataset_public(session, updated, user)
 
 
-@router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
+@item_router.delete("/{dataset_id:ref}", status_code=status.HTTP_204_NO_CONTENT)
 def delete(dataset_id: str, user: CurrentUser, session: SessionDep, store: StoreDep, address: ClientAddress) -> None:
     """Delete the dataset (owner); refused (409) while tasks run on it or items are made from it."""
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="own")
@@ -89,20 +92,20 @@ def delete(dataset_id: str, user: CurrentUser, session: SessionDep, store: Store
     rows.delete_dataset(session, store=store, dataset=dataset)
 
 
-@router.post("/{dataset_id}/classes", status_code=status.HTTP_201_CREATED, response_model=ClassPublic)
+@router.post("/{dataset_id:ref}/classes", status_code=status.HTTP_201_CREATED, response_model=ClassPublic)
 def create_class(dataset_id: str, spec: ClassCreate, user: CurrentUser, session: SessionDep) -> ClassPublic:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
     return _class_public(session, dataset, rows.create_class(session, dataset=dataset, name=spec.name))
 
 
-@router.get("/{dataset_id}/classes", response_model=list[ClassPublic])
+@router.get("/{dataset_id:ref}/classes", response_model=list[ClassPublic])
 def list_classes(dataset_id: str, user: OptionalUser, session: SessionDep, page: PageDep) -> list[ClassPublic]:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user)
     found = rows.list_classes(session, dataset)[page.offset : page.offset + page.limit]
     return [_class_public(session, dataset, item) for item in found]
 
 
-@router.patch("/{dataset_id}/classes/{class_id}", response_model=ClassPublic)
+@router.patch("/{dataset_id:ref}/classes/{class_id}", response_model=ClassPublic)
 def rename_class(
     dataset_id: str, class_id: str, spec: ClassUpdate, user: CurrentUser, session: SessionDep
 ) -> ClassPublic:
@@ -111,14 +114,14 @@ def rename_class(
     return _class_public(session, dataset, renamed)
 
 
-@router.delete("/{dataset_id}/classes/{class_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{dataset_id:ref}/classes/{class_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_class(dataset_id: str, class_id: str, user: CurrentUser, session: SessionDep) -> None:
     """Delete the class; its items stay in the dataset, unlabelled."""
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
     rows.delete_class(session, dataset=dataset, class_id=class_id)
 
 
-@router.post("/{dataset_id}/items", status_code=status.HTTP_201_CREATED, response_model=list[ItemPublic])
+@router.post("/{dataset_id:ref}/items", status_code=status.HTTP_201_CREATED, response_model=list[ItemPublic])
 async def add_items(
     dataset_id: str,
     user: CurrentUser,
@@ -146,7 +149,7 @@ async def add_items(
     return [_item_public(store, settings, item, names) for item in added]
 
 
-@router.get("/{dataset_id}/items", response_model=list[ItemPublic])
+@router.get("/{dataset_id:ref}/items", response_model=list[ItemPublic])
 def list_items(
     dataset_id: str,
     user: OptionalUser,
@@ -163,7 +166,7 @@ def list_items(
     return [_item_public(store, settings, item, names) for item in found]
 
 
-@router.get("/{dataset_id}/items/{item_id}", response_model=ItemPublic)
+@router.get("/{dataset_id:ref}/items/{item_id}", response_model=ItemPublic)
 def read_item(
     dataset_id: str, item_id: str, user: OptionalUser, session: SessionDep, store: StoreDep, settings: SettingsDep
 ) -> ItemPublic:
@@ -172,7 +175,7 @@ def read_item(
     return _item_public(store, settings, item, rows.class_names(session, dataset))
 
 
-@router.patch("/{dataset_id}/items/{item_id}", response_model=ItemPublic)
+@router.patch("/{dataset_id:ref}/items/{item_id}", response_model=ItemPublic)
 def relabel_item(
     dataset_id: str,
     item_id: str,
@@ -187,7 +190,7 @@ def relabel_item(
     return _item_public(store, settings, item, rows.class_names(session, dataset))
 
 
-@router.delete("/{dataset_id}/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{dataset_id:ref}/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_item(
     dataset_id: str, item_id: str, user: CurrentUser, session: SessionDep, store: StoreDep, address: ClientAddress
 ) -> None:
@@ -196,7 +199,7 @@ def delete_item(
     record(session, actor=user, action="item.delete", target=dataset, detail={"item": item_id}, address=address)
 
 
-@router.post("/{dataset_id}/import", response_model=ImportPublic)
+@router.post("/{dataset_id:ref}/import", response_model=ImportPublic)
 async def import_zip(
     dataset_id: str,
     user: CurrentUser,
@@ -237,7 +240,7 @@ async def import_zip(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@router.get("/{dataset_id}/export", response_class=FileResponse)
+@router.get("/{dataset_id:ref}/export", response_class=FileResponse)
 def export_zip(dataset_id: str, user: OptionalUser, session: SessionDep, store: StoreDep) -> FileResponse:
     """The dataset as a zip: one folder per class, unlabelled items under `_unlabelled/`."""
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user)
@@ -255,7 +258,7 @@ def export_zip(dataset_id: str, user: OptionalUser, session: SessionDep, store: 
     )
 
 
-@router.post("/{dataset_id}/grants", status_code=status.HTTP_201_CREATED, response_model=GrantPublic)
+@router.post("/{dataset_id:ref}/grants", status_code=status.HTTP_201_CREATED, response_model=GrantPublic)
 def create_grant(
     dataset_id: str, spec: GrantCreate, user: CurrentUser, session: SessionDep, address: ClientAddress
 ) -> GrantPublic:
@@ -267,13 +270,13 @@ def create_grant(
     return grant_public(session, created)
 
 
-@router.get("/{dataset_id}/grants", response_model=list[GrantPublic])
+@router.get("/{dataset_id:ref}/grants", response_model=list[GrantPublic])
 def list_grants(dataset_id: str, user: CurrentUser, session: SessionDep) -> list[GrantPublic]:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="own")
     return [grant_public(session, item) for item in perms.list_grants(session, dataset)]
 
 
-@router.delete("/{dataset_id}/grants/{grant_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{dataset_id:ref}/grants/{grant_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_grant(
     dataset_id: str, grant_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress
 ) -> None:

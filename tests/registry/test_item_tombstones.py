@@ -4,6 +4,7 @@ leaves the dataset when deleted but keeps its bytes until no task refers to it; 
 from __future__ import annotations
 
 import io
+import threading
 import zipfile
 
 import pytest
@@ -195,3 +196,46 @@ def test_deleting_a_dataset_no_task_used_removes_every_object(database_url: str,
         rows.delete_dataset(session, store=store, dataset=dataset)
         session.commit()
         assert list(store.list_keys(keys.dataset_prefix(dataset.id))) == []
+
+
+def test_a_delete_racing_a_submit_waits_for_it_and_keeps_the_photo(database_url: str, store: ObjectStore) -> None:
+    """Submit reads the snapshot, then creates its task; a delete in between must not free the photo the
+    snapshot lists. The dataset row is locked by the snapshot, so the delete waits and then sees the task."""
+    engine = get_engine(database_url)
+    with Session(engine, expire_on_commit=False) as setup:
+        _owner, dataset = _dataset(setup, name="Race")
+        photo = rows.add_items(setup, store=store, dataset=dataset, images=[image(0)], label="cat")[0]
+        setup.commit()
+    deleted = threading.Event()
+    errors: list[BaseException] = []
+
+    def delete_photo() -> None:
+        try:
+            with Session(engine, expire_on_commit=False) as other:
+                found = other.get(Dataset, dataset.id)
+                assert found is not None
+                rows.delete_item(other, store=store, dataset=found, item_id=photo.id)
+                other.commit()
+        except BaseException as error:  # reported by the test, below
+            errors.append(error)
+        finally:
+            deleted.set()
+
+    with Session(engine, expire_on_commit=False) as submit:
+        owner = submit.get(User, dataset.owner_id)
+        found = submit.get(Dataset, dataset.id)
+        assert owner is not None and found is not None
+        snapshot = take_snapshot(submit, found)
+        assert [item["id"] for item in snapshot["items"]] == [photo.id]
+        racer = threading.Thread(target=delete_photo)
+        racer.start()
+        assert not deleted.wait(1.0), "the delete went ahead while the snapshot's transaction was open"
+        task = Task(owner_id=owner.id, mode="train", dataset_id=found.id, dataset_digest=snapshot["digest"])
+        submit.add(task)
+        submit.commit()
+    racer.join(timeout=60)
+    assert not errors, errors
+    with Session(engine) as check:
+        kept = check.get(DatasetItem, photo.id)
+        assert kept is not None and kept.deleted_at is not None  # out of the dataset, tombstoned for the task
+    assert store.exists(rows.item_key(photo))

@@ -57,7 +57,9 @@ def test_learner_labels_trains_evaluates_and_predicts(page: Page, ui_stack: Runn
     page.get_by_label("Dataset name").fill("Digits in the browser")
     page.get_by_role("button", name="Create dataset").click()
     page.wait_for_url("**/datasets/*")
-    dataset_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    address = page.url.rstrip("/").split("/datasets/", 1)[1]  # owner/slug: where the dataset lives
+    assert address == f"{username}/digits-in-the-browser"
+    dataset_id = learner.http.get(f"/datasets/{address}").json()["id"]
     expect(page.locator("h1")).to_have_text("Digits in the browser")
 
     # Three classes, then 20 unlabelled photos.

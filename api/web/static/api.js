@@ -143,7 +143,12 @@ async function fillHeader() {
   document.getElementById("signout").hidden = !user;
   document.getElementById("tokens-link").hidden = !user;
   if (user) who.textContent = `Signed in as ${user.username}`;
-  document.getElementById("signout").addEventListener("click", () => {
+  document.getElementById("signout").addEventListener("click", async () => {
+    try {
+      await api("/users/me/signout", { method: "POST" }); // ends the session on the server, not only here
+    } catch {
+      /* already ended or unreachable: forget it here all the same */
+    }
     setToken(null);
     location.href = "/signin";
   });
@@ -295,6 +300,30 @@ export function duration(start, end) {
 }
 
 /** The page (or API path, under /api/v1) of a resource: /resources/owner/name (a bare name for old data). */
+/** A labelled form field with its help on a line under it (described by it for screen readers). */
+export function field(id, label, control, help) {
+  control.id = id;
+  if (!control.name) control.name = id;
+  if (help) control.setAttribute("aria-describedby", `${id}-help`);
+  return el("div", { class: "field" },
+    el("label", { for: id }, label), control, help ? el("div", { class: "hint", id: `${id}-help` }, help) : null);
+}
+
+/** A labelled control with a short hint inside its label (the compact forms of Build and Train). */
+export function inlineField(id, labelText, control, hint) {
+  return el("div", {}, el("label", { for: id }, labelText, hint ? el("span", { class: "hint" }, ` ${hint}`) : null), control);
+}
+
+/** A <select> of [value, text] options with `value` selected. */
+export function select(options, value) {
+  return el("select", {}, options.map(([v, text]) => el("option", { value: v, selected: v === value }, text)));
+}
+
+/** A dataset's page and API path: /datasets/owner/slug (an id, e.g. from a task, works as well). */
+export function datasetPath(dataset) {
+  return `/datasets/${(dataset.ref || dataset.id).split("/").map(encodeURIComponent).join("/")}`;
+}
+
 export function resourcePath(resource) {
   return `/resources/${(resource.ref || resource.name).split("/").map(encodeURIComponent).join("/")}`;
 }

@@ -2,7 +2,7 @@
 // selected block's parameters; the server validates every change (POST /blocks/validate) and the valid
 // stack is saved as an architecture-only version of a "classifier.blocks" model, ready for the Train page.
 
-import { ApiError, api, el, guarded, param, requireUser, showError } from "/static/api.js";
+import { ApiError, api, el, guarded, inlineField, param, requireUser, showError } from "/static/api.js";
 import { SLUG, blockConfig, blockFromConfig, inferShape, newBlock, shapeText, slugify } from "/static/pages/build-blocks.js";
 import { markPanel, renderPanel } from "/static/pages/build-panel.js";
 import { createPalette, createStack } from "/static/pages/build-stack.js";
@@ -10,10 +10,6 @@ import { createPalette, createStack } from "/static/pages/build-stack.js";
 const root = document.getElementById("build");
 const KIND = "classifier.blocks";
 const DEBOUNCE_MS = 250;
-
-function field(id, labelText, control, hint) {
-  return el("div", {}, el("label", { for: id }, labelText, hint ? el("span", { class: "hint" }, ` ${hint}`) : null), control);
-}
 
 guarded(async () => {
   if (!(await requireUser(root))) return;
@@ -244,12 +240,12 @@ guarded(async () => {
   root.replaceChildren(
     el("section", { class: "card", id: "model-settings", "aria-label": "Model" },
       el("div", { class: "row" },
-        field("title", "Title", title),
-        field("name", "Model name", name, "(lowercase letters, digits and '-')")),
+        inlineField("title", "Title", title),
+        inlineField("name", "Model name", name, "(lowercase letters, digits and '-')")),
       el("div", { class: "row" },
-        field("input-channels", "Input channels", channels),
-        field("input-size", "Input size", size, "(pixels, square)"),
-        field("classes-from", "Classes from dataset", classesFrom)),
+        inlineField("input-channels", "Input channels", channels),
+        inlineField("input-size", "Input size", size, "(pixels, square)"),
+        inlineField("classes-from", "Classes from dataset", classesFrom)),
       classesHint),
     el("div", { class: "build-layout" },
       el("section", { class: "card build-palette", "aria-labelledby": "palette-title" },

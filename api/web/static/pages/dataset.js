@@ -1,10 +1,10 @@
-import { api, el, guarded, requireUser, showError } from "/static/api.js";
+import { api, datasetPath, el, guarded, requireUser, showError } from "/static/api.js";
 import { augmentCard, lineage } from "/static/pages/dataset-augment.js";
 import { activityCard, grantsCard, policyCard, sourcesNote } from "/static/pages/sharing.js";
 
 const root = document.getElementById("dataset");
 const datasetId = root.dataset.datasetId;
-const base = `/datasets/${encodeURIComponent(datasetId)}`;
+const base = datasetPath({ ref: datasetId });
 const PAGE_SIZE = 24;
 
 const state = { dataset: null, classes: [], page: 1, labelled: "", label: "" };
@@ -49,6 +49,8 @@ function showCounts() {
 
 async function refreshDataset() {
   state.dataset = await api(base);
+  // Opened by id (a task's link): show the dataset's address, owner/slug, in the location bar.
+  if (location.pathname !== datasetPath(state.dataset)) history.replaceState(null, "", datasetPath(state.dataset) + location.search);
   state.classes = await api(`${base}/classes?limit=500`);
   showCounts();
 }

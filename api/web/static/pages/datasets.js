@@ -1,4 +1,4 @@
-import { api, el, guarded, requireUser } from "/static/api.js";
+import { api, datasetPath, el, guarded, requireUser } from "/static/api.js";
 
 const root = document.getElementById("datasets");
 
@@ -22,7 +22,7 @@ function createForm() {
       const created = await api("/datasets", { method: "POST", json: {
         name: name.value.trim(), description: description.value, classes: splitClasses(classes.value),
       } });
-      location.href = `/datasets/${created.id}`;
+      location.href = datasetPath(created);
     });
   });
   return form;
@@ -33,7 +33,7 @@ function table(datasets) {
   return el("div", { class: "table-wrap" }, el("table", { id: "dataset-table" },
     el("thead", {}, el("tr", {}, ["Dataset", "Owner", "Photos", "Labelled", "Classes"].map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, datasets.map((d) => el("tr", { "data-dataset": d.id },
-      el("td", {}, el("a", { href: `/datasets/${d.id}` }, d.name), d.visibility === "public" ? el("span", { class: "hint" }, " (public)") : null),
+      el("td", {}, el("a", { href: datasetPath(d) }, d.name), d.visibility === "public" ? el("span", { class: "hint" }, " (public)") : null),
       el("td", {}, d.owner),
       el("td", {}, d.item_count),
       el("td", {}, d.labelled_count),

@@ -1,4 +1,4 @@
-import { api, el, guarded, param, requireUser, showError } from "/static/api.js";
+import { api, el, field, guarded, param, requireUser, select, showError } from "/static/api.js";
 import { grantsCard, policyCard } from "/static/pages/sharing.js";
 
 const root = document.getElementById("provide");
@@ -7,18 +7,6 @@ const KINDS = {
   "segmenter.sam": "Segment Anything (SAM)",
 };
 const enc = encodeURIComponent;
-
-/** A labelled field with a one-line help under it. */
-function field(id, label, control, help) {
-  control.id = id;
-  if (!control.name) control.name = id;
-  return el("div", { class: "field" },
-    el("label", { for: id }, label), control, help ? el("div", { class: "hint", id: `${id}-help` }, help) : null);
-}
-
-function select(options, value) {
-  return el("select", {}, options.map(([v, text]) => el("option", { value: v, selected: v === value }, text)));
-}
 
 function setBadge(count) {
   const badge = document.getElementById("pending-badge");

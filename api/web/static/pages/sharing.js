@@ -1,20 +1,9 @@
 // Sharing panels used by the resource, dataset and provide pages: who holds which right (grants to users,
 // groups or everyone), the owner's policy (visibility, derivatives, download), what an item was made from,
 // and its Activity (the audit trail of the item, for its owner).
-import { api, el, guarded } from "/static/api.js";
+import { api, el, field, guarded, select } from "/static/api.js";
 
 const enc = encodeURIComponent;
-
-function labelled(id, label, control, help) {
-  control.id = id;
-  if (!control.name) control.name = id;
-  return el("div", { class: "field" },
-    el("label", { for: id }, label), control, help ? el("div", { class: "hint", id: `${id}-help` }, help) : null);
-}
-
-function choice(options, value) {
-  return el("select", {}, options.map(([v, text]) => el("option", { value: v, selected: v === value }, text)));
-}
 
 function grantee(g) {
   if (g.group) return `group ${g.group}`;
@@ -23,13 +12,13 @@ function grantee(g) {
 
 /** The grants table and the grant form. `path` is the item's API path (…/resources/NAME or …/datasets/ID). */
 export function grantsCard(path, itemName, grants, refresh, { id = "rights" } = {}) {
-  const who = choice([["user", "a user (or * for everyone)"], ["group", "a group"]], "user");
+  const who = select([["user", "a user (or * for everyone)"], ["group", "a group"]], "user");
   const name = el("input", { type: "text", required: true, autocomplete: "off" });
-  const permission = choice([["use", "use: run tasks"], ["modify", "modify: publish versions / change contents"]], "use");
+  const permission = select([["use", "use: run tasks"], ["modify", "modify: publish versions / change contents"]], "use");
   const form = el("form", { class: "row", id: `${id}-grant-form` },
-    labelled(`${id}-grant-kind`, "Grant to", who, "A group reaches every member while they are members."),
-    labelled(`${id}-grant-username`, "User name (or group name)", name, "A user name, * for everyone, or a group's name."),
-    labelled(`${id}-grant-permission`, "Right", permission, "modify includes use."),
+    field(`${id}-grant-kind`, "Grant to", who, "A group reaches every member while they are members."),
+    field(`${id}-grant-username`, "User name (or group name)", name, "A user name, * for everyone, or a group's name."),
+    field(`${id}-grant-permission`, "Right", permission, "modify includes use."),
     el("div", {}, el("button", { type: "submit" }, "Grant")),
   );
   form.addEventListener("submit", (event) => {
@@ -66,17 +55,17 @@ export function grantsCard(path, itemName, grants, refresh, { id = "rights" } = 
 
 /** The owner's policy: visibility, what may be done with derivatives, and (models) whether files download. */
 export function policyCard(path, item, refresh, { download = false } = {}) {
-  const visibility = choice([["private", "private: only you and those you grant"], ["public", "public: anyone may see it"]], item.visibility);
-  const derivatives = choice([
+  const visibility = select([["private", "private: only you and those you grant"], ["public", "public: anyone may see it"]], item.visibility);
+  const derivatives = select([
     ["private", "private: what others make from it stays within this item's audience"],
     ["open", "open: its makers may share what they make from it"],
   ], item.derivatives);
-  const files = download ? choice([["true", "yes: those who may read it may download its files"], ["false", "no: run-only, files for you alone"]], String(item.download)) : null;
+  const files = download ? select([["true", "yes: those who may read it may download its files"], ["false", "no: run-only, files for you alone"]], String(item.download)) : null;
   const form = el("form", { class: "card", id: "policy" },
     el("h2", {}, "Policy (owner only)"),
-    labelled("policy-visibility", "Visibility", visibility, "A copy made from a private source that keeps its derivatives cannot be made public."),
-    labelled("policy-derivatives", "Derivatives", derivatives, "Trained, edited or exported copies; augmented datasets; models trained on a dataset."),
-    files ? labelled("policy-download", "Downloads", files, "Run-only still lets those you grant run tasks on it.") : null,
+    field("policy-visibility", "Visibility", visibility, "A copy made from a private source that keeps its derivatives cannot be made public."),
+    field("policy-derivatives", "Derivatives", derivatives, "Trained, edited or exported copies; augmented datasets; models trained on a dataset."),
+    files ? field("policy-download", "Downloads", files, "Run-only still lets those you grant run tasks on it.") : null,
     el("p", {}, el("button", { type: "submit" }, "Save policy")),
   );
   form.addEventListener("submit", (event) => {

@@ -1,4 +1,4 @@
-import { api, el, followTask, guarded, lineChart, param, requireUser, stepList } from "/static/api.js";
+import { api, el, followTask, guarded, inlineField, lineChart, param, requireUser, stepList } from "/static/api.js";
 
 const root = document.getElementById("train");
 const ACTIVE = ["pending", "scheduled", "running"];
@@ -15,10 +15,6 @@ const CLASSIFIER_KINDS = ["classifier.resnet", "classifier.blocks"];
 export function slugify(text) {
   const slug = text.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 50).replace(/-+$/, "");
   return slug || "classifier";
-}
-
-function field(id, labelText, control, hint) {
-  return el("div", {}, el("label", { for: id }, labelText, hint ? el("span", { class: "hint" }, ` ${hint}`) : null), control);
 }
 
 function numberInput(id, value, attributes = {}) {
@@ -182,19 +178,19 @@ guarded(async () => {
   const slot = el("div", { id: "training-slot" });
   const form = el("form", { class: "card", id: "train-form" },
     el("div", { class: "row" },
-      field("dataset", "Dataset", datasetSelect),
-      field("model", "Model to start from", modelSelect),
-      field("version", "Version", versionSelect)),
+      inlineField("dataset", "Dataset", datasetSelect),
+      inlineField("model", "Model to start from", modelSelect),
+      inlineField("version", "Version", versionSelect)),
     sizeHint,
     el("div", { class: "row" },
-      field("epochs", "Epochs", epochs),
-      field("batch-size", "Batch size", batch),
-      field("lr", "Learning rate", lr),
-      field("target-accuracy", "Target accuracy", target, "(stop early when reached; empty: never)"),
-      field("val-fraction", "Validation share", valFraction),
-      field("seed", "Seed", seed)),
+      inlineField("epochs", "Epochs", epochs),
+      inlineField("batch-size", "Batch size", batch),
+      inlineField("lr", "Learning rate", lr),
+      inlineField("target-accuracy", "Target accuracy", target, "(stop early when reached; empty: never)"),
+      inlineField("val-fraction", "Validation share", valFraction),
+      inlineField("seed", "Seed", seed)),
     el("fieldset", {}, el("legend", {}, "Augmentation (training photos only)"), augments),
-    field("publish-as", "New model name", publishAs, "(lowercase letters, digits and '-'; the trained weights become a version of it)"),
+    inlineField("publish-as", "New model name", publishAs, "(lowercase letters, digits and '-'; the trained weights become a version of it)"),
     el("p", {}, start));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
