@@ -114,6 +114,7 @@ def set_member(session: Session, *, group: Group, spec: MemberCreate, actor: Use
     ).first()
     if found is not None:
         if found.role != spec.role:
+            _keep_the_owner(group, found)
             _keep_a_maintainer(session, group, leaving=found if spec.role != "maintainer" else None)
             found.role = spec.role
             session.add(found)
@@ -139,9 +140,18 @@ def remove_member(session: Session, *, group: Group, username: str) -> None:
     )
     if found is None:
         raise NotFound(f"{username!r} is not a member of {group.name!r}")
+    _keep_the_owner(group, found)
     _keep_a_maintainer(session, group, leaving=found)
     session.delete(found)
     session.flush()
+
+
+def _keep_the_owner(group: Group, member: GroupMember) -> None:
+    """The group's owner stays one of its maintainers: no maintainer may take the group from its creator."""
+    if member.user_id == group.owner_id:
+        raise Conflict(
+            f"the owner of {group.name!r} stays its maintainer; they may delete the group, nobody may remove them"
+        )
 
 
 def _keep_a_maintainer(session: Session, group: Group, *, leaving: GroupMember | None) -> None:

@@ -151,14 +151,49 @@ def access_many(session: Session, items: Sequence[Item], user: User | None) -> d
         key: [source for source in found if binds(source, owner_id=owner_of[key[1]])] for key, found in sources.items()
     }
     readable = _readable_sources(session, [s for found in binding.values() for s in found], user)
+    unread = {key: [s for s in found if (item_type(s), s.id) not in readable] for key, found in binding.items()}
+    lifted = _lifted_bounds(session, sources, unread, user)
     result: dict[str, Access] = {}
     for item in items:
-        blocked = tuple(s for s in binding[(kind, item.id)] if (item_type(s), s.id) not in readable)
+        key = (kind, item.id)
+        blocked = tuple(s for s in unread[key] if (item_type(s), s.id) not in lifted[key])
         rights = base[item.id]
         if blocked:
             rights = OWNER_WHEN_BOUND if "own" in rights else frozenset()
         result[item.id] = Access(rights=rights, public=item.visibility == "public", blocked_by=blocked)
     return result
+
+
+def _lifted_bounds(
+    session: Session,
+    sources: dict[tuple[ItemType, str], list[Item]],
+    unread: dict[tuple[ItemType, str], list[Item]],
+    user: User | None,
+) -> dict[tuple[ItemType, str], set[tuple[ItemType, str]]]:
+    """The binding sources of each item that the caller cannot read but whose owner let them read something
+    made from them on the item's lineage: a provider who grants `use` on a model trained on their private
+    dataset lets the grantee read that dataset's mark in what they make from the model (an intermediate
+    source owned by the dataset's owner, made from the dataset, that the caller may read). In a fixed
+    number of queries."""
+    lifted: dict[tuple[ItemType, str], set[tuple[ItemType, str]]] = {key: set() for key in sources}
+    owners = {s.owner_id for found in unread.values() for s in found}
+    middles = {
+        (item_type(m), m.id): m for key, found in unread.items() if found for m in sources[key] if m.owner_id in owners
+    }
+    if not middles:
+        return lifted
+    made_from = sources_of(session, list(middles))
+    readable = _readable_sources(session, list(middles.values()), user)
+    for key, found in unread.items():
+        for source in found:
+            by_owner = [
+                m
+                for m in sources[key]
+                if m.owner_id == source.owner_id and (item_type(m), m.id) in readable and m.id != source.id
+            ]
+            if any(source.id in {s.id for s in made_from[(item_type(m), m.id)]} for m in by_owner):
+                lifted[key].add((item_type(source), source.id))
+    return lifted
 
 
 def _readable_sources(session: Session, sources: list[Item], user: User | None) -> set[tuple[ItemType, str]]:
@@ -203,11 +238,49 @@ def not_bound_condition(kind: ItemType, user: User | None) -> ColumnElement[bool
                     source.derivatives != "open",
                     source.owner_id != col(item_table.owner_id),
                     not_(or_(*reachable)),
+                    not_(_lifted_condition(kind, item_table, source_kind, source, user)),
                 )
                 .correlate(item_table)
             )
         )
     return and_(*(not_(condition) for condition in blocked))
+
+
+def _lifted_condition(kind: ItemType, item_table: Any, source_kind: str, source: Any, user: User | None) -> Any:
+    """SQL of `_lifted_bounds`: the item has, on its lineage, something made from `source` by `source`'s owner
+    that the caller may read."""
+    either: list[ColumnElement[bool]] = []
+    for middle_kind, table, grants in (("resource", Resource, Grant), ("dataset", Dataset, DatasetGrant)):
+        middle: Any = aliased(table)
+        to_middle: Any = aliased(Lineage)
+        to_source: Any = aliased(Lineage)
+        grant_key = col(Grant.resource_id) if grants is Grant else col(DatasetGrant.dataset_id)
+        readable = or_(
+            middle.visibility == "public", middle.id.in_(select(grant_key).where(grants_reaching(user, grants)))
+        )
+        made_from_source = exists(
+            select(to_source.id).where(
+                to_source.item_type == middle_kind,
+                to_source.item_id == middle.id,
+                to_source.source_type == source_kind,
+                to_source.source_id == source.id,
+            )
+        )
+        either.append(
+            exists(
+                select(to_middle.id)
+                .join(middle, middle.id == to_middle.source_id)
+                .where(
+                    to_middle.item_type == kind,
+                    to_middle.item_id == col(item_table.id),
+                    to_middle.source_type == middle_kind,
+                    middle.owner_id == source.owner_id,
+                    readable,
+                    made_from_source,
+                )
+            )
+        )
+    return or_(*either)
 
 
 def bound_message(item: Item, source: Item, owner_name: str) -> str:
@@ -244,11 +317,26 @@ def check_audience(
         audience, label = [], "everyone"
     for source in binding:
         if (grantee is None and group is None) or not all(
-            member.is_admin or access(session, source, member).visible for member in audience
+            member.is_admin or _reaches(session, source, member, lineage=found) for member in audience
         ):
             owner = session.get(User, source.owner_id)
             owner_name = owner.username if owner else "its owner"
             raise Conflict(f"{bound_message(item, source, owner_name)}; it cannot be opened to {label}")
+
+
+def _reaches(session: Session, source: Item, reader: User, *, lineage: Sequence[Item]) -> bool:
+    """Whether `reader` is within `source`'s audience for an item whose sources are `lineage`: they may read
+    the source, or something on the lineage that its owner made from it (see `_lifted_bounds`)."""
+    if access(session, source, reader).visible:
+        return True
+    middles = [m for m in lineage if m.owner_id == source.owner_id and m.id != source.id]
+    if not middles:
+        return False
+    made_from = sources_of(session, [(item_type(m), m.id) for m in middles])
+    return any(
+        source.id in {s.id for s in made_from[(item_type(m), m.id)]} and access(session, m, reader).visible
+        for m in middles
+    )
 
 
 def check_open_audience(session: Session, item: Item, *, sources: Sequence[Item]) -> None:
@@ -299,6 +387,18 @@ def may_download(session: Session, resource: Resource, user: User | None) -> boo
         return True
     chain = [resource, *sources_of(session, [("resource", resource.id)])[("resource", resource.id)]]
     return all(r.download or (user is not None and r.owner_id == user.id) for r in chain if isinstance(r, Resource))
+
+
+def check_files_readable(session: Session, resource: Resource, user: User | None) -> None:
+    """Forbidden when the caller sees the resource only as the maker of a bound derivative (`own` without
+    `use`): its files carry the bytes of a source they can no longer read."""
+    found = access(session, resource, user)
+    if found.blocked_by:
+        source = found.blocked_by[0]
+        raise Forbidden(
+            f"{describe(resource)} is made from {describe(source)}, which you cannot read, so its files are not "
+            "yours to download; ask the source's owner for access (nothing was deleted)"
+        )
 
 
 def run_only_owner(session: Session, resource: Resource, user: User | None) -> Resource | None:

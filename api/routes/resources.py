@@ -24,7 +24,7 @@ from registry.execution_policy import check_upload
 from registry.models import ResourceVersion
 from registry.permissions import resource_for
 from registry.resources import create_resource, list_visible, to_public, to_public_many, update_resource
-from registry.rights import run_only_owner
+from registry.rights import check_files_readable, run_only_owner
 from registry.schemas import ExecutionSpec, ResourceCreate, ResourcePublic, ResourceUpdate, VersionPublic
 from registry.versions import check_files, create_version, get_version, version_public
 from resources.schema import parse_model
@@ -161,6 +161,7 @@ def download_file(
     """Redirect to the file (presigned for a few minutes). Refused (403) when the resource, or one it was made
     from, is run-only (`download: false`) and you are not its owner."""
     resource = resource_for(session, name=name, user=user)
+    check_files_readable(session, resource, user)
     row = get_version(session, resource, version)
     if not any(f["name"] == file_name for f in row.files):
         raise NotFound(

@@ -18,7 +18,7 @@ from registry.dataset_schemas import DatasetCreate, DatasetUpdate
 from registry.models import Dataset, Resource, User
 from registry.permissions import resource_for, rights
 from registry.resources import create_resource, list_visible, update_resource
-from registry.rights import access, may_download, record_lineage, run_only_owner
+from registry.rights import access, check_files_readable, may_download, record_lineage, run_only_owner
 from registry.schemas import ResourceCreate, ResourceUpdate
 from registry.trained_versions import resolve_target
 from registry.users import create_user
@@ -230,3 +230,41 @@ def test_a_request_on_a_derivative_reaches_the_sources_owner(database_url: str, 
         assert [r.id for r in inbox(session, owner=grantee)] == [asked.id]
         assert [r.id for r in inbox(session, owner=provider)] == [asked.id], "the source's owner should know"
         assert inbox(session, owner=session.get(User, world.stranger.id)) == []  # type: ignore[arg-type]
+
+
+def test_use_on_a_model_trained_on_private_data_lets_the_grantee_read_what_they_make(
+    database_url: str, world: World
+) -> None:
+    """Seen: `use` on a provider's model that was trained on the provider's private dataset gave the grantee a
+    trained copy they could not use (bound by the dataset, which they were never shown). The provider let them
+    read the model made from that dataset, so the dataset's mark in the copy is theirs to read too; outsiders
+    and former grantees still cannot, and the copy's files follow."""
+    with Session(get_engine(database_url), expire_on_commit=False) as session:
+        provider, stranger = session.get(User, world.provider.id), session.get(User, world.stranger.id)
+        assert provider is not None and stranger is not None
+        learner = user(session, "learner")
+        data = dataset_rows.create_dataset(session, owner=provider, spec=DatasetCreate(name="secret data"))
+        trained = model(session, provider, "trained-on-secret")
+        record_lineage(session, item=trained, sources=[data], task_id=None)
+        grant_rows.grant(session, resource=trained, username="learner", permission="use", actor=provider)
+        copy = model(session, learner, "learner-copy")
+        made = record_lineage(session, item=copy, sources=[trained], task_id=None)
+        assert {m.name for m in made} == {"trained-on-secret", "secret data"}
+        session.commit()
+
+        assert rights(session, copy, learner) == {"use", "modify", "own"}
+        check_files_readable(session, copy, learner)
+        assert "learner-copy" in {r.name for r in list_visible(session, learner, limit=50, offset=0)}
+        assert not access(session, copy, stranger).visible
+        # within the audience: someone else the provider lets read the model may be granted the copy
+        grant_rows.grant(session, resource=trained, username="grantee", permission="use", actor=provider)
+        grant_rows.grant(session, resource=copy, username="grantee", permission="use", actor=learner)
+        with pytest.raises(Conflict, match="cannot be opened to user 'stranger'"):
+            grant_rows.grant(session, resource=copy, username="stranger", permission="use", actor=learner)
+
+        grant = next(g for g in grant_rows.list_grants(session, trained) if g.grantee_id == learner.id)
+        grant_rows.revoke(session, resource=trained, grant_id=grant.id)
+        assert rights(session, copy, learner) == {"own"}
+        assert "learner-copy" in {r.name for r in list_visible(session, learner, limit=50, offset=0)}  # own
+        with pytest.raises(Forbidden, match="so its files are not yours to download"):
+            check_files_readable(session, copy, learner)

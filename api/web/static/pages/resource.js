@@ -41,9 +41,10 @@ function details(resource) {
   );
 }
 
-function askForm(owner) {
+function askForm(owner, held = []) {
+  // Only the rights one lacks: someone who may already run tasks asks for modify.
   const permission = el("select", { id: "ask-permission", name: "permission" },
-    el("option", { value: "use" }, "use: run tasks on this model"),
+    held.includes("use") ? null : el("option", { value: "use" }, "use: run tasks on this model"),
     el("option", { value: "modify" }, "modify: publish new versions"));
   const message = el("textarea", { id: "ask-message", name: "message", maxlength: "2000", rows: "3" });
   const form = el("form", { class: "card", id: "ask-form" },
@@ -83,7 +84,7 @@ async function renderAccess(user, resource) {
   }
   access.replaceChildren(
     ...mine.map((r) => el("p", { class: "notice" }, `You asked for the ${r.permission} right; waiting for the owner's answer.`)),
-    askForm(resource && resource.owner),
+    askForm(resource && resource.owner, resource ? resource.permissions : []),
   );
 }
 
@@ -140,10 +141,11 @@ guarded(async () => {
     resource = await api(path);
   } catch (error) {
     if (!(error instanceof ApiError) || (error.status !== 404 && error.status !== 403)) throw error;
-    root.replaceChildren(el("p", { class: "notice" }, user
-      ? `No model named “${name}” is visible to you. If it is private, its owner must share it with you; you can also ask below.`
-      : `No public model is named “${name}”. If it is private and shared with you, sign in to see it.`));
-    await renderAccess(user, null);
+    // No form here: a request for something one cannot see would tell whether it exists.
+    root.replaceChildren(el("p", { class: "notice", id: "not-visible" }, user
+      ? `No model named “${name}” is visible to you. If it is private, ask its owner to share it with you: a grant to your user name (${user.username}) or to a group you are in. `
+      : `No public model is named “${name}”. If it is private and shared with you, sign in to see it. `,
+      el("a", { href: "/explore" }, "Explore the models you can see"), "."));
     return;
   }
   document.title = `${resource.title} · Model Commons`;
