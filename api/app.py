@@ -8,13 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from api import pages
+from api.body_limits import install_body_limits
 from api.concurrency import InFlightLimit
 from api.dispatch import Dispatcher
 from api.errors import install_error_handlers
+from api.json_guard import install_json_guard
 from api.metrics import install_metrics
 from api.reaper import Reaper
 from api.routes import (
     access_requests,
+    admin,
     audit,
     blocks,
     dataset_tasks,
@@ -60,7 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = ObjectStore.from_settings(settings)
     install_error_handlers(app)
+    install_json_guard(app)  # innermost: NaN, huge numbers, deep nesting in JSON bodies → 422
     app.add_middleware(InFlightLimit, limit=settings.api_max_in_flight)  # inside the metrics: they time the wait
+    install_body_limits(app, settings)  # outside the bound: a body is received in full before a slot
     install_metrics(app, settings)
     install_security(app, settings)
     v1 = APIRouter(prefix="/api/v1")
@@ -77,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit,
         groups,
         health,
+        admin,
     ):
         v1.include_router(module.router)
     v1.include_router(resources.item_router)  # last: /resources/{ref} would shadow /resources/{ref}/… routes

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import getpass
 import signal
-import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from commons.db import session_scope
 from commons.errors import CommonsError
 from commons.settings import Settings
+
+if TYPE_CHECKING:
+    from api.stack import Child, Stack
+    from api.supervisor import Supervisor
 
 app = typer.Typer(help="Model Commons: publish models, run reproducible tasks on them.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
@@ -81,12 +84,9 @@ def up(
         if demo:
             _print_demo(settings)
         print("Press Ctrl-C to stop.", flush=True)
+        supervisor = _supervisor(stack)
         while not stopping:
-            exited = stack.exited()
-            if exited:
-                print(f"stopping: {', '.join(exited)} exited on its own; see {settings.data_dir}/logs", flush=True)
-                stack.stop()
-                sys.exit(1)
+            supervisor.check()  # a child that died is restarted alone; the others keep running
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
@@ -94,6 +94,20 @@ def up(
         print("stopping every service …", flush=True)
         stack.stop()
     print("stopped.", flush=True)
+
+
+def _supervisor(stack: Stack) -> Supervisor:
+    """Restarts dead children; a dead warm worker's tasks are failed (with why) before it comes back."""
+    from api.supervisor import WARM_WORKER_PREFIX, Supervisor
+    from api.warm_recovery import recover_warm_worker
+
+    def on_death(child: Child, returncode: int) -> None:
+        if child.name.startswith(WARM_WORKER_PREFIX):
+            failed = recover_warm_worker(stack.settings, pid=child.process.pid, returncode=returncode)
+            if failed:
+                print(f"{child.name} was running task(s) {', '.join(failed)}: failed, with the reason", flush=True)
+
+    return Supervisor(stack, say=lambda line: print(line, flush=True), on_death=on_death)
 
 
 def _development_risks(names: list[str]) -> str:
@@ -151,7 +165,13 @@ def create_user_command(
     upgrade(settings.resolved_database_url)
     try:
         with session_scope(settings.resolved_database_url) as session:
-            user = create_user(session, username=spec.username, password=spec.password, is_admin=admin)
+            user = create_user(
+                session,
+                username=spec.username,
+                password=spec.password,
+                is_admin=admin,
+                min_password_score=settings.min_password_score,
+            )
             print(f"created {'admin ' if admin else ''}user {user.username} ({user.id})")
     except CommonsError as error:
         typer.echo(f"error: {error.message}", err=True)

@@ -9,6 +9,9 @@ and the connections) makes that impossible; the rest queue here, holding nothing
 
 Exempt: event streams (they live as long as their task and read the database in short turns of their own),
 static files and the health check (a probe must be answered while the API is busy).
+
+A request reaches this bound only once its body has been received in full (`api/body_limits.py`, outside it):
+a client that sends its body slowly waits there, holding no slot.
 """
 
 from __future__ import annotations

@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.client.schemas.objects import StateType, WorkerStatus
-from prefect.states import Cancelled, Cancelling
+from prefect.client.schemas.objects import FlowRun, StateType, TaskRun, WorkerStatus
+from prefect.states import Cancelled, Cancelling, Crashed
 
 from api.job_variables import job_variables
 from commons.errors import ExecutionNotAllowed, InvalidInput, ServiceUnavailable
@@ -22,6 +23,7 @@ from registry import tasks as task_rows
 from registry.execution_policy import check_dispatch
 from registry.models import Task
 from registry.schemas import ExecutionSpec
+from resources.cost import MemoryEstimate, check_memory
 
 TERMINAL_STATES = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 WARM_WORKER_CHECK_SECONDS = 5.0
@@ -30,15 +32,35 @@ DISPATCH_THREADS = 4
 log = logging.getLogger(__name__)
 
 
+ATTEMPT_TAG = "commons-attempt-"  # a resubmission's run carries commons-attempt-<n> (the first run none)
+
+
 @dataclass(frozen=True)
 class RunState:
     type: StateType
     name: str
     message: str | None
+    attempt: int = 0  # 0 for the task's first run, n for its n-th resubmission
 
     @property
     def terminal(self) -> bool:
         return self.type in TERMINAL_STATES
+
+
+def _is_attempt_tag(tag: str) -> bool:
+    return tag.startswith(ATTEMPT_TAG) and tag.removeprefix(ATTEMPT_TAG).isdigit()
+
+
+def check_lane_memory(settings: Settings, lane: str, memory: MemoryEstimate | None) -> str:
+    """`lane`, unless the task's estimated activation memory is over that lane's budget (then InvalidInput
+    naming the block or parameter, the estimate and the budget's setting)."""
+    if memory is not None:
+        if lane == "warm":
+            budget, setting = settings.warm_lane_activation_bytes, "COMMONS_WARM_LANE_ACTIVATION_BYTES"
+        else:
+            budget, setting = settings.batch_lane_activation_bytes, "COMMONS_BATCH_LANE_ACTIVATION_BYTES"
+        check_memory(memory, budget=budget, setting=setting, lane=lane)
+    return lane
 
 
 def fail_not_allowed(settings: Settings, task_id: str, error: ExecutionNotAllowed) -> bool:
@@ -97,8 +119,11 @@ class Dispatcher:
                 self._deployment_id = deployment.id
             return self._deployment_id
 
-    def choose_lane(self, *, requested: str, mode: str, input_count: int) -> str:
-        """`warm` for small infer tasks while a warm worker listens, else `batch`; an explicit choice wins."""
+    def choose_lane(self, *, requested: str, mode: str, input_count: int, memory: MemoryEstimate | None = None) -> str:
+        """`warm` for small infer tasks while a warm worker listens, else `batch`; an explicit choice wins.
+
+        With the task's estimated activation `memory`, auto never picks the warm lane for a task over its budget,
+        and a task over the chosen lane's budget is refused (`check_lane_memory`)."""
         if mode != "infer":
             if requested == "warm":
                 raise InvalidInput(
@@ -106,11 +131,13 @@ class Dispatcher:
                     "long-lived workers free for small inference tasks — leave lane out or say 'batch'",
                     field="lane",
                 )
-            return "batch"
+            return check_lane_memory(self.settings, "batch", memory)
         if requested != "auto":
-            return requested
+            return check_lane_memory(self.settings, requested, memory)
         small = mode == "infer" and input_count <= self.settings.warm_lane_max_inputs
-        return "warm" if small and self.warm_worker_online() else "batch"
+        fits = memory is None or memory.total <= self.settings.warm_lane_activation_bytes
+        lane = "warm" if small and fits and self.warm_worker_online() else "batch"
+        return check_lane_memory(self.settings, lane, memory)
 
     def pool_type(self) -> str:
         """The type of the deployment's work pool (process, docker, kubernetes), read once."""
@@ -124,24 +151,28 @@ class Dispatcher:
                     ) from error
             return self._pool_type
 
-    def submit(self, task_id: str, *, lane: str, execution: ExecutionSpec | None = None) -> str:
+    def submit(self, task_id: str, *, lane: str, execution: ExecutionSpec | None = None, attempt: int = 0) -> str:
         """Start the task's run; returns the Prefect flow run id (batch) or task run id (warm).
 
         A batch run carries the job variables that `execution` (the version's spec) means for the pool's type.
         A spec the execution policy no longer allows (an image off the allow-list, more than the deployment's
         caps) raises ExecutionNotAllowed and starts nothing: the caller fails the task (`fail_not_allowed`).
+        `attempt` > 0 is a resubmission (the reaper's, after a run that crashed before the task started): a new
+        run, tagged with its attempt so the reaper can bound them.
         """
         check_dispatch(execution, settings=self.settings)
+        attempt_tags = [f"{ATTEMPT_TAG}{attempt}"] if attempt else []
         try:
             if lane == "warm":
                 from flows.warm_lane import run_task_warm  # the task object the warm workers serve
 
-                return str(run_task_warm.delay(task_id).task_run_id)
+                warm = run_task_warm.with_options(tags=set(attempt_tags)) if attempt else run_task_warm
+                return str(warm.delay(task_id).task_run_id)
             run = self._client.create_flow_run_from_deployment(
                 self._deployment(),
                 parameters={"task_id": task_id},
-                idempotency_key=f"task-{task_id}",
-                tags=["model-commons"],
+                idempotency_key=f"task-{task_id}" + (f"-attempt-{attempt}" if attempt else ""),
+                tags=["model-commons", *attempt_tags],
                 job_variables=job_variables(pool_type=self.pool_type(), execution=execution) or None,
             )
         except ServiceUnavailable:
@@ -172,14 +203,60 @@ class Dispatcher:
         """The state of the Prefect run executing the task: its flow run (batch), the task run that claimed it
         (warm), else the warm dispatch not yet started."""
         if task.flow_run_id is not None:
-            state = self._client.read_flow_run(UUID(task.flow_run_id)).state
+            run: FlowRun | TaskRun = self._client.read_flow_run(UUID(task.flow_run_id))
         elif (task_run_id := task.task_run_id or task.dispatch_id) is not None:
-            state = self._client.read_task_run(UUID(task_run_id)).state
+            run = self._client.read_task_run(UUID(task_run_id))
         else:
             return None
+        state = run.state
         if state is None:
             return None
-        return RunState(type=state.type, name=state.name or state.type.value, message=state.message)
+        attempts = [int(tag.removeprefix(ATTEMPT_TAG)) for tag in run.tags if _is_attempt_tag(tag)]
+        return RunState(
+            type=state.type,
+            name=state.name or state.type.value,
+            message=state.message,
+            attempt=max(attempts, default=0),
+        )
+
+    def end_run(self, task: Task, *, message: str) -> None:
+        """Bring the task's Prefect run to a terminal state now (forced), for a run nothing will end any more:
+        its worker is gone, so a `Cancelling` flow run would stay so for good and a warm task run `Running`.
+        A batch flow run ends Cancelled; a warm task run Crashed (its worker died under it)."""
+        if task.flow_run_id is not None:
+            run_id = UUID(task.flow_run_id)
+            flow_state = self._client.read_flow_run(run_id).state
+            if flow_state is None or flow_state.type not in TERMINAL_STATES:
+                self.force_cancelled(task.flow_run_id, message=message)
+        elif task.task_run_id is not None:
+            task_run_id = UUID(task.task_run_id)
+            task_state = self._client.read_task_run(task_run_id).state
+            if task_state is None or task_state.type not in TERMINAL_STATES:
+                self._client.set_task_run_state(task_run_id, Crashed(message=message), force=True)
+
+    def force_cancelled(self, flow_run_id: str, *, message: str) -> None:
+        """Set the flow run Cancelled, whatever its state (force: no worker is there to confirm it)."""
+        self._client.set_flow_run_state(UUID(flow_run_id), Cancelled(message=message), force=True)
+
+    def stuck_cancelling(self, *, older_than: timedelta, limit: int = 50) -> list[str]:
+        """Ids of the deployment's flow runs that have been `Cancelling` for longer than `older_than`."""
+        from prefect.client.schemas.filters import (
+            DeploymentFilter,
+            DeploymentFilterId,
+            FlowRunFilter,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+        )
+
+        runs = self._client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CANCELLING]))
+            ),
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[self._deployment()])),
+            limit=limit,
+        )
+        before = datetime.now(UTC) - older_than
+        return [str(run.id) for run in runs if run.state is not None and run.state.timestamp < before]
 
     def logs(self, task: Task, *, limit: int) -> list[dict[str, object]]:
         """The log lines of the Prefect run executing the task (its flow run, or its warm-lane task run),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.security import RateLimited
@@ -13,6 +17,7 @@ from commons.errors import (
     InvalidInput,
     NotFound,
     ServiceUnavailable,
+    TaskQuotaExceeded,
     TooLarge,
     Unauthorized,
 )
@@ -25,6 +30,7 @@ STATUS_BY_ERROR: list[tuple[type[CommonsError], int]] = [
     (TooLarge, 413),
     (InvalidInput, 422),
     (RateLimited, 429),
+    (TaskQuotaExceeded, 429),
     (ServiceUnavailable, 503),
 ]
 
@@ -41,7 +47,7 @@ async def _handle_domain_error(_request: Request, error: Exception) -> JSONRespo
         raise error
     status = status_for(error)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited | TaskQuotaExceeded):
         headers = {"Retry-After": str(error.retry_after)}
     body: dict[str, str] = {"detail": error.message}
     if error.field:
@@ -49,5 +55,45 @@ async def _handle_domain_error(_request: Request, error: Exception) -> JSONRespo
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 
+REDACTED = "[redacted]"
+SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey", "credential", "private_key")
+
+
+def is_secret_field(name: object) -> bool:
+    """Whether a field (or body key) of this name carries a secret: passwords, tokens, keys."""
+    return isinstance(name, str) and any(word in name.lower() for word in SECRET_WORDS)
+
+
+def _redact(value: Any) -> Any:
+    """`value` with whatever sits under a secret-named key replaced (a whole body echoed as an error's input)."""
+    if isinstance(value, dict):
+        return {key: REDACTED if is_secret_field(key) else _redact(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(item) for item in value]
+    return value
+
+
+def redacted_errors(errors: Any) -> list[dict[str, Any]]:
+    """Pydantic's validation errors without the secrets they would echo: the `input` and `ctx` of an error on a
+    secret field are dropped, and secret values inside any other echoed input are replaced."""
+    cleaned = []
+    for error in errors:
+        item = dict(error)
+        if any(is_secret_field(part) for part in item.get("loc", ())):
+            item.pop("input", None)
+            item.pop("ctx", None)
+        elif "input" in item:
+            item["input"] = _redact(item["input"])
+        cleaned.append(item)
+    return cleaned
+
+
+async def _handle_validation_error(_request: Request, error: Exception) -> JSONResponse:
+    if not isinstance(error, RequestValidationError):  # pragma: no cover - registered for it only
+        raise error
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(redacted_errors(error.errors()))})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CommonsError, _handle_domain_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)

@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from commons.errors import InvalidInput
+from commons.settings import Settings
 from registry.models import Upload
 from registry.versions import StagedFile
+from resources.cost import MemoryEstimate, check_memory
+
+# Modes whose work runs batches of photos through the model, and so have an activation-memory estimate.
+INFERENCE_MODES: tuple[str, ...] = ("infer", "evaluate", "export", "inspect")
 
 
 def validate_config(kind: str, raw: Any) -> dict[str, Any]:
@@ -173,3 +178,80 @@ def _check_dataset_classes(dataset: dict[str, Any], *, classes: list[str], mode:
             f"predict (its classes: {', '.join(classes)}); {mode} on a dataset with the model's classes",
             field="dataset",
         )
+
+
+def check_config_cost(kind: str, config: dict[str, Any], *, settings: Settings) -> None:
+    """At version upload: one photo through the model (inference, batch 1) must fit the largest lane's budget
+    (the batch lane's); a model that cannot run even there is refused naming the block or field."""
+    estimate = _memory(kind, "infer", config, params=None, batch=1, photo=None)
+    if estimate is not None:
+        if settings.warm_lane_activation_bytes > settings.batch_lane_activation_bytes:
+            budget, lane = settings.warm_lane_activation_bytes, "warm"
+        else:
+            budget, lane = settings.batch_lane_activation_bytes, "batch"
+        check_memory(estimate, budget=budget, setting=f"COMMONS_{lane.upper()}_LANE_ACTIVATION_BYTES", lane=lane)
+
+
+def task_memory(
+    kind: str,
+    mode: str,
+    params: dict[str, Any],
+    inputs: list[Upload],
+    *,
+    config: dict[str, Any] | None,
+    dataset: dict[str, Any] | None,
+    settings: Settings,
+) -> MemoryEstimate | None:
+    """The task's estimated peak activation memory (None where there is none to estimate: edit, augment), for
+    `Dispatcher.choose_lane` to check against the lane's budget. SAM's automatic masks are refused here when
+    their work on a photo is over COMMONS_SAM_MAX_WORK_PER_PHOTO.
+
+    The batch is what the worker will actually form: the task's `batch_size`, or fewer when it has fewer photos.
+    """
+    if config is None or (mode not in INFERENCE_MODES and mode != "train"):
+        return None
+    if kind == "segmenter.sam":
+        from resources.sam.config import parse_infer_params
+        from resources.sam.cost import check_sam_work
+
+        parsed = parse_infer_params(params)
+        photos = [(upload.name, upload.width, upload.height) for upload in inputs]
+        if parsed.mode == "auto":
+            check_sam_work(parsed.auto, photos=photos, budget=settings.sam_max_work_per_photo)
+        largest = max(inputs, key=lambda upload: upload.width * upload.height, default=None)
+        photo = (largest.width, largest.height) if largest is not None else None
+        return _memory(kind, mode, config, params=params, batch=1, photo=photo)
+    count = len(inputs) if dataset is None else len(dataset["items"])
+    batch = 1 if mode == "inspect" else min(int(params.get("batch_size", 1)), max(1, count))
+    return _memory(kind, mode, config, params=params, batch=batch, photo=None)
+
+
+def _memory(
+    kind: str,
+    mode: str,
+    config: dict[str, Any],
+    *,
+    params: dict[str, Any] | None,
+    batch: int,
+    photo: tuple[int, int] | None,
+) -> MemoryEstimate | None:
+    training = mode == "train"
+    if kind == "classifier.blocks":
+        from resources.classifier.blocks_spec import parse_blocks_config
+        from resources.cost import blocks_memory
+
+        return blocks_memory(parse_blocks_config(config), training=training, batch=batch)
+    if kind == "classifier.resnet":
+        from resources.classifier.config import parse_classifier_config
+        from resources.cost import resnet_memory
+
+        return resnet_memory(parse_classifier_config(config), training=training, batch=batch)
+    if kind == "segmenter.sam":
+        from resources.sam.config import parse_infer_params, parse_sam_config
+        from resources.sam.cost import encoder_memory, sam_memory
+
+        sam_config = parse_sam_config(config)
+        if params is None or photo is None:
+            return encoder_memory(sam_config)
+        return sam_memory(sam_config, parse_infer_params(params), width=photo[0], height=photo[1])
+    return None

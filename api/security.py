@@ -1,8 +1,12 @@
-"""Rate limits on sign-in, sign-up and token creation; CORS; security headers on every response.
+"""Rate limits on sign-in, sign-up, token creation, password changes, grants and access requests; CORS;
+security headers on every response.
 
 `install_security(app, settings)` wires it all in; the rate-limit dependencies are declared on the
-routes of `api/routes/users.py`. Counters live in a `limits` storage (memory per process by default;
-a shared one such as redis:// when several API replicas serve the same users).
+routes of `api/routes/users.py` and `api/routes/grants.py` (and the dataset grant route). Counters live in a
+`limits` storage (memory per process by default; a shared one such as redis:// when several API replicas serve
+the same users). Per-address limits count against `api.deps.client_address`: the peer, or for a peer in
+COMMONS_TRUSTED_PROXIES the address that proxy reports. Grants and access requests are limited per user: each
+names a user or group, and an unlimited run of them would tell which names exist.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import get_current_user
+from api.deps import client_address, get_current_user, get_session_user, parse_trusted_proxies
 from commons.errors import CommonsError
 from commons.settings import Settings
 from registry.models import User
@@ -58,6 +62,8 @@ class RateLimits:
         for name, field in (("sign-in", "sign_in_rate_limit"), ("sign-up", "sign_up_rate_limit")):
             self.items[name] = _parse(getattr(settings, field), field)
         self.items["token"] = _parse(settings.token_rate_limit, "token_rate_limit")
+        self.items["grant"] = _parse(settings.grant_rate_limit, "grant_rate_limit")
+        self.items["access-request"] = _parse(settings.access_request_rate_limit, "access_request_rate_limit")
         self.limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
 
     def hit(self, name: str, key: str, *, what: str) -> None:
@@ -93,8 +99,8 @@ def _window(item: RateLimitItem) -> str:
 
 
 def _client_address(request: Request) -> str:
-    """The peer address (uvicorn sets it from X-Forwarded-For only for proxies in --forwarded-allow-ips)."""
-    return request.client.host if request.client else "unknown"
+    """The client address per-address limits count against (X-Forwarded-For only from a trusted proxy)."""
+    return client_address(request) or "unknown"
 
 
 def _limits(request: Request) -> RateLimits:
@@ -110,8 +116,21 @@ def limit_sign_up(request: Request) -> None:
     _limits(request).hit("sign-up", _client_address(request), what="sign-ups from your address")
 
 
-def limit_token_creation(request: Request, user: Annotated[User, Depends(get_current_user)]) -> None:
+def limit_token_creation(request: Request, user: Annotated[User, Depends(get_session_user)]) -> None:
     _limits(request).hit("token", user.id, what="API tokens created")
+
+
+def limit_password_change(request: Request, user: Annotated[User, Depends(get_session_user)]) -> None:
+    """Guesses of the current password through the change form count like sign-in attempts, per account."""
+    _limits(request).hit("sign-in", f"password:{user.id}", what="password change attempts")
+
+
+def limit_grant_creation(request: Request, user: Annotated[User, Depends(get_current_user)]) -> None:
+    _limits(request).hit("grant", user.id, what="grants created (each names a user or group)")
+
+
+def limit_access_requests(request: Request, user: Annotated[User, Depends(get_current_user)]) -> None:
+    _limits(request).hit("access-request", user.id, what="access requests made")
 
 
 def cors_origins(settings: Settings) -> list[str]:
@@ -177,6 +196,7 @@ class SecurityHeaders:
 def install_security(app: FastAPI, settings: Settings) -> None:
     """Rate limits (used by the users routes), CORS for the configured origins, and security headers."""
     app.state.rate_limits = RateLimits(settings)
+    app.state.trusted_proxies = parse_trusted_proxies(settings.trusted_proxies)
     origins = cors_origins(settings)
     if origins:
         app.add_middleware(

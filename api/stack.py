@@ -45,6 +45,8 @@ class Child:
     process: subprocess.Popen[bytes]
     log_path: Path
     log_file: IO[bytes]
+    command: list[str] = field(default_factory=list)  # what `restart` runs again
+    signs_tokens: bool = False
 
 
 @dataclass
@@ -92,6 +94,18 @@ class Stack:
         return env
 
     def _spawn(self, name: str, command: list[str], *, signs_tokens: bool = False) -> Child:
+        child = self._launch(name, command, signs_tokens=signs_tokens)
+        self.children.append(child)
+        return child
+
+    def restart(self, child: Child) -> Child:
+        """Start a dead child again with its own command, in its place (stop order unchanged)."""
+        child.log_file.close()
+        again = self._launch(child.name, child.command, signs_tokens=child.signs_tokens)
+        self.children[self.children.index(child)] = again
+        return again
+
+    def _launch(self, name: str, command: list[str], *, signs_tokens: bool) -> Child:
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{name}.log"
@@ -105,9 +119,14 @@ class Stack:
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
-        child = Child(name=name, process=process, log_path=log_path, log_file=log_file)
-        self.children.append(child)
-        return child
+        return Child(
+            name=name,
+            process=process,
+            log_path=log_path,
+            log_file=log_file,
+            command=command,
+            signs_tokens=signs_tokens,
+        )
 
     def _wait(self, child: Child | None, what: str, ready: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -238,6 +257,19 @@ class Stack:
                 "--port",
                 str(self.settings.api_port),
                 "--no-access-log",
+                "--no-proxy-headers",  # the app reads X-Forwarded-For itself, from COMMONS_TRUSTED_PROXIES only
+                # h11 (pure Python, in the base install) so the header bound below applies; a request line plus
+                # headers over 16 KiB is refused 400. Past limit-concurrency open connections or requests, new
+                # requests get 503 at once; an idle kept-alive connection closes after timeout-keep-alive.
+                # Bodies are bounded and timed by api/body_limits.py.
+                "--http",
+                "h11",
+                "--h11-max-incomplete-event-size",
+                str(16 * 1024),
+                "--limit-concurrency",
+                str(self.settings.api_max_connections),
+                "--timeout-keep-alive",
+                str(self.settings.api_keep_alive_seconds),
             ],
             signs_tokens=True,
         )

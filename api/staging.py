@@ -1,14 +1,27 @@
-"""Receive uploaded files into temporary files, hashing as they stream and enforcing size limits."""
+"""Receive uploaded files into temporary files, hashing as they stream and enforcing size limits.
+
+Many-file photo uploads (`stage_images`, then `store_images`) take the memory of one photo whatever their
+number: each photo is read, validated and dropped before the next is read; it waits for the others in its
+upload's temporary file (the multipart parser's, on disk past 64 KiB: see `api/body_limits.py`), and is read
+back from there, one at a time, when it is stored. Every photo is still checked before any is stored.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import UploadFile
+from fastapi.concurrency import run_in_threadpool
+from sqlmodel import Session
 
 from commons.errors import InvalidInput, TooLarge
+from commons.image_io import ImageInfo
+from commons.store import ObjectStore
+from registry import datasets as rows
+from registry.models import Dataset, DatasetItem
 from registry.versions import StagedFile
 
 CHUNK = 1024 * 1024
@@ -39,3 +52,44 @@ async def stage(upload: UploadFile, *, folder: Path, limit: int) -> StagedFile:
             digest.update(chunk)
             handle.write(chunk)
     return StagedFile(name=name, path=path, size=size, sha256=digest.hexdigest())
+
+
+@dataclass(frozen=True)
+class StagedImage:
+    """A photo that passed validation; its bytes stay in its upload's temporary file until it is stored."""
+
+    upload: UploadFile
+    name: str
+    size: int
+    sha256: str
+    info: ImageInfo
+
+    def load(self) -> rows.ItemImage:
+        """The photo's bytes, read back (blocking: call it on a worker thread)."""
+        self.upload.file.seek(0)
+        data = self.upload.file.read()
+        if len(data) != self.size:  # the temporary file is ours alone; a change would be a bug, not bad input
+            raise RuntimeError(f"{self.name} changed in its temporary file ({len(data)} bytes, not {self.size})")
+        return rows.ItemImage(name=self.name, data=data, sha256=self.sha256, info=self.info)
+
+
+async def stage_images(files: list[UploadFile], *, limit: int, max_pixels: int) -> list[StagedImage]:
+    """Validate every photo, one at a time (each read, decoded and dropped before the next is read)."""
+    staged = []
+    for upload in files:
+        name = (upload.filename or "upload").rsplit("/", 1)[-1][:255] or "upload"
+        data = await read_limited(upload, limit=limit)
+        image = await run_in_threadpool(rows.validate_image, data, name=name, max_pixels=max_pixels)
+        staged.append(StagedImage(upload=upload, name=name, size=len(data), sha256=image.sha256, info=image.info))
+        del data, image
+    return staged
+
+
+def store_images(
+    session: Session, *, store: ObjectStore, dataset: Dataset, images: list[StagedImage], label: str | None
+) -> list[DatasetItem]:
+    """Store the staged photos one at a time (blocking: call it on a worker thread); see `rows.add_items`."""
+    added: list[DatasetItem] = []
+    for image in images:
+        added += rows.add_items(session, store=store, dataset=dataset, images=[image.load()], label=label)
+    return added

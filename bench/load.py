@@ -13,7 +13,15 @@ run, or a `run-task-warm-<id>` task run on the warm lane), one manifest.
 Bounded: it stops after `--duration` s of reads and at most `--task-timeout` s of waiting for the tasks.
 `--postgres` runs the registry on a scratch database of the PostgreSQL at 127.0.0.1:5432 (dropped after).
 
+`--attack` measures slow request bodies instead (no tasks): `--clients` (50) readers, each reading the
+resource list and the Explore page in turn about once a second, for `--duration` s on their own (after 5 s
+not counted), then for `--duration` s more while `--attackers` (24, as many as the API's in-flight slots)
+unauthenticated clients each send a request body one byte every `--trickle` (2) seconds, reconnecting
+whenever the API cuts them off. Prints the readers' p50/p99 in both windows and their ratio, errors, and
+what the attackers got back.
+
 Usage: .venv/bin/python bench/load.py [--clients 200] [--submissions 50] [--duration 30] [--postgres]
+       .venv/bin/python bench/load.py --attack [--clients 50] [--attackers 24] [--duration 20]
 """
 
 from __future__ import annotations
@@ -73,28 +81,32 @@ def scratch_postgres() -> Iterator[str]:
 async def reader(
     base_url: str,
     headers: dict[str, str],
-    task_id: str,
+    routes: list[tuple[str, str]],
+    deadline: float,
+    interval: float,
+    samples: dict[str, list[float]],
+    timeout: float = 60,
+) -> Counter[str]:
+    """One client with its own connection (as a browser tab has): a client shared by all readers spends its
+    CPU scanning one big connection pool and measures itself, not the API. `routes`: (label, url) read in turn."""
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, limits=httpx.Limits(max_connections=1), timeout=timeout
+    ) as http:
+        return await _read_in_turn(http, routes, deadline, interval, samples)
+
+
+async def _read_in_turn(
+    http: httpx.AsyncClient,
+    routes: list[tuple[str, str]],
     deadline: float,
     interval: float,
     samples: dict[str, list[float]],
 ) -> Counter[str]:
-    """One client with its own connection (as a browser tab has): a client shared by all readers spends its
-    CPU scanning one big connection pool and measures itself, not the API."""
-    async with httpx.AsyncClient(
-        base_url=base_url, headers=headers, limits=httpx.Limits(max_connections=1), timeout=60
-    ) as http:
-        return await _read_in_turn(http, task_id, deadline, interval, samples)
-
-
-async def _read_in_turn(
-    http: httpx.AsyncClient, task_id: str, deadline: float, interval: float, samples: dict[str, list[float]]
-) -> Counter[str]:
     errors: Counter[str] = Counter()
     await asyncio.sleep(random.uniform(0, interval))  # spread the clients over the first interval
-    turn = random.randrange(2)
+    turn = random.randrange(len(routes))
     while time.monotonic() < deadline:
-        route = "/tasks/{id}" if turn % 2 == 0 else "/resources"
-        url = f"/tasks/{task_id}" if turn % 2 == 0 else "/resources"
+        route, url = routes[turn % len(routes)]
         turn += 1
         started = time.perf_counter()
         try:
@@ -133,8 +145,9 @@ async def run_load(
     async with httpx.AsyncClient(base_url=api, headers=headers, limits=limits, timeout=60) as http:
         samples: dict[str, list[float]] = defaultdict(list)
         deadline = time.monotonic() + args.duration
+        routes = [("/tasks/{id}", f"/tasks/{seed_task}"), ("/resources", "/resources")]
         readers = [
-            asyncio.create_task(reader(api, headers, seed_task, deadline, args.interval, samples))
+            asyncio.create_task(reader(api, headers, routes, deadline, args.interval, samples))
             for _ in range(args.clients)
         ]
         submitted_at = time.monotonic()
@@ -203,17 +216,25 @@ def runs_per_task(prefect_api_url: str, task_ids: list[str]) -> tuple[Counter[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=None, help="readers (200; --attack: 50)")
     parser.add_argument("--submissions", type=int, default=50)
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds of reads")
+    parser.add_argument("--duration", type=float, default=None, help="seconds of reads (30; --attack: 20 a window)")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between one client's reads")
     parser.add_argument("--task-timeout", type=float, default=900.0)
     parser.add_argument("--postgres", action="store_true", help="registry on a scratch PostgreSQL database")
     parser.add_argument("--keep-logs", type=Path, default=None, help="copy the servers' logs to this folder")
+    parser.add_argument("--attack", action="store_true", help="readers alone, then with slow-body clients")
+    parser.add_argument("--attackers", type=int, default=24, help="--attack: slow-body clients")
+    parser.add_argument("--trickle", type=float, default=2.0, help="--attack: seconds between an attacker's bytes")
     args = parser.parse_args()
-    for name in ("clients", "submissions", "duration", "interval", "task_timeout"):
+    args.clients = args.clients or (50 if args.attack else 200)
+    args.duration = args.duration or (20.0 if args.attack else 30.0)
+    for name in ("clients", "submissions", "duration", "interval", "task_timeout", "attackers", "trickle"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
+    if args.attack:
+        attack_main(args)
+        return
 
     with tempfile.TemporaryDirectory(prefix="commons-load-") as folder, contextmanager_or_none(args.postgres) as db:
         root = Path(folder)
@@ -225,6 +246,7 @@ def main() -> None:
             prefect_port=free_port_block(1),
             api_port=free_port_block(1),
             database_url=db,
+            max_active_tasks=100_000,  # the bench's one user submits every task at once (COMMONS_MAX_ACTIVE_TASKS)
         )
         stack = Stack(settings)
         try:
@@ -287,6 +309,117 @@ def main() -> None:
         f"  exactly once: {len(once)}/{len(result['task_ids'])} tasks were worked by exactly one run "
         f"({refused} second deliveries refused by the claim); {manifests} manifests"
     )
+
+
+ATTACK_BODY_BYTES = 100_000
+WARM_UP_SECONDS = 5.0  # the readers' first requests (connections, caches) are not counted
+ATTACK_LEAD_SECONDS = 3.0  # the attackers connect and start trickling before the readers' window opens
+
+
+async def slow_body_client(host: str, port: int, deadline: float, trickle: float, outcomes: Counter[str]) -> None:
+    """One unauthenticated client sending a JSON body one byte every `trickle` s until the API answers or closes
+    the connection; it then reconnects and starts again, until `deadline`."""
+    head = (
+        f"POST /api/v1/tasks HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {ATTACK_BODY_BYTES}\r\n\r\n"
+    ).encode()
+    while time.monotonic() < deadline:
+        writer: asyncio.StreamWriter | None = None
+        try:
+            answers, writer = await asyncio.open_connection(host, port)
+            writer.write(head)
+            await writer.drain()
+            outcome = "still sending at the end"
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    line = await asyncio.wait_for(answers.readline(), timeout=min(trickle, left))
+                except TimeoutError:
+                    writer.write(b" ")
+                    await writer.drain()
+                    continue
+                outcome = f"answered {line.split()[1].decode()}" if line else "closed by the API"
+                break
+            outcomes[outcome] += 1
+        except OSError as error:
+            outcomes[type(error).__name__] += 1
+            await asyncio.sleep(0.5)
+        finally:
+            if writer is not None:
+                writer.close()
+
+
+async def read_window(
+    args: argparse.Namespace, settings: Settings, token: str, attackers: int, duration: float
+) -> tuple[dict[str, list[float]], Counter[str], Counter[str]]:
+    """`args.clients` readers for `duration` s, with `attackers` slow-body clients connected throughout."""
+    outcomes: Counter[str] = Counter()
+    lead = ATTACK_LEAD_SECONDS if attackers else 0.0
+    until = time.monotonic() + lead + duration
+    slow = [
+        asyncio.create_task(slow_body_client(settings.host, settings.api_port, until, args.trickle, outcomes))
+        for _ in range(attackers)
+    ]
+    await asyncio.sleep(lead)
+    samples: dict[str, list[float]] = defaultdict(list)
+    routes = [("/api/v1/resources", "/api/v1/resources"), ("/explore (page)", "/explore")]
+    deadline = time.monotonic() + duration
+    headers = {"Authorization": f"Bearer {token}"}
+    errors: Counter[str] = Counter()
+    readers = [
+        reader(settings.api_url, headers, routes, deadline, args.interval, samples, timeout=10)
+        for _ in range(args.clients)
+    ]
+    for counts in await asyncio.gather(*readers):
+        errors.update(counts)
+    await asyncio.gather(*slow)
+    return samples, errors, outcomes
+
+
+def attack_main(args: argparse.Namespace) -> None:
+    """Readers alone, then with slow-body clients, on one embedded stack; prints both and their ratio."""
+    with tempfile.TemporaryDirectory(prefix="commons-attack-") as folder:
+        settings = Settings(
+            data_dir=Path(folder) / "stack",
+            s3_port=free_port_block(),
+            prefect_port=free_port_block(1),
+            api_port=free_port_block(1),
+        )
+        stack = Stack(settings)
+        try:
+            stack.start(progress=lambda line: print(f"· {line}", flush=True))
+            client = CommonsClient(settings.api_url, timeout=60)
+            client.sign_up("load", "benchmark password")
+            token = client.sign_in("load", "benchmark password")
+            for index in range(20):  # a list worth reading
+                client.create_resource(
+                    name=f"attack-{index}", kind="segmenter.sam", title=f"Model {index}", visibility="public"
+                )
+            client.close()
+            asyncio.run(read_window(args, settings, token, attackers=0, duration=WARM_UP_SECONDS))  # not counted
+            quiet = asyncio.run(read_window(args, settings, token, attackers=0, duration=args.duration))
+            attacked = asyncio.run(read_window(args, settings, token, attackers=args.attackers, duration=args.duration))
+        finally:
+            stack.stop()
+
+    print(
+        f"\n{args.clients} readers (one request per ~{args.interval:g} s each, the resource list and the Explore "
+        f"page in turn), {args.duration:g} s alone, then {args.duration:g} s with {args.attackers} unauthenticated "
+        f"clients sending a body one byte every {args.trickle:g} s (API in-flight slots: "
+        f"{settings.api_max_in_flight}; body timeout {settings.body_timeout_seconds:g} s)"
+    )
+    figures = {}
+    for label, (samples, errors, outcomes) in (("alone", quiet), ("under attack", attacked)):
+        reads = [value for values in samples.values() for value in values]
+        figures[label] = (percentile(reads, 0.5), percentile(reads, 0.99))
+        print(
+            f"  {label:<13} n={len(reads):5d}  p50 {figures[label][0] * 1000:7.1f} ms  "
+            f"p99 {figures[label][1] * 1000:7.1f} ms  max {max(reads, default=float('nan')) * 1000:7.1f} ms  "
+            f"errors {sum(errors.values())} {dict(errors) or ''}"
+        )
+        if outcomes:
+            print(f"  {'':<13} attackers' connections: {dict(outcomes)}")
+    (quiet50, quiet99), (attack50, attack99) = figures["alone"], figures["under attack"]
+    print(f"  ratio (under attack / alone): p50 ×{attack50 / quiet50:.2f}, p99 ×{attack99 / quiet99:.2f}")
 
 
 @contextmanager

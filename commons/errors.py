@@ -61,3 +61,16 @@ class ServiceUnavailable(CommonsError):
 
 class DeviceTooSmall(CommonsError):
     """The worker's accelerator cannot hold what the version declared it needs."""
+
+
+class StorageQuotaExceeded(TooLarge):
+    """What the caller stores would take them over their storage quota (413, like any upload too large)."""
+
+
+class TaskQuotaExceeded(CommonsError):
+    """The caller already has as many tasks pending or running as their quota allows; `retry_after` says
+    when to try again (429 with Retry-After: the quota frees itself as tasks end)."""
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after

@@ -3,12 +3,23 @@
 Only PNG, JPEG, TIFF, BMP and WEBP are opened (Pillow is never asked to try its other plugins).
 The pixel count is checked from the header before any pixel data is decoded, and decoding is
 forced to the end so that truncated files are refused instead of being padded with grey.
+
+Decoding costs memory in proportion to pixels, not to file size (a 5 KB 1-bit PNG of 40 megapixels
+is 160 MB as RGBA inside Pillow), so: upload validation (`image_info`) decodes in the file's own mode
+(1 byte a pixel for 1-bit, grey and palette images) and JPEGs at 1/8 scale (libjpeg still reads every
+byte, so damage is still found) instead of converting to RGB; and at most
+`COMMONS_MAX_CONCURRENT_DECODES` decodes run at once in a process (the others wait), so concurrent
+uploads cannot multiply the peak. Pillow's own `Image.MAX_IMAGE_PIXELS` is set to
+`COMMONS_MAX_IMAGE_PIXELS` on first use.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
@@ -16,12 +27,17 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from commons.errors import InvalidImage, InvalidInput
+from commons.settings import get_settings
 
 ALLOWED_FORMATS: Final[tuple[str, ...]] = ("PNG", "JPEG", "TIFF", "BMP", "WEBP")
 _ALLOWED_TEXT: Final[str] = "PNG, JPEG, TIFF, BMP or WEBP"
 # Mode families that carry transparency; they are composited over white before dropping alpha.
 _ALPHA_MODES: Final[frozenset[str]] = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _DECODE_ERRORS: Final = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError)
+_SWAPPED_ORIENTATIONS: Final[frozenset[int]] = frozenset({5, 6, 7, 8})  # EXIF orientations that turn 90°
+_JPEG_DRAFT_SCALE: Final[int] = 8
+_slots_lock = threading.Lock()
+_slots: threading.BoundedSemaphore | None = None
 
 
 @dataclass(frozen=True)
@@ -41,14 +57,55 @@ def decode_image(data: bytes, *, name: str, max_pixels: int) -> np.ndarray:
     applied, grey/palette images expanded and transparent images composited over white.
     Raises InvalidImage for empty, unknown, truncated or too-large (in pixels) files.
     """
-    return _decode(data, name=name, max_pixels=max_pixels)[0]
+    with _opened(data, name=name, max_pixels=max_pixels) as (opened, fmt), decode_slot():
+        _load(opened, name=name, fmt=fmt)
+        return _to_rgb(ImageOps.exif_transpose(opened))
 
 
 def image_info(data: bytes, *, name: str, max_pixels: int) -> ImageInfo:
-    """Fully decode the photo (so that every check of decode_image applies) and describe it."""
-    array, fmt = _decode(data, name=name, max_pixels=max_pixels)
-    height, width = array.shape[:2]
+    """Decode the whole photo in its own mode (JPEG at 1/8 scale) and describe it.
+
+    Every file decode_image would refuse is refused (empty, unknown, truncated, too many pixels), without
+    the RGB expansion: a 1-bit or palette photo costs 1 byte a pixel, a JPEG 1/64 of its pixels.
+    """
+    with _opened(data, name=name, max_pixels=max_pixels) as (opened, fmt):
+        width, height = opened.size
+        with decode_slot():
+            if fmt == "JPEG":
+                opened.draft(None, (max(1, width // _JPEG_DRAFT_SCALE), max(1, height // _JPEG_DRAFT_SCALE)))
+            _load(opened, name=name, fmt=fmt)
+        try:
+            orientation = opened.getexif().get(0x0112)
+        except _DECODE_ERRORS:  # unreadable EXIF: exif_transpose would leave the photo as it is
+            orientation = None
+    if orientation in _SWAPPED_ORIENTATIONS:
+        width, height = height, width
     return ImageInfo(format=fmt, width=width, height=height, content_type=Image.MIME[fmt])
+
+
+def header_pixels(data: bytes, *, name: str, max_pixels: int) -> int:
+    """width × height from the header alone (nothing decoded); InvalidImage as decode_image for bad headers."""
+    with _opened(data, name=name, max_pixels=max_pixels) as (opened, _fmt):
+        width, height = opened.size
+    return width * height
+
+
+@contextmanager
+def decode_slot() -> Iterator[None]:
+    """Hold one of the process's `max_concurrent_decodes` decode slots (waiting for one if all are taken)."""
+    slots = _decode_slots()
+    with slots:
+        yield
+
+
+def _decode_slots() -> threading.BoundedSemaphore:
+    global _slots  # one semaphore per process, sized from the settings on first use
+    with _slots_lock:
+        if _slots is None:
+            settings = get_settings()
+            _slots = threading.BoundedSemaphore(settings.max_concurrent_decodes)
+            Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
+        return _slots
 
 
 def check_rgb_array(array: object, *, name: str = "image") -> None:
@@ -88,13 +145,17 @@ def encode_png(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _decode(data: bytes, *, name: str, max_pixels: int) -> tuple[np.ndarray, str]:
+@contextmanager
+def _opened(data: bytes, *, name: str, max_pixels: int) -> Iterator[tuple[Image.Image, str]]:
+    """The photo opened (header read, pixel count checked, nothing decoded) and its format; every Pillow
+    failure inside the block becomes an InvalidImage naming `name`."""
     if max_pixels < 1:
         raise InvalidInput(f"max_pixels must be ≥ 1 (got {max_pixels})", field="max_pixels")
     if len(data) == 0:
         raise InvalidImage(f"{name} is empty (0 bytes); upload a PNG or JPEG photo", field=name)
     if ImageFile.LOAD_TRUNCATED_IMAGES:
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is set; truncated uploads would pass")
+    _decode_slots()  # Image.MAX_IMAGE_PIXELS follows the settings before the first open
     try:
         with warnings.catch_warnings():
             # Pillow's own bomb warning becomes an error. catch_warnings is process-wide in Python 3.11, so
@@ -105,18 +166,11 @@ def _decode(data: bytes, *, name: str, max_pixels: int) -> tuple[np.ndarray, str
                 # Multi-picture JPEGs (many phone cameras) open as "MPO": report them as the JPEGs they are.
                 fmt = "JPEG" if opened.format == "MPO" else str(opened.format)
                 _check_pixels(opened.size, name=name, max_pixels=max_pixels)
-                try:
-                    opened.load()
-                except _DECODE_ERRORS as exc:
-                    raise InvalidImage(
-                        f"{name} is truncated or corrupt ({fmt}: {exc}); re-export or re-upload the file",
-                        field=name,
-                    ) from exc
-                oriented = ImageOps.exif_transpose(opened)
-                rgb = _to_rgb(oriented)
+                yield opened, fmt
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
         raise InvalidImage(
-            f"{name} has too many pixels to decode safely ({exc}); the limit is {max_pixels} pixels, resize the photo",
+            f"{name} has too many pixels to decode safely ({exc}); the limit is {limit} pixels, resize the photo",
             field=name,
         ) from exc
     except UnidentifiedImageError as exc:
@@ -124,14 +178,24 @@ def _decode(data: bytes, *, name: str, max_pixels: int) -> tuple[np.ndarray, str
             f"{name} is not a {_ALLOWED_TEXT} image; convert it to PNG or JPEG and upload again",
             field=name,
         ) from exc
-    except InvalidImage:
+    except InvalidInput:
         raise
     except _DECODE_ERRORS as exc:
         raise InvalidImage(
             f"{name} could not be decoded ({exc}); re-export it as PNG or JPEG and upload again",
             field=name,
         ) from exc
-    return rgb, fmt
+
+
+def _load(opened: Image.Image, *, name: str, fmt: str) -> None:
+    """Decode every pixel in the file's own mode: a truncated or corrupt file raises InvalidImage."""
+    try:
+        opened.load()
+    except _DECODE_ERRORS as exc:
+        raise InvalidImage(
+            f"{name} is truncated or corrupt ({fmt}: {exc}); re-export or re-upload the file",
+            field=name,
+        ) from exc
 
 
 def _check_pixels(size: tuple[int, int], *, name: str, max_pixels: int) -> None:

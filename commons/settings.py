@@ -40,6 +40,38 @@ class Settings(BaseSettings):
         "database. Keep it below the thread pool (40) and the database pool (SQLite 60, PostgreSQL 40 per "
         "process; PostgreSQL's max_connections must cover every replica's pool plus the workers).",
     )
+    api_max_connections: int = Field(
+        default=1000,
+        ge=16,
+        le=100_000,
+        description="Connections (and requests) one API process holds at once (uvicorn --limit-concurrency); past "
+        "it new requests get 503 at once. Bounds sockets, file descriptors and spooled bodies per process.",
+    )
+    api_keep_alive_seconds: int = Field(
+        default=5, ge=1, le=300, description="An idle kept-alive connection is closed after this many seconds."
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body of a route without a limit of its own (JSON, forms); a larger one is "
+        "answered 413 before it is read. Upload routes use max_upload_bytes, max_weights_bytes, max_zip_bytes.",
+    )
+    body_spool_bytes: int = Field(
+        default=1024 * 1024,
+        ge=0,
+        description="Request bodies are received before the request takes an in-flight slot: in memory up to "
+        "this size, in a temporary file past it.",
+    )
+    body_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Every request body may take this long to arrive, plus one second per body_min_bytes_per_second "
+        "bytes; a slower one is answered 408 and its connection closed.",
+    )
+    body_min_bytes_per_second: int = Field(
+        default=16 * 1024, ge=1, description="Average rate a request body must keep up past body_timeout_seconds."
+    )
 
     database_url: str | None = Field(
         default=None, repr=False, description="SQLAlchemy URL; empty = SQLite file in data_dir (embedded)."
@@ -93,12 +125,46 @@ class Settings(BaseSettings):
     max_zip_ratio: float = Field(
         default=100.0, gt=1, description="Highest uncompressed/compressed ratio of a zip import, per entry and overall."
     )
+    max_import_pixels: int = Field(
+        default=2_000_000_000, ge=1, description="Pixels one zip import may decode in all (distinct images only)."
+    )
+    max_import_seconds: float = Field(
+        default=120.0, gt=0, description="Seconds one zip import may spend reading and decoding its images."
+    )
+    max_concurrent_decodes: int = Field(
+        default=2, ge=1, le=64, description="Photos one process decodes at once; the others wait their turn."
+    )
+    max_weights_entries: int = Field(
+        default=10_000, ge=1, description="Most entries in a .pth/.pt (zip) weights file: one per tensor storage."
+    )
+    max_legacy_weights_bytes: int = Field(
+        default=1024 * 1024, ge=0, description="Largest .pth/.pt in torch's legacy (non-zip) format accepted."
+    )
+    max_weights_header_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=8, description="Largest safetensors JSON header (tensor names, shapes, offsets)."
+    )
 
     sign_in_rate_limit: str = Field(
         default="10/minute", description="Sign-in attempts per client address, e.g. '10/minute;100/hour'."
     )
     sign_up_rate_limit: str = Field(default="5/minute;50/day", description="Sign-ups per client address.")
     token_rate_limit: str = Field(default="20/hour", description="API tokens a user may create.")
+    grant_rate_limit: str = Field(
+        default="30/minute;300/day", description="Grants a user may try to create (each names a user or group)."
+    )
+    access_request_rate_limit: str = Field(
+        default="10/minute;100/day", description="Access requests a user may try to make."
+    )
+    min_password_score: int = Field(
+        default=3, ge=0, le=4, description="Least zxcvbn strength score (0-4) a new password must reach."
+    )
+    api_token_default_days: int = Field(
+        default=90, ge=1, le=365, description="Lifetime of an API token made without expires_in_days."
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed; empty = none.",
+    )
     rate_limit_storage: str = Field(
         default="memory://", description="Where rate-limit counters live (a `limits` storage URI, e.g. redis://…)."
     )
@@ -150,6 +216,52 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     stale_after_seconds: float = Field(default=60.0, gt=0, description="A running task silent this long fails.")
     reaper_interval_seconds: float = Field(default=2.0, gt=0)
+
+    # Cost bounds, time limits and quotas (api.kinds, resources.cost, api.reaper, registry.quotas).
+    warm_lane_activation_bytes: int = Field(
+        default=4 * 1024**3,
+        ge=1,
+        description="Estimated peak activation memory a task may need on the warm lane (shared long-lived workers).",
+    )
+    batch_lane_activation_bytes: int = Field(
+        default=24 * 1024**3, ge=1, description="Estimated peak activation memory a task may need on the batch lane."
+    )
+    sam_max_work_per_photo: float = Field(
+        default=150_000,
+        gt=0,
+        description="SAM automatic masks: most estimated point passes per photo (points x crops, by crop size).",
+    )
+    task_time_limit_infer: float = Field(default=600, gt=0, description="Seconds an infer task may run.")
+    task_time_limit_inspect: float = Field(default=600, gt=0, description="Seconds an inspect task may run.")
+    task_time_limit_edit: float = Field(default=600, gt=0, description="Seconds an edit task may run.")
+    task_time_limit_evaluate: float = Field(default=3600, gt=0, description="Seconds an evaluate task may run.")
+    task_time_limit_export: float = Field(default=3600, gt=0, description="Seconds an export task may run.")
+    task_time_limit_augment: float = Field(default=3600, gt=0, description="Seconds an augment task may run.")
+    task_time_limit_train: float = Field(default=7200, gt=0, description="Seconds a train task may run.")
+    max_active_tasks: int = Field(default=10, ge=1, description="Tasks one user may have pending or running at once.")
+    admin_max_active_tasks: int = Field(default=100, ge=1, description="The same for an admin.")
+    max_storage_bytes: int = Field(
+        default=10 * 1024**3, ge=1, description="Bytes of uploads, dataset photos and version files one user may own."
+    )
+    admin_max_storage_bytes: int = Field(default=1024**4, ge=1, description="The same for an admin.")
+    task_resubmit_attempts: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Times the reaper resubmits a task whose Prefect run crashed before the task started.",
+    )
+    restart_delay_seconds: float = Field(
+        default=1.0, gt=0, le=600, description="`commons up`: wait before restarting a child that died (doubles)."
+    )
+    restart_max_delay_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="`commons up`: the longest wait before restarting a child."
+    )
+    restart_limit: int = Field(
+        default=5, ge=1, le=1000, description="`commons up` gives up on a child that died this often in the window."
+    )
+    restart_window_seconds: float = Field(
+        default=60.0, gt=0, le=86400, description="`commons up`: the window restart_limit counts deaths in."
+    )
 
     # False when a production process started without COMMONS_SECRET_KEY (a worker): see check_signing_key.
     _secret_key_given: bool = PrivateAttr(default=True)

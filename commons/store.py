@@ -136,6 +136,11 @@ class keys:
         return f"resources/{resource_id}/{version}/{file_name}"
 
     @staticmethod
+    def version_blob(resource_id: str, sha256: str, file_name: str) -> str:
+        """A version file by content (stored before its version's row exists; see registry/versions.py)."""
+        return f"resources/{resource_id}/sha256/{sha256}/{file_name}"
+
+    @staticmethod
     def upload(upload_id: str) -> str:
         return f"uploads/{upload_id}"
 

@@ -19,6 +19,7 @@ from registry.dataset_permissions import dataset_for
 from registry.dataset_snapshots import load_snapshot
 from registry.models import Dataset, Resource, ResourceVersion, Upload, User
 from registry.permissions import require
+from registry.versions import file_key
 
 SAFE_STEM = re.compile(r"[^A-Za-z0-9_-]+")
 DATASET_KIND = "dataset"  # `Prepared.kind` of a task on a dataset alone (no resource version)
@@ -137,7 +138,7 @@ def prepare(*, settings: Settings, store: ObjectStore, task_id: str, device: str
     weights = {
         f["name"]: cache.fetch(
             store=store,
-            key=keys.version_file(resource_info["id"], resource_info["version"], f["name"]),
+            key=file_key(resource_info["id"], resource_info["version"], f),
             name=f["name"],
             sha256=f["sha256"],
             size=f["size"],

@@ -4,18 +4,50 @@ steps in-process, with Python, torch and the project's code already imported (DE
 Start one with `python -m flows.warm_lane` (`commons up` does); submit with `run_task_warm.delay(task_id)`.
 A warm worker keeps recently used models loaded (flows/model_cache.py), so a task on a version it has
 served before pays no model load.
+
+While it runs a task, a warm worker keeps a claim file `<data_dir>/warm-claims/<pid>/<task_id>`: when the
+process is killed (SIGKILL by the OOM killer leaves it no last word), `commons up` fails exactly the tasks it
+held, with the reason, and restarts it (api/warm_recovery.py).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import State
 
 from commons.logging import task_context
+from commons.settings import Settings, get_settings
 from flows.run_task import INLINE_STEPS, execute
+
+CLAIMS_FOLDER = "warm-claims"
+
+
+def claim_folder(settings: Settings, pid: int) -> Path:
+    """Where the warm worker with process id `pid` lists the tasks it is running (one empty file each)."""
+    return settings.data_dir.resolve() / CLAIMS_FOLDER / str(pid)
+
+
+@contextmanager
+def claimed(task_id: str) -> Iterator[None]:
+    """List the task under this process's claim folder while it runs here."""
+    if not task_id.isalnum():  # ids are hex; never a path
+        raise ValueError(f"not a task id: {task_id!r}")
+    folder = claim_folder(get_settings(), os.getpid())
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / task_id
+    marker.touch()
+    try:
+        yield
+    finally:
+        marker.unlink(missing_ok=True)
 
 
 @task(
@@ -31,7 +63,7 @@ def run_task_warm(task_id: str) -> str | State | None:
     the steps are plain calls, so a warm task pays for no flow run or step task runs."""
     from prefect.runtime import task_run
 
-    with task_context(task_id):  # every log record of this run carries the task id
+    with task_context(task_id), claimed(task_id):  # every log record of this run carries the task id
         return execute(task_id, steps=INLINE_STEPS, task_run_id=str(task_run.id))
 
 
@@ -56,6 +88,7 @@ def serve(*, limit: int, model_cache_bytes: int) -> None:
     # Prefect logs a background task run's final "Finished in state" line after its run context has closed,
     # and warns that it cannot ship it; the task's own lines (flows.run_task.execute) are shipped.
     warnings.filterwarnings("ignore", message=r".*attempted to send logs to the API without a flow run id")
+    shutil.rmtree(claim_folder(get_settings(), os.getpid()), ignore_errors=True)  # a reused pid's leftovers
     warm_up()
     model_cache.enable(max_bytes=model_cache_bytes)
     serve_tasks(run_task_warm, limit=limit)
@@ -63,7 +96,6 @@ def serve(*, limit: int, model_cache_bytes: int) -> None:
 
 if __name__ == "__main__":
     from commons.logging import configure_logging
-    from commons.settings import get_settings
 
     configure_logging(get_settings())
     serve(limit=get_settings().warm_worker_limit, model_cache_bytes=get_settings().warm_model_cache_bytes)

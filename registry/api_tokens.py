@@ -1,7 +1,8 @@
 """Named API tokens for scripts: `mc_` + 43 random URL-safe characters, shown once, stored as sha256.
 
 Unlike the short-lived sign-in tokens (JWT), each of these can be listed and revoked on its own, and may
-live longer (up to `MAX_DAYS`, or until revoked when created without an expiry).
+live longer: every one expires, after at most `MAX_DAYS` (rows made before expiries were required may have none).
+Only a signed-in session makes them (api/routes/users.py): a leaked token cannot mint itself successors.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
-from commons.errors import Conflict, NotFound, Unauthorized
+from commons.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from registry.clock import as_utc, utcnow
 from registry.models import ApiToken, User
+from registry.users import DISABLED
 
 PREFIX = "mc_"
 MAX_DAYS = 365
@@ -29,8 +31,10 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, *, user: User, name: str, expires_in_days: int | None) -> tuple[ApiToken, str]:
+def create_token(session: Session, *, user: User, name: str, expires_in_days: int) -> tuple[ApiToken, str]:
     """Store a new token for `user`; returns the row and the token itself (the only time it is known)."""
+    if not 1 <= expires_in_days <= MAX_DAYS:
+        raise InvalidInput(f"expires_in_days must be 1 to {MAX_DAYS}", field="expires_in_days")
     active = [row for row in list_tokens(session, user=user) if row.revoked_at is None]
     if len(active) >= MAX_TOKENS_PER_USER:
         raise Conflict(f"you have {len(active)} active tokens, the most allowed; revoke some first")
@@ -42,7 +46,7 @@ def create_token(session: Session, *, user: User, name: str, expires_in_days: in
         token_hash=_digest(plain),
         prefix=plain[: len(PREFIX) + 6],
         created_at=now,
-        expires_at=now + timedelta(days=expires_in_days) if expires_in_days is not None else None,
+        expires_at=now + timedelta(days=expires_in_days),
     )
     session.add(row)
     session.flush()
@@ -66,7 +70,8 @@ def revoke_token(session: Session, *, user: User, token_id: str) -> ApiToken:
 
 
 def user_for_api_token(session: Session, token: str) -> User:
-    """The token's user; Unauthorized for an unknown, revoked or expired token (and the last use is stamped)."""
+    """The token's user; Unauthorized for an unknown, revoked or expired token, Forbidden for a disabled account
+    (and the last use is stamped)."""
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
     if row is None:
         raise Unauthorized(
@@ -80,6 +85,8 @@ def user_for_api_token(session: Session, token: str) -> User:
     user = session.get(User, row.user_id)
     if user is None:
         raise Unauthorized("the token's user no longer exists")
+    if user.disabled:
+        raise Forbidden(DISABLED)
     row.last_used_at = utcnow()
     session.add(row)
     return user

@@ -2,12 +2,15 @@
 
 An import is checked completely before anything is stored: entry names, entry count, declared sizes and
 compression ratios from the headers, then every entry is inflated with its bytes counted (headers are not
-trusted) and decoded as an image. Only then are classes created and items stored.
+trusted), hashed, and each distinct content decoded as an image once (twenty copies of one photo cost one
+decode), within a budget of pixels decoded and of seconds spent. Only then are classes created and items
+stored, so a refused import leaves the dataset as it was.
 """
 
 from __future__ import annotations
 
 import re
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -17,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from commons.errors import InvalidInput, TooLarge
 from commons.hashing import sha256_bytes
-from commons.image_io import ImageInfo, image_info
+from commons.image_io import ImageInfo, header_pixels, image_info
 from commons.store import ObjectStore
 from registry.dataset_schemas import UNLABELLED_FOLDER, check_class_name
 from registry.datasets import ItemImage, add_item, class_names, count_items, ensure_class, item_key, live_item
@@ -35,6 +38,8 @@ class ZipLimits:
     max_entries: int
     max_ratio: float  # uncompressed / compressed, per entry and overall
     max_entry_bytes: int  # one image
+    max_pixels: int = 2_000_000_000  # decoded in all, distinct images only
+    max_seconds: float = 120.0  # reading and decoding the entries
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ class ImportOutcome:
 def open_archive(source: IO[bytes]) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as error:
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError, OSError) as error:
         raise InvalidInput(
             f"the upload is not a readable zip archive ({error}); send a .zip file", field="file"
         ) from error
@@ -105,6 +110,12 @@ def _check_headers(entries: list[zipfile.ZipInfo], *, limits: ZipLimits) -> None
         _check_ratio(info.filename, info.file_size, info.compress_size, limits=limits)
         if info.flag_bits & 0x1:
             raise InvalidInput(f"zip entry {info.filename!r} is encrypted; send an unencrypted zip", field="file")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise InvalidInput(
+                f"zip entry {info.filename!r} uses compression method {info.compress_type}; only stored and deflate "
+                "entries are read (what every zip tool writes by default), re-create the zip",
+                field="file",
+            )
         if info.file_size > limits.max_entry_bytes:
             raise TooLarge(f"zip entry {info.filename!r} is larger than the limit of {limits.max_entry_bytes} bytes")
     _check_ratio("the zip", declared, compressed, limits=limits)
@@ -130,7 +141,8 @@ def read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, limits: ZipLi
                 if len(data) > cap:
                     raise TooLarge(f"zip entry {info.filename!r} inflates beyond {cap} bytes (its declared size)")
                 _check_ratio(repr(info.filename), len(data), info.compress_size, limits=limits)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as error:
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError, OSError) as error:
+        # ValueError/OSError: a header offset pointing outside the file (found by fuzz/fuzz_zip_import.py)
         raise InvalidInput(f"zip entry {info.filename!r} is corrupt or unsupported ({error})", field="file") from error
     return bytes(data)
 
@@ -142,7 +154,9 @@ def plan_import(archive: zipfile.ZipFile, *, limits: ZipLimits, max_pixels: int)
     plan = ImportPlan()
     seen: dict[str, ZipImage] = {}
     inflated = 0
-    for info in entries:
+    budget = _Budget(limits=limits, entries=len(entries))
+    for index, info in enumerate(entries):
+        budget.check_time(index)
         parts = _check_entry_name(info.filename)
         if parts[0] == "__MACOSX" or any(part.startswith(".") for part in parts):
             continue
@@ -156,25 +170,58 @@ def plan_import(archive: zipfile.ZipFile, *, limits: ZipLimits, max_pixels: int)
         inflated += len(data)
         if inflated > limits.max_bytes:
             raise TooLarge(f"the zip inflates to more than the limit of {limits.max_bytes} bytes; split it")
-        entry = ZipImage(
-            info=info,
-            label=label,
-            sha256=sha256_bytes(data),
-            image=image_info(data, name=info.filename, max_pixels=max_pixels),
-        )
-        twin = seen.get(entry.sha256)
-        if twin is not None and twin.label != entry.label:
+        sha256 = sha256_bytes(data)
+        twin = seen.get(sha256)
+        if twin is not None and twin.label != label:
             raise InvalidInput(
                 f"zip entries {twin.info.filename!r} and {info.filename!r} are the same image with different labels; "
                 "keep one",
                 field="file",
             )
-        if twin is None:
-            seen[entry.sha256] = entry
+        if twin is None:  # decoded once per distinct content, within the import's pixel budget
+            budget.spend_pixels(index, header_pixels(data, name=info.filename, max_pixels=max_pixels))
+            entry = ZipImage(
+                info=info, label=label, sha256=sha256, image=image_info(data, name=info.filename, max_pixels=max_pixels)
+            )
+            seen[sha256] = entry
             plan.images.append(entry)
         if label is not None and label not in plan.classes:
             plan.classes.append(label)
     return plan
+
+
+class _Budget:
+    """The pixels and seconds one import may spend decoding; TooLarge says how far it got."""
+
+    def __init__(self, *, limits: ZipLimits, entries: int) -> None:
+        self.limits = limits
+        self.entries = entries
+        self.started = time.monotonic()
+        self.pixels = 0
+        self.decoded = 0
+
+    def check_time(self, index: int) -> None:
+        elapsed = time.monotonic() - self.started
+        if elapsed > self.limits.max_seconds:
+            raise TooLarge(
+                f"the zip took more than the limit of {self.limits.max_seconds:g} s to check: {self._progress(index)} "
+                f"in {elapsed:.1f} s; nothing was imported, split the zip into smaller ones (or smaller photos)"
+            )
+
+    def spend_pixels(self, index: int, pixels: int) -> None:
+        if self.pixels + pixels > self.limits.max_pixels:
+            raise TooLarge(
+                f"the zip's photos hold more than the limit of {self.limits.max_pixels} pixels in all: "
+                f"{self._progress(index)}, and the next would add {pixels}; nothing was imported, split the zip "
+                "into smaller ones (or resize the photos)"
+            )
+        self.pixels += pixels
+        self.decoded += 1
+
+    def _progress(self, index: int) -> str:
+        return (
+            f"{index} of {self.entries} entries checked, {self.decoded} distinct images of {self.pixels} pixels decoded"
+        )
 
 
 def import_archive(

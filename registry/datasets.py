@@ -40,7 +40,8 @@ class ItemImage:
 
 
 def validate_image(data: bytes, *, name: str, max_pixels: int) -> ItemImage:
-    """Decode the whole photo (InvalidImage naming `name` if it is not one) and hash it."""
+    """Decode the whole photo in its own mode, within the process's decode slots (InvalidImage naming `name`
+    if it is not one, or holds more than `max_pixels`: checked from the header first), and hash it."""
     return ItemImage(
         name=name, data=data, sha256=sha256_bytes(data), info=image_info(data, name=name, max_pixels=max_pixels)
     )
@@ -273,14 +274,20 @@ def create_class(session: Session, *, dataset: Dataset, name: str) -> DatasetCla
     ).first()
     if taken is not None:
         raise Conflict(f"dataset {dataset.id!r} already has a class {name!r}", field="name")
-    last = session.exec(select(func.max(DatasetClass.position)).where(DatasetClass.dataset_id == dataset.id)).one()
-    created = DatasetClass(dataset_id=dataset.id, name=name, position=0 if last is None else last + 1)
-    session.add(created)
+    # Write the dataset's row first: it opens the write transaction, so the savepoint below nests in it (pysqlite
+    # begins one only at the first write; a savepoint outside one would commit on release), and on PostgreSQL it
+    # holds the row, so concurrent creations in one dataset take their positions one after another.
     _touch(session, dataset)
-    try:
-        session.flush()
+    session.flush()
+    dataset_id = dataset.id  # read now: after a failed flush the row's attributes cannot be loaded
+    last = session.exec(select(func.max(DatasetClass.position)).where(DatasetClass.dataset_id == dataset_id)).one()
+    created = DatasetClass(dataset_id=dataset_id, name=name, position=0 if last is None else last + 1)
+    try:  # a concurrent creation of the same name passed the check too: the unique constraint decides
+        with session.begin_nested():
+            session.add(created)
+            session.flush()
     except IntegrityError as error:
-        raise Conflict(f"dataset {dataset.id!r} already has a class {name!r}", field="name") from error
+        raise Conflict(f"dataset {dataset_id!r} already has a class {name!r}", field="name") from error
     return created
 
 

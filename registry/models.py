@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, UniqueConstraint, func
 from sqlmodel import Field, SQLModel
 
 from registry.clock import new_id, utcnow
@@ -18,6 +18,13 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=256)
     is_admin: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    # Names are unique without regard to case (an index on lower(username); see migration 0014).
+    __table_args__ = (Index("uq_users_username_lower", func.lower(Column("username")), unique=True),)
+    # A disabled account's sign-in tokens and API tokens are refused on their next request.
+    disabled: bool = False
+    # Carried in every sign-in token (JWT claim `gen`); signing out or changing the password adds one, which ends
+    # every sign-in token issued before.
+    session_generation: int = 0
 
 
 class ApiToken(SQLModel, table=True):
@@ -148,6 +155,9 @@ class Task(SQLModel, table=True):
     flow_run_id: str | None = Field(default=None, max_length=64)  # the flow run that executes the task (batch)
     task_run_id: str | None = Field(default=None, max_length=64)  # the task run that executes it (warm lane)
     idempotency_key: str | None = Field(default=None, max_length=200)
+    # sha256 of (method, path, body) of the request that carried the key: reusing the key for another request
+    # is refused (see registry.tasks.create_task).
+    idempotency_digest: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

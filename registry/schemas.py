@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Version numbers fit a 32-bit signed column; a larger number in a request is a 422, never a database error.
+MAX_VERSION: Final = 2**31 - 1
+VersionNumber = Annotated[int, Field(ge=1, le=MAX_VERSION, description="A version number (1, 2, …).")]
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 # Path words under /resources/{ref}/…: a resource may not be called so (an old bare-name URL would be ambiguous).
@@ -44,6 +48,20 @@ class UserPublic(BaseModel):
     id: str
     username: str
     is_admin: bool = False
+    disabled: bool = False
+
+
+class UserUpdate(BaseModel):
+    """What an administrator changes on an account."""
+
+    model_config = ConfigDict(extra="forbid")
+    disabled: bool = Field(description="true: the account's tokens are refused from its next request on.")
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
 
 
 class TokenPublic(BaseModel):
@@ -52,11 +70,20 @@ class TokenPublic(BaseModel):
     expires_in: int
 
 
+class PasswordChanged(TokenPublic):
+    """A new sign-in token for the caller: changing the password ended every sign-in session, this one too."""
+
+    detail: str
+
+
 class ApiTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100, description="What the token is for, e.g. 'lab laptop'.")
     expires_in_days: int | None = Field(
-        default=90, ge=1, le=365, description="Days until it stops working; null: until revoked."
+        default=None,
+        ge=1,
+        le=365,
+        description="Days until it stops working (1-365); null or left out: the commons' default (90 unless set).",
     )
 
 
@@ -267,7 +294,7 @@ class UploadPublic(BaseModel):
 class TaskCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     resource: str
-    version: int | Literal["latest"] = "latest"
+    version: VersionNumber | Literal["latest"] = "latest"
     mode: Literal["infer", "train", "evaluate", "export", "inspect", "edit"] = Field(
         default="infer",
         description="infer: predictions for uploaded photos; train, evaluate: on a dataset; export (classifiers): "

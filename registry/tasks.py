@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
 from commons.db import session_scope
-from commons.errors import Conflict, NotFound
+from commons.errors import Conflict, InvalidInput, NotFound
 from registry.clock import as_utc, utcnow
 from registry.models import Resource, ResourceVersion, Task, User
 
@@ -51,11 +51,13 @@ def create_task(
     dataset_id: str | None = None,
     dataset_digest: str | None = None,
     reproduces_id: str | None = None,
+    idempotency_digest: str | None = None,
 ) -> tuple[Task, bool]:
     """Store a new pending task; with an idempotency key already used by this owner, return that task.
 
-    A task runs a resource version, except in the dataset-only modes (`resource` and `version` None, a
-    `dataset_id` instead). Returns (task, created).
+    `idempotency_digest` identifies the request that carried the key (see `earlier_for_key`): the same key
+    on a different request is refused. A task runs a resource version, except in the dataset-only modes
+    (`resource` and `version` None, a `dataset_id` instead). Returns (task, created).
     """
     if mode not in STEPS_BY_MODE:
         raise Conflict(f"unknown task mode {mode!r}; modes: {', '.join(STEPS_BY_MODE)}")
@@ -64,7 +66,7 @@ def create_task(
     if mode in DATASET_ONLY_MODES and dataset_id is None:
         raise Conflict(f"a {mode} task needs a dataset")
     if idempotency_key is not None:
-        existing = find_by_idempotency_key(session, owner=owner, key=idempotency_key)
+        existing = earlier_for_key(session, owner=owner, key=idempotency_key, digest=idempotency_digest)
         if existing is not None:
             return existing, False
     steps = [
@@ -80,6 +82,7 @@ def create_task(
         lane=lane,
         steps=steps,
         idempotency_key=idempotency_key,
+        idempotency_digest=idempotency_digest if idempotency_key is not None else None,
         dataset_id=dataset_id,
         dataset_digest=dataset_digest,
         reproduces_id=reproduces_id,
@@ -91,7 +94,7 @@ def create_task(
         session.flush()
     except IntegrityError:
         savepoint.rollback()
-        existing = find_by_idempotency_key(session, owner=owner, key=idempotency_key or "")
+        existing = earlier_for_key(session, owner=owner, key=idempotency_key or "", digest=idempotency_digest)
         if existing is None:
             raise
         return existing, False
@@ -111,6 +114,23 @@ def _open_write_transaction(session: Session, owner: User) -> None:
 
 def find_by_idempotency_key(session: Session, *, owner: User, key: str) -> Task | None:
     return session.exec(select(Task).where(Task.owner_id == owner.id, Task.idempotency_key == key)).first()
+
+
+def earlier_for_key(session: Session, *, owner: User, key: str, digest: str | None) -> Task | None:
+    """The task an earlier request with this Idempotency-Key made, or None; InvalidInput when that request
+    differs from this one (another method, path or body: `digest`, as Stripe binds a key to its request).
+
+    A task stored before digests were recorded (or without one) is answered as before."""
+    earlier = find_by_idempotency_key(session, owner=owner, key=key)
+    if earlier is None or earlier.idempotency_digest is None or digest is None:
+        return earlier
+    if earlier.idempotency_digest != digest:
+        raise InvalidInput(
+            f"Idempotency-Key {key!r} was used for a different request (task {earlier.id}, {earlier.mode}, with "
+            "another method, path or body); use a new key for a new request",
+            field="Idempotency-Key",
+        )
+    return earlier
 
 
 def change_task(database_url: str, task_id: str, change: Callable[[Session, Task], T]) -> T:

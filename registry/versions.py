@@ -16,7 +16,7 @@ from commons.hashing import sha256_json
 from commons.store import ObjectStore, keys
 from registry.models import Resource, ResourceVersion, User
 from registry.resources import latest_version_number
-from registry.schemas import ExecutionSpec, VersionFile, VersionPublic
+from registry.schemas import MAX_VERSION, ExecutionSpec, VersionFile, VersionPublic
 
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 NUMBER_ATTEMPTS = 8
@@ -83,6 +83,8 @@ def get_version(session: Session, resource: Resource, version: int | str) -> Res
             number = int(version)
         except ValueError as error:
             raise InvalidInput(f"version must be a number or 'latest', not {version!r}", field="version") from error
+        if not 1 <= number <= MAX_VERSION:
+            raise InvalidInput(f"version must be between 1 and {MAX_VERSION}, not {number}", field="version")
     found = session.exec(
         select(ResourceVersion).where(ResourceVersion.resource_id == resource.id, ResourceVersion.number == number)
     ).first()
@@ -113,13 +115,20 @@ def create_version(
 
     The number is max+1; a concurrent upload that took the same number makes the insert fail on the
     unique (resource, number) constraint, and the allocation is retried with the next number.
+
+    The files go to the object store first, under content-addressed keys (`store_files`), and only then does
+    the write transaction open: on SQLite one writer holds the database at a time, so a 1 GB upload inside
+    it would make every other write wait (and fail past the busy timeout). The row is never visible before
+    its files are stored. An insert that fails leaves its objects behind, unreferenced and harmless: no row
+    names them, and the same file uploaded again to this resource lands on the same key. They are not
+    deleted, since a concurrent version of the same resource with the same file may name that very key.
     """
     check_files(files, declared_sha256, required_file=required_file)
     if isinstance(parent, ResourceVersion):
         parent_id: str | None = parent.id
     else:
         parent_id = get_version(session, resource, parent).id if parent is not None else None
-    listing = [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in files]
+    listing = store_files(store, resource_id=resource.id, files=files)
     digest = version_digest(listing, config)
     _lock_numbering(session, resource.id)
     for _ in range(NUMBER_ATTEMPTS):
@@ -144,10 +153,26 @@ def create_version(
             savepoint.rollback()
             continue
         savepoint.commit()
-        for staged in files:
-            store.put_file(key=keys.version_file(resource.id, number, staged.name), path=staged.path)
         return row
     raise Conflict("too many concurrent uploads to this resource; retry in a moment")
+
+
+def store_files(store: ObjectStore, *, resource_id: str, files: list[StagedFile]) -> list[dict[str, Any]]:
+    """Put each file at its content-addressed key (no version number needed yet); returns the version's
+    file listing, each entry naming its key."""
+    listing = []
+    for staged in files:
+        key = keys.version_blob(resource_id, staged.sha256, staged.name)
+        store.put_file(key=key, path=staged.path)
+        listing.append({"name": staged.name, "size": staged.size, "sha256": staged.sha256, "key": key})
+    return listing
+
+
+def file_key(resource_id: str, number: int, entry: dict[str, Any]) -> str:
+    """The object key of one file of a version: the content-addressed key its entry names, or, for a version
+    stored before files were content-addressed, the key by version number."""
+    key = entry.get("key")
+    return str(key) if key else keys.version_file(resource_id, number, str(entry["name"]))
 
 
 def _lock_numbering(session: Session, resource_id: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import struct
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final, TypeVar
@@ -19,12 +20,25 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from commons.errors import InvalidWeights
+from commons.weights_check import check_weights_container
 from resources.schema import WEIGHT_SUFFIXES
 
 Shapes = dict[str, tuple[int, ...]]
 SHOWN: Final[int] = 5  # how many names a message lists before "and N more"
 _Module = TypeVar("_Module", bound=torch.nn.Module)
-_TORCH_LOAD_ERRORS: Final = (RuntimeError, EOFError, KeyError, ValueError, OSError, AttributeError, TypeError)
+# AssertionError, IndexError, struct.error: what torch's legacy loader raises on damaged files (fuzz/fuzz_weights.py)
+_TORCH_LOAD_ERRORS: Final = (
+    RuntimeError,
+    EOFError,
+    KeyError,
+    ValueError,
+    OSError,
+    AttributeError,
+    TypeError,
+    AssertionError,
+    IndexError,
+    struct.error,
+)
 
 
 def is_safetensors(path: Path) -> bool:
@@ -46,6 +60,7 @@ def check_suffix(path: Path) -> None:
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """The flat state dict (name → CPU tensor) held by a .safetensors or a weights_only-loadable .pth/.pt."""
     check_suffix(path)
+    check_weights_container(path)  # before anything inflates or allocates what the file declares
     loaded: object
     if is_safetensors(path):
         try:
@@ -87,6 +102,7 @@ def read_shapes(path: Path) -> Shapes:
     if not is_safetensors(path):
         return tensor_shapes(read_state_dict(path))
     check_suffix(path)
+    check_weights_container(path)
     try:
         with safe_open(str(path), framework="pt") as handle:
             return {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}  # noqa: SIM118

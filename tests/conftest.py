@@ -139,6 +139,8 @@ def stack(
             "max_upload_bytes": 4 * 1024 * 1024,
             "sign_in_rate_limit": "1000/minute",  # every test user signs in from 127.0.0.1; see test_security.py
             "sign_up_rate_limit": "1000/minute",
+            "grant_rate_limit": "1000/minute",  # the rights matrix's owner grants often; see tests/security
+            "access_request_rate_limit": "1000/minute",
         }
     )
     stack = Stack(settings)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Body, Header, Response, status
+from fastapi import APIRouter, Body, Header, Request, Response, status
 
 from api.deps import ClientAddress, CurrentUser, DispatcherDep, SessionDep, SettingsDep, StoreDep
 from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
-from api.routes.tasks import answered_before, launch
+from api.routes.tasks import answered_before, check_quotas, launch, request_digest
 from commons.errors import InvalidInput
 from registry import tasks as task_rows
 from registry.audit import record_for_owner
@@ -40,6 +40,7 @@ def augment(
     dispatcher: DispatcherDep,
     response: Response,
     address: ClientAddress,
+    request: Request,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     params: Annotated[
         dict[str, Any] | None,
@@ -55,7 +56,10 @@ def augment(
     With the defaults that is five photos from one. The task's `result` names the new dataset."""
     from resources.augment import parse_augment_params
 
-    earlier = answered_before(idempotency_key, user=user, session=session, store=store, settings=settings)
+    digest = request_digest(request, params or {})  # the same key with another request: 422
+    earlier = answered_before(
+        idempotency_key, digest=digest, user=user, session=session, store=store, settings=settings
+    )
     if earlier is not None:
         return earlier
     dataset = dataset_for(session, dataset_id=dataset_id, user=user, need="use")
@@ -71,6 +75,7 @@ def augment(
             "operations or a smaller dataset",
             field="params.operations",
         )
+    check_quotas(session, user=user, settings=settings, mode="augment")
     task, created = task_rows.create_task(
         session,
         owner=user,
@@ -81,6 +86,7 @@ def augment(
         inputs=[],
         lane="batch",
         idempotency_key=idempotency_key,
+        idempotency_digest=digest,
         dataset_id=snapshot["id"],
         dataset_digest=snapshot["digest"],
     )

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from sqlmodel import Session
@@ -16,7 +16,8 @@ from starlette.background import BackgroundTask
 
 from api.deps import ClientAddress, CurrentUser, OptionalUser, PageDep, SessionDep, SettingsDep, StoreDep
 from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
-from api.staging import read_limited, stage
+from api.security import limit_grant_creation
+from api.staging import stage, stage_images, store_images
 from commons.errors import InvalidInput
 from commons.settings import Settings
 from commons.store import ObjectStore
@@ -37,6 +38,7 @@ from registry.dataset_schemas import (
 from registry.dataset_zip import ZipLimits, import_archive, write_export
 from registry.grants import grant_on, grant_public, grantee_for
 from registry.models import Dataset, DatasetClass, DatasetItem
+from registry.quotas import check_owner_storage
 from registry.schemas import GrantCreate, GrantPublic
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -135,15 +137,12 @@ async def add_items(
     dataset = await run_in_threadpool(perms.dataset_for, session, dataset_id=dataset_id, user=user, need="modify")
     if len(files) > settings.max_zip_entries:
         raise InvalidInput(f"send at most {settings.max_zip_entries} files at once, or a zip", field="files")
-    images = []
-    for upload in files:  # every file is checked before any is stored
-        name = (upload.filename or "upload").rsplit("/", 1)[-1][:255] or "upload"
-        data = await read_limited(upload, limit=settings.max_upload_bytes)
-        images.append(
-            await run_in_threadpool(rows.validate_image, data, name=name, max_pixels=settings.max_image_pixels)
-        )
+    # every file is checked before any is stored, one at a time: memory of one photo, whatever their number
+    images = await stage_images(files, limit=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
+    adding = sum(image.size for image in images)
+    await run_in_threadpool(check_owner_storage, session, owner_id=dataset.owner_id, settings=settings, adding=adding)
     added = await run_in_threadpool(
-        lambda: rows.add_items(session, store=store, dataset=dataset, images=images, label=label or None)
+        lambda: store_images(session, store=store, dataset=dataset, images=images, label=label or None)
     )
     names = rows.class_names(session, dataset)
     return [_item_public(store, settings, item, names) for item in added]
@@ -215,10 +214,15 @@ async def import_zip(
         max_entries=settings.max_zip_entries,
         max_ratio=settings.max_zip_ratio,
         max_entry_bytes=settings.max_upload_bytes,
+        max_pixels=settings.max_import_pixels,
+        max_seconds=settings.max_import_seconds,
     )
     folder = Path(tempfile.mkdtemp(prefix="commons-import-"))
     try:
         staged = await stage(file, folder=folder, limit=settings.max_zip_bytes)
+        await run_in_threadpool(
+            check_owner_storage, session, owner_id=dataset.owner_id, settings=settings, adding=staged.size
+        )
 
         def run() -> ImportPublic:
             with staged.path.open("rb") as source:
@@ -258,7 +262,12 @@ def export_zip(dataset_id: str, user: OptionalUser, session: SessionDep, store: 
     )
 
 
-@router.post("/{dataset_id:ref}/grants", status_code=status.HTTP_201_CREATED, response_model=GrantPublic)
+@router.post(
+    "/{dataset_id:ref}/grants",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GrantPublic,
+    dependencies=[Depends(limit_grant_creation)],
+)
 def create_grant(
     dataset_id: str, spec: GrantCreate, user: CurrentUser, session: SessionDep, address: ClientAddress
 ) -> GrantPublic:

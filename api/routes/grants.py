@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from api.deps import ClientAddress, CurrentUser, SessionDep
 from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
+from api.security import limit_access_requests, limit_grant_creation
 from registry import grants as grant_rows
 from registry.audit import record
 from registry.permissions import resource_for, rights
@@ -14,7 +15,12 @@ from registry.schemas import AccessRequestCreate, AccessRequestPublic, GrantCrea
 router = APIRouter(prefix="/resources/{name:ref}", tags=["permissions"])
 
 
-@router.post("/grants", status_code=status.HTTP_201_CREATED, response_model=GrantPublic)
+@router.post(
+    "/grants",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GrantPublic,
+    dependencies=[Depends(limit_grant_creation)],
+)
 def create_grant(
     name: str, spec: GrantCreate, user: CurrentUser, session: SessionDep, address: ClientAddress
 ) -> GrantPublic:
@@ -39,7 +45,12 @@ def delete_grant(name: str, grant_id: str, user: CurrentUser, session: SessionDe
     record(session, actor=user, action="grant.revoke", target=resource, detail=revoked, address=address)
 
 
-@router.post("/access-requests", status_code=status.HTTP_201_CREATED, response_model=AccessRequestPublic)
+@router.post(
+    "/access-requests",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AccessRequestPublic,
+    dependencies=[Depends(limit_access_requests)],
+)
 def create_access_request(
     name: str, spec: AccessRequestCreate, user: CurrentUser, session: SessionDep
 ) -> AccessRequestPublic:

@@ -3,30 +3,33 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from sqlmodel import col, select
 
 from api.deps import ClientAddress, CurrentUser, OptionalUser, PageDep, SessionDep, SettingsDep, StoreDep
-from api.kinds import check_weights, validate_config
+from api.kinds import check_config_cost, check_weights, validate_config
 from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
 from api.staging import stage
+from commons import strict_json
 from commons.errors import Forbidden, InvalidInput, NotFound
-from commons.store import keys
 from registry.audit import record_for_owner, record_policy_changes
 from registry.execution_policy import check_upload
 from registry.models import ResourceVersion
 from registry.permissions import resource_for
+from registry.quotas import check_owner_storage
 from registry.resources import create_resource, list_visible, to_public, to_public_many, update_resource
 from registry.rights import check_files_readable, run_only_owner
-from registry.schemas import ExecutionSpec, ResourceCreate, ResourcePublic, ResourceUpdate, VersionPublic
-from registry.versions import check_files, create_version, get_version, version_public
+from registry.schemas import MAX_VERSION, ExecutionSpec, ResourceCreate, ResourcePublic, ResourceUpdate, VersionPublic
+from registry.versions import check_files, create_version, file_key, get_version, version_public
 from resources.schema import parse_model
 
 router = APIRouter(prefix="/resources", tags=["resources"])
@@ -34,16 +37,41 @@ router = APIRouter(prefix="/resources", tags=["resources"])
 item_router = APIRouter(prefix="/resources", tags=["resources"])
 
 
+MAX_JSON_FIELD_CHARS: Final = 256 * 1024  # a config, a file → sha256 map, figures: a few kB each
+SHA256_HEX = re.compile(r"^(?:sha256:)?[0-9a-fA-F]{64}$")
+# `latest`, or a number of at most 10 digits (get_version refuses those above MAX_VERSION by name).
+VersionRef = Annotated[
+    str, PathParam(pattern=r"^(latest|[0-9]{1,10})$", description=f"A version number (1 to {MAX_VERSION}) or 'latest'.")
+]
+
+
 def _json_field(raw: str | None, *, field: str, expect: type) -> Any:
+    """A form field's JSON, parsed with limits (size, nesting, digits; no NaN or Infinity): 422 naming the field."""
     if raw is None or raw == "":
         return None
+    if len(raw) > MAX_JSON_FIELD_CHARS:
+        raise InvalidInput(f"{field} is longer than {MAX_JSON_FIELD_CHARS} characters; send less", field=field)
     try:
-        value = json.loads(raw)
+        value = strict_json.loads(raw, prefix=field)
     except json.JSONDecodeError as error:
         raise InvalidInput(f"{field} is not valid JSON: {error.msg} at position {error.pos}", field=field) from error
+    except strict_json.JsonRefused as refused:
+        raise InvalidInput(f"{refused.path or field}: {refused.problem}", field=refused.path or field) from refused
     if not isinstance(value, expect):
         raise InvalidInput(f"{field} must be a JSON {expect.__name__.replace('dict', 'object')}", field=field)
     return value
+
+
+def _declared_sha256(raw: str | None) -> dict[str, str] | None:
+    """The `sha256` field: a JSON object of file name → 64 hex digits (optionally prefixed 'sha256:')."""
+    declared = _json_field(raw, field="sha256", expect=dict)
+    for name, digest in (declared or {}).items():
+        if not isinstance(digest, str) or not SHA256_HEX.match(digest):
+            raise InvalidInput(
+                f"sha256 of {name[:200]!r} must be a string of 64 hex digits, not {json.dumps(digest)[:80]}",
+                field=f"sha256.{name[:200]}",
+            )
+    return declared
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ResourcePublic)
@@ -86,7 +114,9 @@ async def upload_version(
         File(description="Weights and any other files; none for an architecture-only classifier version."),
     ] = None,
     sha256: Annotated[str | None, Form(description="JSON map file name → expected sha256.")] = None,
-    parent: Annotated[int | None, Form(description="Version number this one derives from.")] = None,
+    parent: Annotated[
+        int | None, Form(ge=1, le=MAX_VERSION, description="Version number this one derives from.")
+    ] = None,
     reported_metrics: Annotated[str | None, Form(description="JSON object of published figures.")] = None,
     execution: Annotated[
         str | None,
@@ -101,7 +131,8 @@ async def upload_version(
     if raw_config is None:
         raise InvalidInput("config is required: the kind's config as a JSON object", field="config")
     normalised = validate_config(resource.kind, raw_config)
-    declared = _json_field(sha256, field="sha256", expect=dict)
+    await run_in_threadpool(check_config_cost, resource.kind, normalised, settings=settings)
+    declared = _declared_sha256(sha256)
     metrics = _json_field(reported_metrics, field="reported_metrics", expect=dict)
     raw_execution = _json_field(execution, field="execution", expect=dict)
     execution_spec = parse_model(ExecutionSpec, raw_execution, prefix="execution") if raw_execution else None
@@ -112,6 +143,10 @@ async def upload_version(
         staged = [await stage(item, folder=folder, limit=settings.max_weights_bytes) for item in files or []]
         required_file = normalised.get("checkpoint")  # None: an architecture-only version
         check_files(staged, declared, required_file=required_file)
+        adding = sum(item.size for item in staged)
+        await run_in_threadpool(
+            check_owner_storage, session, owner_id=resource.owner_id, settings=settings, adding=adding
+        )
         await run_in_threadpool(check_weights, resource.kind, normalised, staged)
         row = await run_in_threadpool(
             lambda: create_version(
@@ -150,7 +185,7 @@ def list_versions(name: str, user: OptionalUser, session: SessionDep) -> list[Ve
 )
 def download_file(
     name: str,
-    version: str,
+    version: VersionRef,
     file_name: str,
     user: OptionalUser,
     session: SessionDep,
@@ -163,7 +198,8 @@ def download_file(
     resource = resource_for(session, name=name, user=user)
     check_files_readable(session, resource, user)
     row = get_version(session, resource, version)
-    if not any(f["name"] == file_name for f in row.files):
+    entry = next((f for f in row.files if f["name"] == file_name), None)
+    if entry is None:
         raise NotFound(
             f"version {row.number} of {name!r} has no file {file_name!r}; its files are listed in the version"
         )
@@ -176,13 +212,11 @@ def download_file(
     if resource.visibility != "public" and user is not None:
         detail = {"version": row.number, "file": file_name}
         record_for_owner(session, actor=user, action="file.download", target=resource, detail=detail, address=address)
-    url = store.presigned_url(
-        keys.version_file(resource.id, row.number, file_name), expires_seconds=settings.presign_expiry_seconds
-    )
+    url = store.presigned_url(file_key(resource.id, row.number, entry), expires_seconds=settings.presign_expiry_seconds)
     return RedirectResponse(url, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
 
 
 @router.get("/{name:ref}/versions/{version}", response_model=VersionPublic)
-def read_version(name: str, version: str, user: OptionalUser, session: SessionDep) -> VersionPublic:
+def read_version(name: str, version: VersionRef, user: OptionalUser, session: SessionDep) -> VersionPublic:
     resource = resource_for(session, name=name, user=user)
     return version_public(session, resource, get_version(session, resource, version))

@@ -8,17 +8,18 @@ from collections.abc import AsyncIterator
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlmodel import Session
 
 from api.deps import ClientAddress, CurrentUser, DispatcherDep, PageDep, SessionDep, SettingsDep, StoreDep
 from api.dispatch import Dispatcher, fail_not_allowed
-from api.kinds import check_mode, validate_params
+from api.kinds import check_mode, task_memory, validate_params
 from api.task_views import task_public
 from commons.db import get_engine
 from commons.errors import ExecutionNotAllowed, InvalidInput, NotFound, ServiceUnavailable
+from commons.hashing import sha256_json
 from commons.settings import Settings
 from commons.store import ObjectStore
 from registry import tasks as task_rows
@@ -27,6 +28,7 @@ from registry.dataset_permissions import dataset_for
 from registry.dataset_snapshots import check_for_mode, load_snapshot, store_snapshot, take_snapshot
 from registry.models import Resource, ResourceVersion, Task, User
 from registry.permissions import require, resource_for
+from registry.quotas import check_storage_quota, check_task_quota
 from registry.reproductions import reproducible_task
 from registry.schemas import EpochMetrics, ExecutionSpec, TaskCreate, TaskLogLine, TaskPublic
 from registry.trained_versions import resolve_target
@@ -50,14 +52,19 @@ def submit(
     dispatcher: DispatcherDep,
     response: Response,
     address: ClientAddress,
+    request: Request,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TaskPublic:
     """Validate, store the task, start its flow run on a worker, and answer at once.
 
     infer and inspect take `inputs` (upload ids); train, evaluate and export take a `dataset` id, frozen
     at this moment (later changes to the dataset do not reach the task); edit takes only `params`.
+    The same `Idempotency-Key` with the same request answers the task it made; with another request, 422.
     """
-    earlier = answered_before(idempotency_key, user=user, session=session, store=store, settings=settings)
+    digest = request_digest(request, spec.model_dump(mode="json"))
+    earlier = answered_before(
+        idempotency_key, digest=digest, user=user, session=session, store=store, settings=settings
+    )
     if earlier is not None:
         return earlier
     resource = resource_for(session, name=spec.resource, user=user, need="use")
@@ -90,7 +97,11 @@ def submit(
     params = validate_params(resource.kind, spec.mode, spec.params, inputs, config=version.config, dataset=snapshot)
     if spec.mode in task_rows.PUBLISHING_MODES:
         resolve_target(session, user=user, source=resource, publish_as=params.get("publish_as"), dataset=dataset)
-    lane = dispatcher.choose_lane(requested=spec.lane, mode=spec.mode, input_count=len(inputs))
+    memory = task_memory(
+        resource.kind, spec.mode, params, inputs, config=version.config, dataset=snapshot, settings=settings
+    )
+    lane = dispatcher.choose_lane(requested=spec.lane, mode=spec.mode, input_count=len(inputs), memory=memory)
+    check_quotas(session, user=user, settings=settings, mode=spec.mode)
     task, created = task_rows.create_task(
         session,
         owner=user,
@@ -101,6 +112,7 @@ def submit(
         inputs=spec.inputs,
         lane=lane,
         idempotency_key=idempotency_key,
+        idempotency_digest=digest,
         dataset_id=snapshot["id"] if snapshot else None,
         dataset_digest=snapshot["digest"] if snapshot else None,
     )
@@ -121,13 +133,33 @@ def submit(
     )
 
 
+def request_digest(request: Request, body: Any) -> str:
+    """What an `Idempotency-Key` is bound to: sha256 over the method, the path and the parsed body as canonical
+    JSON (so key order and whitespace do not count, and defaults left out equal defaults sent)."""
+    return sha256_json({"method": request.method, "path": request.url.path, "body": body})
+
+
+def check_quotas(session: Session, *, user: User, settings: Settings, mode: str) -> None:
+    """The user's task quota (429), and for a task that will publish a version or dataset their storage (413)."""
+    if mode in task_rows.PUBLISHING_MODES or mode in task_rows.DATASET_ONLY_MODES:
+        check_storage_quota(session, user=user, settings=settings, adding=0)
+    check_task_quota(session, user=user, settings=settings)
+
+
 def answered_before(
-    idempotency_key: str | None, *, user: User, session: Session, store: ObjectStore, settings: Settings
+    idempotency_key: str | None,
+    *,
+    digest: str,
+    user: User,
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
 ) -> TaskPublic | None:
-    """The task an earlier request with this `Idempotency-Key` made (answered again as it is now), or None."""
+    """The task an earlier request with this `Idempotency-Key` made (answered again as it is now), or None;
+    InvalidInput (422) when the key came with a different request (`digest`, see `request_digest`)."""
     if idempotency_key is None:
         return None
-    earlier = task_rows.find_by_idempotency_key(session, owner=user, key=idempotency_key)
+    earlier = task_rows.earlier_for_key(session, owner=user, key=idempotency_key, digest=digest)
     if earlier is None:
         return None
     return task_public(session, earlier, store=store, expires_seconds=settings.presign_expiry_seconds)
@@ -208,6 +240,7 @@ def reproduce(
     submitter = session.get(User, original.owner_id)
     if original.inputs and submitter is not None:
         uploads_for_task(session, owner=submitter, upload_ids=original.inputs)  # still stored
+    check_quotas(session, user=user, settings=settings, mode=original.mode)
     task, _ = task_rows.create_task(
         session,
         owner=user,

@@ -11,6 +11,7 @@ from api.deps import CurrentUser, SessionDep, SettingsDep, StoreDep
 from api.staging import read_limited
 from commons.hashing import sha256_bytes
 from commons.image_io import image_info
+from registry.quotas import check_storage_quota
 from registry.schemas import UploadPublic
 from registry.uploads import create_upload, upload_public
 
@@ -27,6 +28,7 @@ async def upload(
 ) -> UploadPublic:
     name = (file.filename or "upload").rsplit("/", 1)[-1][:255] or "upload"
     data = await read_limited(file, limit=settings.max_upload_bytes)
+    await run_in_threadpool(check_storage_quota, session, user=user, settings=settings, adding=len(data))
     info = await run_in_threadpool(image_info, data, name=name, max_pixels=settings.max_image_pixels)
     created = await run_in_threadpool(
         lambda: create_upload(

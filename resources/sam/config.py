@@ -21,6 +21,8 @@ Arch = Literal["vit_b", "vit_l", "vit_h", "custom"]
 OutputName = Literal["hard", "blended", "json"]
 ALL_OUTPUTS: Final[tuple[OutputName, ...]] = ("hard", "blended", "json")
 MAX_PROMPTS: Final[int] = 64
+MAX_POINTS_PER_SIDE: Final[int] = 64
+MAX_CROP_N_LAYERS: Final[int] = 2
 _ENCODER_FIELDS: Final[tuple[str, ...]] = (
     "encoder_embed_dim",
     "encoder_depth",
@@ -124,13 +126,15 @@ class AutoParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    points_per_side: Int = Field(default=32, ge=1, le=128)
+    # Bounded (64 points a side, 2 crop layers): the work grows with points_per_side² × the crops (1 + 4 + 16);
+    # resources.sam.cost bounds the product, weighted by the photo's size, per deployment.
+    points_per_side: Int = Field(default=32, ge=1, le=MAX_POINTS_PER_SIDE)
     points_per_batch: Int = Field(default=64, ge=1, le=1024)
     pred_iou_thresh: Float = Field(default=0.88, ge=0.0, le=1.0)
     stability_score_thresh: Float = Field(default=0.95, ge=0.0, le=1.0)
     stability_score_offset: Float = Field(default=1.0, gt=0.0, le=10.0)
     box_nms_thresh: Float = Field(default=0.7, ge=0.0, le=1.0)
-    crop_n_layers: Int = Field(default=0, ge=0, le=3)
+    crop_n_layers: Int = Field(default=0, ge=0, le=MAX_CROP_N_LAYERS)
     crop_nms_thresh: Float = Field(default=0.7, ge=0.0, le=1.0)
     crop_overlap_ratio: Float = Field(default=512 / 1500, ge=0.0, lt=1.0)
     crop_n_points_downscale_factor: Int = Field(default=1, ge=1, le=8)

@@ -177,7 +177,8 @@ def test_corrupt_stored_weights_fail_the_task_with_the_reason(
 ) -> None:
     published = publish(stack, tiny_weights)
     resource_id = published.provider.http.get(f"/resources/{published.name}").json()["id"]
-    store.put_bytes(key=keys.version_file(resource_id, 1, tiny_weights.name), data=b"bit rot")
+    stored = keys.version_blob(resource_id, published.version["files"][0]["sha256"], tiny_weights.name)
+    store.put_bytes(key=stored, data=b"bit rot")
     upload = published.provider.upload("coffee.png", coffee_png)
     task = published.provider.submit(resource=published.name, version=1, inputs=[upload["id"]], params=AUTO_PARAMS)
     final = published.provider.wait(task["id"])

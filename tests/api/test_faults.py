@@ -182,7 +182,7 @@ def test_the_object_store_down_at_publish_fails_cleanly_and_a_rerun_succeeds(fau
     assert [v["version"] for v in versions] == [1]
     resource_id = _resource_id(faults, target)
     for file in versions[0]["files"]:
-        assert faults.store.exists(keys.version_file(resource_id, 1, file["name"])), file
+        assert faults.store.exists(keys.version_blob(resource_id, file["sha256"], file["name"])), file
     assert faults.store.exists(keys.task_manifest(rerun["id"]))
 
 

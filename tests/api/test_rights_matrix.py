@@ -272,6 +272,7 @@ def path_params(world: World, rule: Rule, caller: Caller, public: bool) -> dict[
         "item_id": dataset.item_id,
         "task_id": world.task_id,
         "group_name": world.group,
+        "username": world.grantee,  # PATCH /users/{username}: the body only enables it (already enabled)
     }
     params = {}
     for name in PARAM.findall(rule.path):
@@ -299,6 +300,8 @@ def spend(world: World, rule: Rule, caller: Caller, public: bool) -> None:
     }
     if consumed is not None:
         world.fresh.pop(keys[consumed], None)
+    if (rule.method, rule.path) == ("POST", "/users/me/signout"):  # the caller's session ended: sign in again
+        caller.client.sign_in(caller.client.username, PASSWORD)
 
 
 # --- bodies -------------------------------------------------------------------------------------------------
@@ -314,6 +317,9 @@ def request_for(world: World, rule: Rule, caller: Caller, public: bool) -> dict[
         ("POST", "/users"): {"json": {"username": world.unique(f"u{uuid.uuid4().hex[:6]}"), "password": PASSWORD}},
         ("POST", "/auth/token"): {"data": {"username": account, "password": PASSWORD}},
         ("POST", "/users/me/tokens"): {"json": {"name": world.unique("matrix")}},
+        # a wrong current password: refused (422) after the access check, so the password stays
+        ("POST", "/users/me/password"): {"json": {"current_password": "not it", "new_password": "violet tractor"}},
+        ("PATCH", "/users/{username}"): {"json": {"disabled": False}},
         ("POST", "/resources"): {
             "json": {"name": world.unique(f"r{uuid.uuid4().hex[:6]}"), "kind": "segmenter.sam", "title": "Mine"}
         },

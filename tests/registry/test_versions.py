@@ -7,15 +7,16 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from commons.db import get_engine
 from commons.errors import DigestMismatch, InvalidInput, InvalidWeights, NotFound
-from commons.store import ObjectStore, keys
+from commons.store import ObjectStore
+from registry.models import ResourceVersion
 from registry.resources import create_resource
 from registry.schemas import ResourceCreate
 from registry.users import create_user
-from registry.versions import StagedFile, create_version, get_version, version_digest
+from registry.versions import StagedFile, create_version, file_key, get_version, version_digest
 
 CONFIG = {"arch": "custom", "checkpoint": "w.safetensors"}
 
@@ -70,7 +71,7 @@ def test_version_files_digest_and_lineage(database_url: str, store: ObjectStore,
         assert get_version(session, resource, "latest").number == 2
         with pytest.raises(NotFound, match="no version 7"):
             get_version(session, resource, 7)
-    assert store.get_bytes(keys.version_file(resource.id, 1, "w.safetensors")) == b"weights-one"
+    assert store.get_bytes(file_key(resource.id, 1, first.files[0])) == b"weights-one"
     assert first.digest == version_digest(first.files, CONFIG)
     assert first.digest != second.digest
     assert first.digest == version_digest(list(reversed(first.files)), dict(reversed(list(CONFIG.items()))))
@@ -156,7 +157,9 @@ def test_concurrent_uploads_get_distinct_numbers(database_url: str, store: Objec
         thread.join()
     assert errors == []
     assert sorted(results) == [1, 2, 3, 4, 5, 6]
-    stored = {store.get_bytes(keys.version_file(resource.id, n, "w.safetensors")) for n in results}
+    with Session(get_engine(database_url)) as session:
+        rows = session.exec(select(ResourceVersion).where(ResourceVersion.resource_id == resource.id)).all()
+        stored = {store.get_bytes(file_key(resource.id, row.number, row.files[0])) for row in rows}
     assert len(stored) == 6
 
 

@@ -1,5 +1,5 @@
 import { api, guarded, param } from "/static/api.js";
-import { signIn } from "/static/pages/signin.js";
+import { safeNext, signIn } from "/static/pages/signin.js";
 
 const form = document.getElementById("signup-form");
 form.addEventListener("submit", (event) => {
@@ -9,7 +9,6 @@ form.addEventListener("submit", (event) => {
     const password = form.password.value;
     await api("/users", { method: "POST", json: { username, password } });
     await signIn(username, password);
-    const next = param("next");
-    location.href = next && next.startsWith("/") ? next : "/explore";
+    location.href = safeNext(param("next"));
   });
 });

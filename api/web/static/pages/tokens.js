@@ -1,4 +1,4 @@
-import { api, el, guarded, requireUser } from "/static/api.js";
+import { api, el, guarded, requireUser, setToken } from "/static/api.js";
 
 const form = document.getElementById("token-form");
 const result = document.getElementById("token-result");
@@ -22,7 +22,8 @@ async function showTokens() {
     el("thead", {}, el("tr", {}, ["Name", "Starts with", "Created", "Expires", "Last used", "State", ""].map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, tokens.map((token) => el("tr", { "data-token": token.name },
       el("td", {}, token.name), el("td", { class: "mono" }, `${token.prefix}…`), el("td", {}, when(token.created_at)),
-      el("td", {}, token.expires_at ? when(token.expires_at) : "never"), el("td", {}, when(token.last_used_at)),
+      el("td", { "data-expires": token.expires_at || "" }, token.expires_at ? when(token.expires_at) : "never (made before expiries)"),
+      el("td", {}, when(token.last_used_at)),
       el("td", { class: `status ${state(token) === "active" ? "succeeded" : "failed"}` }, state(token)),
       el("td", {}, state(token) === "active"
         ? el("button", { type: "button", class: "danger", "aria-label": `Revoke ${token.name}`, onclick: () => guarded(async () => {
@@ -41,11 +42,11 @@ form.addEventListener("submit", (event) => {
     const days = document.getElementById("token-expiry").value;
     const created = await api("/users/me/tokens", {
       method: "POST",
-      json: { name: document.getElementById("token-name").value, expires_in_days: days ? Number(days) : null },
+      json: { name: document.getElementById("token-name").value, expires_in_days: Number(days) },
     });
     result.hidden = false;
     result.replaceChildren(
-      el("p", {}, `Token “${created.name}” — copy it now, it is not shown again:`),
+      el("p", {}, `Token “${created.name}” — copy it now, it is not shown again. It expires ${when(created.expires_at)}.`),
       el("p", { class: "mono", id: "new-token" }, created.token),
       el("p", { class: "hint" }, `curl -H "Authorization: Bearer ${created.prefix}…" ${location.origin}/api/v1/users/me`),
     );
@@ -54,7 +55,28 @@ form.addEventListener("submit", (event) => {
   });
 });
 
+const passwordForm = document.getElementById("password-form");
+passwordForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  guarded(async () => {
+    const changed = await api("/users/me/password", {
+      method: "POST",
+      json: {
+        current_password: document.getElementById("current-password").value,
+        new_password: document.getElementById("new-password").value,
+      },
+    });
+    setToken(changed.access_token); // every session ended, this one too: keep the new token the answer carries
+    passwordForm.reset();
+    const done = document.getElementById("password-result");
+    done.textContent = changed.detail;
+    done.hidden = false;
+  });
+});
+
 guarded(async () => {
-  if (!(await requireUser(document.getElementById("tokens")))) return;
+  const user = await requireUser(document.getElementById("tokens"));
+  if (!user) return;
+  passwordForm.username.value = user.username; // for password managers
   await showTokens();
 });

@@ -1,0 +1,250 @@
+"""Request bodies: bounded in size, received in full at a minimum rate, before the request takes an in-flight slot.
+
+Why: the in-flight bound (`api/concurrency.py`) admits 24 requests at once. A request used to take its slot
+before its body was read, so 24 clients sending a body one byte every two seconds held every slot and the API
+answered nothing else; and a body was read in full (a 300 MB one to a 64 MB route spooled to disk) before a
+route said 413.
+
+Design, in one pure ASGI middleware that sits outside the in-flight bound:
+
+- **Size.** Each route has a limit: the upload routes their own (a photo: `max_upload_bytes`; a version's
+  files: `max_weights_bytes`; a zip import or a batch of photos: `max_zip_bytes`; each plus 1 MiB of
+  multipart framing), every other route `max_body_bytes` (1 MiB: JSON and forms). A `Content-Length` over it
+  is answered 413 before a byte of the body is read; a chunked body is cut with 413 as soon as it passes it.
+- **Credentials first for uploads.** The upload routes need a signed-in caller; a request to one without an
+  `Authorization` header is answered 401 before its body is read, so an anonymous client cannot make the API
+  receive and spool hundreds of megabytes. (A wrong token is still found out by the route, after the body.)
+- **Received before admission.** The whole body is received here, in memory up to `body_spool_bytes` (1 MiB)
+  and in a temporary file past it, and only then is the request passed on (to the in-flight bound and the
+  app), which reads it back from there. A slow client therefore holds a socket, a coroutine and at most its
+  spool, never a slot; the app never waits on a network read. The spool is closed (its space freed) when the
+  request ends, whatever happens.
+- **Time.** A body must arrive within `body_timeout_seconds` (10 s) plus one second per
+  `body_min_bytes_per_second` (16 KiB) received: a minimum average rate after a grace period, so a 4 GiB
+  upload on a slow line is fine and one byte every two seconds is not. A slower body is answered 408.
+
+Every refusal is the app's error format (`{"detail": …}`) with `Connection: close`: the server then closes
+the connection instead of reading (and discarding) the rest of a body it refused.
+
+The multipart parser keeps each uploaded file in memory up to its spool size before moving it to a temporary
+file; `install_body_limits` lowers that from Starlette's 1 MiB to 64 KiB, so the memory a many-file upload
+takes while it is parsed stays small whatever the number of files (Starlette allows 1000 per request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import tempfile
+from dataclasses import dataclass
+from typing import IO
+
+from fastapi import FastAPI
+from starlette.datastructures import Headers
+from starlette.formparsers import MultiPartParser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from commons.settings import Settings
+
+MiB = 1024 * 1024
+MULTIPART_SLACK = MiB  # boundaries, part headers and small form fields around the files themselves
+MULTIPART_FILE_SPOOL = 64 * 1024  # bytes of one uploaded file the multipart parser keeps in memory
+REPLAY_CHUNK = 256 * 1024
+SIGN_IN_FIRST = "sign in first: POST /api/v1/auth/token, then send 'Authorization: Bearer <token>'"
+
+
+@dataclass(frozen=True)
+class UploadRoute:
+    """A route whose body carries files, with the setting that bounds them and what to tell a sender."""
+
+    method: str
+    pattern: re.Pattern[str]
+    setting: str
+    hint: str
+
+
+UPLOAD_ROUTES = (
+    UploadRoute("POST", re.compile(r"/api/v1/uploads/?"), "max_upload_bytes", "send a smaller photo"),
+    UploadRoute(
+        "POST",
+        re.compile(r"/api/v1/resources/.+/versions/?"),
+        "max_weights_bytes",
+        "a version's files together may not be larger",
+    ),
+    UploadRoute(
+        "POST", re.compile(r"/api/v1/datasets/.+/items/?"), "max_zip_bytes", "send the photos in several requests"
+    ),
+    UploadRoute("POST", re.compile(r"/api/v1/datasets/.+/import/?"), "max_zip_bytes", "split the zip"),
+)
+
+
+@dataclass(frozen=True)
+class BodyLimit:
+    limit: int
+    upload: bool
+    hint: str
+
+
+def limit_for(settings: Settings, method: str, path: str) -> BodyLimit:
+    """The most bytes a body of `method path` may have: an upload route's own limit, or `max_body_bytes`."""
+    for route in UPLOAD_ROUTES:
+        if method == route.method and route.pattern.fullmatch(path):
+            limit = int(getattr(settings, route.setting)) + MULTIPART_SLACK
+            return BodyLimit(limit=limit, upload=True, hint=route.hint)
+    return BodyLimit(limit=settings.max_body_bytes, upload=False, hint="send a smaller body")
+
+
+def _size(count: int) -> str:
+    return f"{count / MiB:.1f} MiB ({count} bytes)" if count >= MiB else f"{count} bytes"
+
+
+class Refused(Exception):
+    """The body is refused: answer `status` with `detail` (and `headers`) and close the connection."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+
+
+class Disconnected(Exception):
+    """The client went away while sending its body: there is nobody to answer."""
+
+
+class BodyLimits:
+    """Pure ASGI middleware: refuse oversized, anonymous-upload and too-slow bodies; receive the rest in full
+    (spooled) before passing the request on. See the module docstring for why."""
+
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        length_header = headers.get("content-length")
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        if length_header is None and not chunked:  # HTTP/1.1: no body at all
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        rule = limit_for(self.settings, method, path)
+        spool: IO[bytes] | None = None
+        try:
+            if rule.upload and not headers.get("authorization", "").lower().startswith("bearer "):
+                raise Refused(
+                    401,
+                    f"{SIGN_IN_FIRST}; uploads are received from signed-in callers only",
+                    {"WWW-Authenticate": "Bearer"},
+                )
+            expected = self._declared_length(length_header, rule, method, path)
+            if expected == 0:
+                await self.app(scope, receive, send)
+                return
+            spool = tempfile.SpooledTemporaryFile(max_size=self.settings.body_spool_bytes)  # noqa: SIM115
+            size = await self._receive_body(receive, spool, rule, expected, method, path)
+        except Refused as refused:
+            await _answer(send, refused)
+            if spool is not None:
+                spool.close()
+            return
+        except Disconnected:
+            if spool is not None:
+                spool.close()
+            return
+        try:
+            spool.seek(0)
+            await self.app(scope, _replay(spool, size, receive), send)
+        finally:
+            spool.close()
+
+    def _declared_length(self, header: str | None, rule: BodyLimit, method: str, path: str) -> int | None:
+        if header is None:
+            return None
+        try:
+            length = int(header)
+        except ValueError:
+            raise Refused(400, f"Content-Length {header!r} is not a number of bytes") from None
+        if length > rule.limit:
+            raise Refused(
+                413,
+                f"the request body is {_size(length)}, over the limit of {_size(rule.limit)} for {method} {path}; "
+                f"{rule.hint}",
+            )
+        return length
+
+    async def _receive_body(
+        self, receive: Receive, spool: IO[bytes], rule: BodyLimit, expected: int | None, method: str, path: str
+    ) -> int:
+        """Receive the whole body into `spool`, enforcing the size limit and the minimum rate; its size."""
+        loop = asyncio.get_running_loop()
+        grace = self.settings.body_timeout_seconds
+        rate = self.settings.body_min_bytes_per_second
+        started = loop.time()
+        received = 0
+        while True:
+            remaining = started + grace + received / rate - loop.time()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                async with asyncio.timeout(remaining):
+                    message = await receive()
+            except TimeoutError:
+                total = f" of {expected}" if expected is not None else ""
+                raise Refused(
+                    408,
+                    f"the request body arrived too slowly: {received}{total} bytes in "
+                    f"{loop.time() - started:.0f} s; a body must arrive within {grace:g} s plus one second per "
+                    f"{rate} bytes. Send it again on a faster connection, without pauses",
+                ) from None
+            if message["type"] == "http.disconnect":
+                raise Disconnected
+            chunk: bytes = message.get("body", b"")
+            received += len(chunk)
+            if received > rule.limit:
+                raise Refused(
+                    413,
+                    f"the request body passed the limit of {_size(rule.limit)} for {method} {path}; {rule.hint}",
+                )
+            if chunk:
+                spool.write(chunk)  # in memory, or a page-cache write past body_spool_bytes
+            if not message.get("more_body", False):
+                return received
+
+
+def _replay(spool: IO[bytes], size: int, receive: Receive) -> Receive:
+    """A `receive` that gives the app the spooled body, then the client's own messages (its disconnect)."""
+    done = False
+
+    async def replay() -> Message:
+        nonlocal done
+        if done:
+            return await receive()
+        chunk = spool.read(REPLAY_CHUNK)
+        done = not chunk or spool.tell() >= size
+        return {"type": "http.request", "body": chunk, "more_body": not done}
+
+    return replay
+
+
+async def _answer(send: Send, refused: Refused) -> None:
+    body = json.dumps({"detail": refused.detail}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),  # the server closes instead of reading the rest of the body
+        *((name.lower().encode(), value.encode()) for name, value in refused.headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": refused.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def install_body_limits(app: FastAPI, settings: Settings) -> None:
+    """Add the middleware (call it after the in-flight bound is added, so that it runs before it) and keep
+    uploaded files' memory small while multipart bodies are parsed."""
+    MultiPartParser.spool_max_size = MULTIPART_FILE_SPOOL
+    app.add_middleware(BodyLimits, settings=settings)
