@@ -91,7 +91,20 @@ def redacted_errors(errors: Any) -> list[dict[str, Any]]:
 async def _handle_validation_error(_request: Request, error: Exception) -> JSONResponse:
     if not isinstance(error, RequestValidationError):  # pragma: no cover - registered for it only
         raise error
-    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(redacted_errors(error.errors()))})
+    errors = redacted_errors(error.errors())
+    return JSONResponse(status_code=422, content=validation_body(errors))
+
+
+def validation_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """The one error shape, for request validation too: `detail` says what was wrong in words ("title: Field
+    required"), `field` names the first field, and `errors` keeps pydantic's list for programs."""
+
+    def where(error: dict[str, Any]) -> str:
+        loc = [str(part) for part in error.get("loc", ())]
+        return ".".join(loc[1:] if len(loc) > 1 and loc[0] in {"body", "query", "path", "header", "form"} else loc)
+
+    detail = "; ".join(f"{where(e) or 'request'}: {e.get('msg', 'invalid')}" for e in errors) or "invalid request"
+    return {"detail": detail, "field": where(errors[0]) if errors else None, "errors": jsonable_encoder(errors)}
 
 
 def install_error_handlers(app: FastAPI) -> None:

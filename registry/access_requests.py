@@ -24,4 +24,29 @@ def inbox(session: Session, *, owner: User, status: str | None = None) -> list[A
     if status is not None:
         query = query.where(AccessRequest.status == status)
     rows = session.exec(query.order_by(col(AccessRequest.created_at).desc(), col(AccessRequest.id).desc())).all()
-    return [request_public(session, item, resource) for item, resource in rows]
+    found = [request_public(session, item, resource) for item, resource in rows]
+    others = {resource.id for _, resource in rows if resource.owner_id != owner.id}
+    if others and not owner.is_admin:
+        mine = _own_sources(session, owner, others)
+        for shown, (_, resource) in zip(found, rows, strict=True):
+            shown.made_from_yours = mine.get(resource.id)
+    return found
+
+
+def _own_sources(session: Session, owner: User, resource_ids: set[str]) -> dict[str, str]:
+    """For each resource, the name of one of `owner`'s resources or datasets it was made from."""
+    edges = session.exec(
+        select(Lineage).where(Lineage.item_type == "resource", col(Lineage.item_id).in_(resource_ids))
+    ).all()
+    names: dict[tuple[str, str], str] = {}
+    for kind, table in (("resource", Resource), ("dataset", Dataset)):
+        ids = {e.source_id for e in edges if e.source_type == kind}
+        if ids:
+            query = select(table.id, table.name).where(col(table.id).in_(ids), table.owner_id == owner.id)
+            names.update({(kind, row_id): f"{kind} {name}" for row_id, name in session.exec(query).all()})
+    found: dict[str, str] = {}
+    for edge in edges:
+        name = names.get((edge.source_type, edge.source_id))
+        if name is not None:
+            found.setdefault(edge.item_id, name)
+    return found

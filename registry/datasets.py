@@ -488,7 +488,7 @@ def dataset_public(session: Session, dataset: Dataset, user: User | None) -> Dat
         digest=dataset_digest(session, dataset),
         permissions=sorted(rights(session, dataset, user)),
         derivatives=dataset.derivatives,
-        sources=sources_public(session, [dataset])[dataset.id],
+        sources=sources_public(session, [dataset], user)[dataset.id],
         source=dataset.source_id,
         derivation=dataset.derivation,
         created_at=dataset.created_at,

@@ -10,7 +10,7 @@ from commons.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.clock import utcnow
 from registry.groups import group_to_grant, role_in
 from registry.models import AccessRequest, Dataset, DatasetGrant, Grant, Group, Resource, User
-from registry.rights import check_audience
+from registry.rights import access, check_audience
 from registry.schemas import AccessRequestPublic, GrantPublic
 from registry.users import get_user_by_name
 
@@ -142,6 +142,24 @@ def grant_public(session: Session, item: Grant | DatasetGrant) -> GrantPublic:
     )
 
 
+def request_target(session: Session, resource: Resource, requester: User) -> Resource:
+    """The resource a request on `resource` should go to. Someone who sees it only as the maker of a bound
+    derivative needs the right on the source that binds it, from that source's owner: asking the
+    derivative's owner (often themselves) could never help. A binding dataset takes no requests: Conflict
+    saying whom to ask."""
+    blocked = access(session, resource, requester).blocked_by
+    if not blocked:
+        return resource
+    source = blocked[0]
+    if isinstance(source, Resource):
+        return source
+    owner = session.get(User, source.owner_id)
+    raise Conflict(
+        f"{resource.name!r} is made from dataset {source.name!r}, which you cannot read; ask "
+        f"{owner.username if owner else 'its owner'} to share that dataset with you (a grant to your user name)"
+    )
+
+
 def request_access(
     session: Session,
     *,
@@ -217,9 +235,11 @@ def decide(session: Session, *, resource: Resource, request_id: str, approve: bo
 def request_public(session: Session, item: AccessRequest, resource: Resource) -> AccessRequestPublic:
     requester = session.get(User, item.requester_id)
     decider = session.get(User, item.decided_by) if item.decided_by else None
+    owner = session.get(User, resource.owner_id)
     return AccessRequestPublic(
         id=item.id,
         resource=resource.name,
+        ref=f"{owner.username if owner else ''}/{resource.name}",
         requester=requester.username if requester else "",
         group=_grantee_of(session, item)[1],
         permission=item.permission,

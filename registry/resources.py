@@ -75,7 +75,7 @@ def to_public_many(session: Session, resources: list[Resource], user: User | Non
         ).all()
     )
     granted = rights_on_many(session, resources, user)
-    sources = sources_public(session, resources)
+    sources = sources_public(session, resources, user)
     return [
         ResourcePublic(
             id=resource.id,

@@ -424,8 +424,9 @@ def derivatives_of(session: Session, item: Item) -> list[tuple[ItemType, str]]:
     return [(kind, item_id) for kind, item_id in rows]  # type: ignore[misc]
 
 
-def sources_public(session: Session, items: Sequence[Item]) -> dict[str, list[SourcePublic]]:
-    """What each item was made from, as the API shows it (with owner names), in a fixed number of queries."""
+def sources_public(session: Session, items: Sequence[Item], user: User | None) -> dict[str, list[SourcePublic]]:
+    """What each item was made from, as `user` may see it (with owner names; a private source the caller cannot
+    read shows only its type and owner), in a fixed number of queries."""
     if not items:
         return {}
     kind = item_type(items[0])
@@ -434,19 +435,25 @@ def sources_public(session: Session, items: Sequence[Item]) -> dict[str, list[So
     owners = (
         dict(session.exec(select(User.id, User.username).where(col(User.id).in_(owner_ids))).all()) if owner_ids else {}
     )
-    return {
-        item.id: [
-            SourcePublic(
-                type=item_type(source),
-                id=source.id,
-                name=source.name,
-                owner=owners.get(source.owner_id, ""),
-                binds=binds(source, owner_id=item.owner_id),
-            )
-            for source in found[(kind, item.id)]
-        ]
-        for item in items
-    }
+    every = list({(item_type(s), s.id): s for sources in found.values() for s in sources}.values())
+    readable = (
+        {(item_type(s), s.id) for s in every}
+        if user is not None and user.is_admin
+        else _readable_sources(session, every, user)
+    )
+
+    def shown(item: Item, source: Item) -> SourcePublic:
+        seen = (item_type(source), source.id) in readable
+        return SourcePublic(
+            type=item_type(source),
+            id=source.id if seen else "",
+            name=source.name if seen else "",
+            owner=owners.get(source.owner_id, ""),
+            binds=binds(source, owner_id=item.owner_id),
+            readable=seen,
+        )
+
+    return {item.id: [shown(item, source) for source in found[(kind, item.id)]] for item in items}
 
 
 def check_policy_change(

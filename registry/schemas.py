@@ -154,6 +154,11 @@ class SourcePublic(BaseModel):
     name: str
     owner: str
     binds: bool = Field(description="Private and keeping its derivatives: this item's audience is bound by it.")
+    readable: bool = Field(
+        default=True,
+        description="Whether the caller may read the source; if not, only its type and owner are shown (id and "
+        "name are empty), so a private item's name is not told to those it was not shared with.",
+    )
 
 
 class ResourcePublic(BaseModel):
@@ -271,6 +276,13 @@ class AccessRequestCreate(BaseModel):
 class AccessRequestPublic(BaseModel):
     id: str
     resource: str
+    ref: str = Field(default="", description="The resource's owner/name: where to approve or deny.")
+    made_from_yours: str | None = Field(
+        default=None,
+        description="In an inbox: the caller's own resource or dataset this resource was made from, when the "
+        "caller is not its owner. They cannot approve it; granting the source (or releasing its derivatives) "
+        "is what lets the requester read it.",
+    )
     requester: str
     group: str | None = None
     permission: str

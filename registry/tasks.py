@@ -34,7 +34,15 @@ STEPS_BY_MODE = {
 DATASET_MODES = frozenset({"train", "evaluate", "export"})  # run a version on a dataset snapshot
 DATASET_ONLY_MODES = frozenset({"augment"})  # work on a dataset snapshot alone (no resource version)
 UPLOAD_MODES = frozenset({"infer", "inspect"})  # read uploaded photos
-PUBLISHING_MODES = frozenset({"train", "export", "edit"})  # publish a new version
+PUBLISHING_MODES = frozenset({"train", "export", "edit"})  # may publish a new version
+
+
+def publishes(mode: str, params: dict[str, Any]) -> bool:
+    """Whether a task of `mode` with these (validated) params publishes a version: an export only does with
+    the "int8" format (its INT8 version); train and edit always do."""
+    if mode == "export":
+        return "int8" in (params.get("formats") or [])
+    return mode in PUBLISHING_MODES
 
 
 def create_task(

@@ -54,8 +54,9 @@ def delete_grant(name: str, grant_id: str, user: CurrentUser, session: SessionDe
 def create_access_request(
     name: str, spec: AccessRequestCreate, user: CurrentUser, session: SessionDep
 ) -> AccessRequestPublic:
-    """Ask the owner for a right on a resource you can see (a public one)."""
-    resource = resource_for(session, name=name, user=user)
+    """Ask the owner for a right on a resource you can see (a public one). On a derivative you made from a
+    source you can no longer read, the request goes to that source and its owner."""
+    resource = grant_rows.request_target(session, resource_for(session, name=name, user=user), user)
     created = grant_rows.request_access(
         session, resource=resource, requester=user, permission=spec.permission, message=spec.message, group=spec.group
     )

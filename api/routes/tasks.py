@@ -95,7 +95,7 @@ def submit(
     elif spec.dataset is not None or spec.inputs:
         raise InvalidInput(f"an {spec.mode} task takes only `params`; leave `inputs` and `dataset` out", field="mode")
     params = validate_params(resource.kind, spec.mode, spec.params, inputs, config=version.config, dataset=snapshot)
-    if spec.mode in task_rows.PUBLISHING_MODES:
+    if task_rows.publishes(spec.mode, params):
         resolve_target(session, user=user, source=resource, publish_as=params.get("publish_as"), dataset=dataset)
     memory = task_memory(
         resource.kind, spec.mode, params, inputs, config=version.config, dataset=snapshot, settings=settings

@@ -187,3 +187,16 @@ def test_corrupt_stored_weights_fail_the_task_with_the_reason(
     assert [s["status"] for s in final["steps"]] == ["failed", "skipped", "skipped"]
     assert final["outputs"] == [] and final["manifest_url"] is None
     assert not store.exists(keys.task_manifest(task["id"]))
+
+
+def test_validation_errors_have_the_one_error_shape(stack: RunningStack) -> None:
+    """Seen: a request that fails validation answered with pydantic's list, not the {detail, field} every other
+    error has; the words a person needs were inside it."""
+    client = stack.new_user()
+    response = client.http.post("/resources", json={"name": "no-title", "kind": "classifier.blocks"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["detail"] == "title: Field required" and body["field"] == "title"
+    assert body["errors"][0]["loc"] == ["body", "title"]  # pydantic's list, for programs
+    audit = client.http.get("/audit", params={"since": "yesterday"})
+    assert audit.status_code == 422 and audit.json()["field"] == "since", audit.text

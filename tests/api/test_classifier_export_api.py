@@ -276,3 +276,24 @@ def test_bad_export_inspect_and_edit_requests_get_clear_4xx(
         )
     )
     assert code == 403 and "publish_as" in message
+
+
+def test_a_use_grantee_exports_without_publishing_and_is_told_what_publishing_needs(
+    exported: Exported, stack: RunningStack
+) -> None:
+    """Seen: an export to ONNX and TorchScript (which publishes nothing) by a `use` grantee was refused with
+    "the trained weights cannot become its next version". Only an INT8 export publishes, so only it needs
+    `modify` or `params.publish_as`."""
+    grantee = stack.new_user()
+    name = str(grantee.http.get("/users/me").json()["username"])
+    exported.provider.grant(exported.name, name, "use")
+    granted = exported.provider.http.post(
+        f"/datasets/{exported.dataset['id']}/grants", json={"username": name, "permission": "use"}
+    )
+    assert granted.status_code == 201, granted.text
+    body = {"resource": exported.name, "version": 1, "mode": "export", "dataset": exported.dataset["id"]}
+    plain = grantee.http.post("/tasks", json={**body, "params": {"formats": ["onnx", "torchscript"]}})
+    assert plain.status_code == 202, plain.text
+    int8 = grantee.http.post("/tasks", json={**body, "params": {"formats": ["int8"]}})
+    assert int8.status_code == 403 and "publish_as" in int8.json()["detail"], int8.text
+    assert grantee.wait(plain.json()["id"], timeout=600)["status"] == "succeeded"

@@ -19,16 +19,14 @@ from api.reaper import reconcile_once
 from commons.db import get_engine, session_scope
 from commons.errors import ExecutionNotAllowed, InvalidInput
 from commons.settings import DEFAULT_ALLOWED_IMAGES, Settings
-from registry import tasks as task_rows
 from registry.clock import utcnow
 from registry.execution_policy import caps_for, check_dispatch, check_upload, image_allowed
 from registry.migrate import upgrade
 from registry.models import Resource, ResourceVersion, Task, User
-from registry.resources import create_resource
-from registry.schemas import ExecutionSpec, ResourceCreate
-from registry.users import create_user
+from registry.schemas import ExecutionSpec
 from resources.sam.model import TINY_CONFIG
 from tests.api.conftest import AUTO_PARAMS, Published
+from tests.api.test_reaper import pending_task
 from tests.conftest import RunningStack
 
 ALLOWED = DEFAULT_ALLOWED_IMAGES[1]
@@ -125,32 +123,8 @@ def test_the_reaper_fails_a_pending_task_the_policy_refuses(shared_services: Set
     upgrade(database_url)
     settings = shared_services.model_copy(update={"database_url": database_url, "data_dir": tmp_path})
     with Session(get_engine(database_url), expire_on_commit=False) as session:
-        owner = create_user(session, username="stale-spec", password="a long password")
-        resource = create_resource(
-            session, owner=owner, spec=ResourceCreate(name="stale-spec", kind="segmenter.sam", title="r")
-        )
-        version = ResourceVersion(
-            resource_id=resource.id,
-            number=1,
-            digest="sha256:x",
-            config={},
-            files=[],
-            created_by=owner.id,
-            execution={"image": FOREIGN},  # stored while the allow-list still had it
-        )
-        session.add(version)
-        session.flush()
-        task, _ = task_rows.create_task(
-            session,
-            owner=owner,
-            resource=resource,
-            version=version,
-            mode="infer",
-            params={},
-            inputs=[],
-            lane="batch",
-            idempotency_key=None,
-        )
+        # stored while the allow-list still had the image
+        task = pending_task(session, owner_name="stale-spec", execution={"image": FOREIGN})
         task.created_at = utcnow() - timedelta(minutes=5)  # past the reaper's re-submission delay
         session.add(task)
         session.commit()

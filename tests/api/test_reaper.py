@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from prefect import flow
 from prefect.client.orchestration import SyncPrefectClient
@@ -28,13 +29,20 @@ def probe() -> None:
     """Never run: only its flow runs are created, to be put in chosen states."""
 
 
-def running_task(session: Session, *, owner_name: str, flow_run_id: str) -> Task:
+def pending_task(session: Session, *, owner_name: str, execution: dict[str, Any] | None = None) -> Task:
+    """A pending infer task of a new user on a new SAM resource's version 1 (`execution` as stored on it)."""
     owner = create_user(session, username=owner_name, password="a long password")
     resource = create_resource(
         session, owner=owner, spec=ResourceCreate(name=f"r-{owner_name}", kind="segmenter.sam", title="r")
     )
     version = ResourceVersion(
-        resource_id=resource.id, number=1, digest="sha256:x", config={}, files=[], created_by=owner.id
+        resource_id=resource.id,
+        number=1,
+        digest="sha256:x",
+        config={},
+        files=[],
+        created_by=owner.id,
+        execution=execution,
     )
     session.add(version)
     session.flush()
@@ -49,6 +57,11 @@ def running_task(session: Session, *, owner_name: str, flow_run_id: str) -> Task
         lane="batch",
         idempotency_key=None,
     )
+    return task
+
+
+def running_task(session: Session, *, owner_name: str, flow_run_id: str) -> Task:
+    task = pending_task(session, owner_name=owner_name)
     task_rows.mark_scheduled(session, task=task, dispatch_id=flow_run_id)
     task_rows.mark_running(session, task=task, flow_run_id=flow_run_id)
     session.commit()

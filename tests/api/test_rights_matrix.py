@@ -381,10 +381,10 @@ def verdict(rule: Rule, who: str, where: str, want: bool | int, status: int, bod
     """A mismatch line, or None when the answer is the expected one."""
     if status == 422:
         try:
-            detail = json.loads(body).get("detail")
+            errors = json.loads(body).get("errors")
         except ValueError:
-            detail = None
-        if isinstance(detail, list):  # FastAPI's validation answered: the access check never ran
+            errors = None
+        if isinstance(errors, list):  # request validation answered: the access check never ran
             return f"{rule.method} {rule.path} {who} {where}: the test's request failed validation: {body[:300]}"
     if isinstance(want, bool):
         ok = status < 500 and (status not in DENIED) == want

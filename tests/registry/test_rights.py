@@ -18,7 +18,14 @@ from registry.dataset_schemas import DatasetCreate, DatasetUpdate
 from registry.models import Dataset, Resource, User
 from registry.permissions import resource_for, rights
 from registry.resources import create_resource, list_visible, update_resource
-from registry.rights import access, check_files_readable, may_download, record_lineage, run_only_owner
+from registry.rights import (
+    access,
+    check_files_readable,
+    may_download,
+    record_lineage,
+    run_only_owner,
+    sources_public,
+)
 from registry.schemas import ResourceCreate, ResourceUpdate
 from registry.trained_versions import resolve_target
 from registry.users import create_user
@@ -230,6 +237,31 @@ def test_a_request_on_a_derivative_reaches_the_sources_owner(database_url: str, 
         assert [r.id for r in inbox(session, owner=grantee)] == [asked.id]
         assert [r.id for r in inbox(session, owner=provider)] == [asked.id], "the source's owner should know"
         assert inbox(session, owner=session.get(User, world.stranger.id)) == []  # type: ignore[arg-type]
+        # the inbox says where to decide (owner/name) and, for the source's owner, that it is not theirs to
+        shown_to_owner, shown_to_source_owner = inbox(session, owner=grantee)[0], inbox(session, owner=provider)[0]
+        assert shown_to_owner.ref == "grantee/grantee-copy" and shown_to_owner.made_from_yours is None
+        assert shown_to_source_owner.made_from_yours == "resource private-model"
+
+
+def test_a_request_from_a_bound_derivatives_maker_goes_to_the_source(database_url: str, world: World) -> None:
+    """Seen: the maker of a derivative who lost the source's grant asked for access on their own derivative —
+    a request to themselves, which could never help. It now goes to the source that binds it."""
+    with Session(get_engine(database_url)) as session:
+        provider, grantee = session.get(User, world.provider.id), session.get(User, world.grantee.id)
+        source, derived = session.get(Resource, world.private.id), session.get(Resource, world.derived.id)
+        assert provider and grantee and source and derived
+        assert grant_rows.request_target(session, derived, grantee) == derived  # not bound for them: as asked
+        grant = next(g for g in grant_rows.list_grants(session, source) if g.grantee_id == grantee.id)
+        grant_rows.revoke(session, resource=source, grant_id=grant.id)
+        assert grant_rows.request_target(session, derived, grantee) == source
+        data = session.get(Dataset, world.data.id)
+        assert data is not None
+        bound_by_data = model(session, grantee, "trained-on-data")
+        record_lineage(session, item=bound_by_data, sources=[data], task_id=None)
+        dataset_grant = dataset_perms.list_grants(session, data)[0]
+        dataset_perms.revoke(session, dataset=data, grant_id=dataset_grant.id)
+        with pytest.raises(Conflict, match="ask provider to share that dataset with you"):
+            grant_rows.request_target(session, bound_by_data, grantee)
 
 
 def test_use_on_a_model_trained_on_private_data_lets_the_grantee_read_what_they_make(
@@ -254,6 +286,11 @@ def test_use_on_a_model_trained_on_private_data_lets_the_grantee_read_what_they_
 
         assert rights(session, copy, learner) == {"use", "modify", "own"}
         check_files_readable(session, copy, learner)
+        # what the copy was made from: the model by name, the provider's private dataset only as such
+        shown = {(s.type, s.name, s.owner, s.readable) for s in sources_public(session, [copy], learner)[copy.id]}
+        assert shown == {("resource", "trained-on-secret", "provider", True), ("dataset", "", "provider", False)}
+        admin = session.get(User, world.admin.id)
+        assert {s.name for s in sources_public(session, [copy], admin)[copy.id]} == {"trained-on-secret", "secret data"}
         assert "learner-copy" in {r.name for r in list_visible(session, learner, limit=50, offset=0)}
         assert not access(session, copy, stranger).visible
         # within the audience: someone else the provider lets read the model may be granted the copy

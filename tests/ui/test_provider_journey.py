@@ -91,7 +91,7 @@ def test_provider_grants_approves_and_a_modifier_publishes(page: Page, ui_stack:
     page.goto(f"/resources/{name}")
     second = page.locator('[data-version="2"]')
     expect(second).to_contain_text(f"Published by {c_name}")
-    expect(second).to_contain_text(f"Trained from {name} v1")
+    expect(second).to_contain_text(f"Derives from {name} v1")  # an upload, not a training
     expect(second).to_contain_text('"resnet34"')
     expect(page.locator('[data-version="1"]')).to_contain_text(f"Parent of {name} v2")
     assert_fits_phone(page)

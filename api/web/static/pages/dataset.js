@@ -44,7 +44,7 @@ function showCounts() {
     el("span", { id: "item-count" }, String(d.item_count)), " photos, ",
     el("span", { id: "labelled-count" }, String(d.labelled_count)), " labelled, ",
     `${d.classes.length} classes`, d.visibility === "public" ? " · public" : " · private", ` · owner ${d.owner}`,
-    retainedNote(d));
+    retainedNote(d) || "");
 }
 
 async function refreshDataset() {

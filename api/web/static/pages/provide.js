@@ -1,4 +1,4 @@
-import { api, el, field, guarded, param, requireUser, select, showError } from "/static/api.js";
+import { api, el, field, guarded, param, requireUser, resourcePath, select, showError } from "/static/api.js";
 import { grantsCard, policyCard } from "/static/pages/sharing.js";
 
 const root = document.getElementById("provide");
@@ -160,17 +160,23 @@ function requestsSection(requests, refresh) {
     ? el("div", { class: "table-wrap" }, el("table", { id: "requests" },
       el("thead", {}, el("tr", {}, ["Resource", "From", "Right", "Message", "Asked", ""].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, requests.map((r) => {
+        const path = resourcePath({ ref: r.ref || r.resource });
         const decide = (verb) => () => guarded(async () => {
-          await api(`/resources/${enc(r.resource)}/access-requests/${enc(r.id)}/${verb}`, { method: "POST" });
+          await api(`${path}/access-requests/${enc(r.id)}/${verb}`, { method: "POST" });
           await refresh();
         });
+        // A request on something made from one's own model or dataset: its owner decides; one may let the
+        // requester read the source (a grant) or release its derivatives.
+        const answer = r.made_from_yours
+          ? el("td", { class: "hint" }, `Made from your ${r.made_from_yours}: its owner decides; grant ${r.requester} your source or release its derivatives to let them read it.`)
+          : el("td", { class: "row" },
+            el("button", { type: "button", "aria-label": `Approve ${r.permission} for ${r.requester} on ${r.ref || r.resource}`, onclick: decide("approve") }, "Approve"),
+            el("button", { type: "button", class: "secondary", "aria-label": `Deny ${r.permission} for ${r.requester} on ${r.ref || r.resource}`, onclick: decide("deny") }, "Deny"));
         return el("tr", { "data-request": r.id },
-          el("td", {}, el("a", { href: `/resources/${enc(r.resource)}` }, r.resource)),
+          el("td", {}, el("a", { href: path }, r.ref || r.resource)),
           el("td", {}, r.group ? `${r.requester} for group ${r.group}` : r.requester), el("td", {}, r.permission), el("td", {}, r.message || "—"),
           el("td", {}, new Date(r.created_at).toLocaleString()),
-          el("td", { class: "row" },
-            el("button", { type: "button", "aria-label": `Approve ${r.permission} for ${r.requester} on ${r.resource}`, onclick: decide("approve") }, "Approve"),
-            el("button", { type: "button", class: "secondary", "aria-label": `Deny ${r.permission} for ${r.requester} on ${r.resource}`, onclick: decide("deny") }, "Deny")));
+          answer);
       }))))
     : el("p", { class: "hint" }, "No access requests are waiting for your answer.");
   return el("section", { class: "card", id: "pending", "aria-labelledby": "pending-heading" },

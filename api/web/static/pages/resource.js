@@ -49,7 +49,9 @@ function askForm(owner, held = []) {
   const message = el("textarea", { id: "ask-message", name: "message", maxlength: "2000", rows: "3" });
   const form = el("form", { class: "card", id: "ask-form" },
     el("h2", {}, "Ask for access"),
-    el("p", { class: "hint" }, `Your request goes to ${owner || "the owner"}, who can approve or deny it.`),
+    el("p", { class: "hint" }, held.includes("own")
+      ? "You made this from a model you can no longer read: your request goes to that model's owner, who can approve or deny it."
+      : `Your request goes to ${owner || "the owner"}, who can approve or deny it.`),
     el("label", { for: "ask-permission" }, "Right to ask for"), permission,
     el("label", { for: "ask-message" }, "Message to the owner ", el("span", { class: "hint" }, "(optional: who you are and what for)")),
     message,
@@ -92,7 +94,9 @@ function versionCard(version, children) {
   const lineage = [];
   if (version.parent !== null && version.parent !== undefined) {
     const parentName = version.parent_resource || name;
-    lineage.push(el("p", { class: "lineage" }, "Trained from ", resourceLink(parentName, version.parent),
+    // Say how it was made: by the task that published it, else (an upload naming a parent) "derives from".
+    const made = { train: "Trained from ", export: "Quantized from ", edit: "Edited from " }[(version.provenance || {}).mode] || "Derives from ";
+    lineage.push(el("p", { class: "lineage" }, made, resourceLink(parentName, version.parent),
       version.parent_digest ? el("span", { class: "mono" }, ` (${version.parent_digest})`) : null));
   }
   if (children.length) {

@@ -85,7 +85,8 @@ export function sourcesNote(item) {
   if (!item.sources || !item.sources.length) return null;
   const href = (s) => (s.type === "resource" ? `/resources/${enc(`${s.owner}/${s.name}`)}` : `/datasets/${enc(s.id)}`);
   return el("p", { class: "lineage", id: "sources" }, "Made from ",
-    item.sources.flatMap((s, i) => [i ? ", " : "", el("a", { href: href(s) }, `${s.type} ${s.name}`), ` of ${s.owner}`,
+    item.sources.flatMap((s, i) => [i ? ", " : "",
+      s.readable === false ? `a private ${s.type}` : el("a", { href: href(s) }, `${s.type} ${s.name}`), ` of ${s.owner}`,
       s.binds ? el("span", { class: "hint" }, " (private: this copy stays within its audience)") : ""]), ".");
 }
 
@@ -106,7 +107,7 @@ export async function activityCard(targetType, targetId) {
       case "request.deny": return `denied ${d.requester}'s request for ${d.permission}`;
       case "visibility.change": return `made it ${d.to}`;
       case "policy.change": return `set ${d.field} to ${d.to}`;
-      case "task.submit": return `ran a ${d.mode} task${d.version ? ` on version ${d.version}` : ""}`;
+      case "task.submit": return `ran ${/^[aeiou]/.test(d.mode || "") ? "an" : "a"} ${d.mode} task${d.version ? ` on version ${d.version}` : ""}`;
       case "file.download": return `downloaded ${d.file} of version ${d.version}`;
       case "item.delete": return "deleted a photo";
       default: return e.action;
