@@ -56,7 +56,18 @@ async def _handle_domain_error(_request: Request, error: Exception) -> JSONRespo
 
 
 REDACTED = "[redacted]"
-SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey", "credential", "private_key")
+SECRET_WORDS = (
+    "password",
+    "passwd",
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "credential",
+    "private_key",
+)
 
 
 def is_secret_field(name: object) -> bool:
@@ -79,7 +90,8 @@ def redacted_errors(errors: Any) -> list[dict[str, Any]]:
     cleaned = []
     for error in errors:
         item = dict(error)
-        if any(is_secret_field(part) for part in item.get("loc", ())):
+        # A field the model does not know echoes nothing: its name says nothing about what was sent in it.
+        if item.get("type") == "extra_forbidden" or any(is_secret_field(part) for part in item.get("loc", ())):
             item.pop("input", None)
             item.pop("ctx", None)
         elif "input" in item:

@@ -86,6 +86,10 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+# nginx's status for a client that closed the connection before the answer: not the server's fault.
+CLIENT_CLOSED_REQUEST = 499
+
+
 class RequestMetrics:
     """ASGI middleware: latency by (method, route template, status), requests in flight, `X-Request-ID`.
 
@@ -103,6 +107,14 @@ class RequestMetrics:
             return
         request_id = _request_id(scope)
         status = 500  # unless a response starts: an exception that escapes every handler
+        gone = False  # the client hung up before anything was answered: 499, not a server error
+
+        async def receive_watching() -> Message:
+            nonlocal gone
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone = True
+            return message
 
         async def send_with_status(message: Message) -> None:
             nonlocal status
@@ -115,9 +127,11 @@ class RequestMetrics:
         self.in_flight.inc()
         try:
             with log_context(request_id=request_id, route=lambda: route_template(scope)):
-                await self.app(scope, receive, send_with_status)
+                await self.app(scope, receive_watching, send_with_status)
         finally:
             self.in_flight.dec()
+            if gone and status == 500:
+                status = CLIENT_CLOSED_REQUEST
             self.duration.labels(scope["method"], route_template(scope), str(status)).observe(
                 time.perf_counter() - started
             )

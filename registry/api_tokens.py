@@ -35,11 +35,15 @@ def create_token(session: Session, *, user: User, name: str, expires_in_days: in
     """Store a new token for `user`; returns the row and the token itself (the only time it is known)."""
     if not 1 <= expires_in_days <= MAX_DAYS:
         raise InvalidInput(f"expires_in_days must be 1 to {MAX_DAYS}", field="expires_in_days")
-    active = [row for row in list_tokens(session, user=user) if row.revoked_at is None]
+    now = utcnow()
+    active = [
+        row
+        for row in list_tokens(session, user=user)
+        if row.revoked_at is None and ((expires := as_utc(row.expires_at)) is None or expires > now)
+    ]
     if len(active) >= MAX_TOKENS_PER_USER:
         raise Conflict(f"you have {len(active)} active tokens, the most allowed; revoke some first")
     plain = PREFIX + secrets.token_urlsafe(32)
-    now = utcnow()
     row = ApiToken(
         user_id=user.id,
         name=name,

@@ -4,6 +4,7 @@ queue depth by lane, the worker's content-cache hits; on both database backends.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections import Counter
 from datetime import timedelta
@@ -302,3 +303,33 @@ def test_metrics_after_tasks_ran(stack: RunningStack, published: Published, coff
     assert (
         value(after, "commons_cache_fetches_total", **hits) - value(before, "commons_cache_fetches_total", **hits) >= 2
     )
+
+
+def test_a_client_that_hangs_up_mid_body_is_no_server_error(stack: RunningStack) -> None:
+    """Seen: a client that sent half a body and closed was counted as a 500 — any client could raise the 5xx
+    rate at will. It is counted as 499 (client closed request), as nginx does."""
+    count = "commons_http_request_duration_seconds_count"
+    before = scrape(stack.settings.api_url)
+    url = httpx.URL(stack.settings.api_url)
+    for _ in range(2):
+        with socket.create_connection((url.host, url.port), timeout=10) as raw:
+            raw.sendall(
+                b"POST /api/v1/blocks/validate HTTP/1.1\r\nHost: commons\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\n\r\n" + b'{"input"'
+            )
+        time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while True:
+        after = scrape(stack.settings.api_url)
+        closed = sum(v for labels, v in with_name(after, count).items() if dict(labels)["status"] == "499")
+        closed_before = sum(v for labels, v in with_name(before, count).items() if dict(labels)["status"] == "499")
+        if closed - closed_before >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert closed - closed_before >= 2, with_name(after, count)
+
+    def server_errors(samples: Samples) -> dict[tuple[tuple[str, str], ...], float]:
+        return {labels: v for labels, v in with_name(samples, count).items() if dict(labels)["status"][0] == "5"}
+
+    errors, errors_before = server_errors(after), server_errors(before)
+    assert errors == errors_before, "a client hanging up is not a server error"
