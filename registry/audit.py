@@ -1,7 +1,9 @@
 """The audit trail: who did what to whose item, when and from where — append-only.
 
 Recorded: grants and revocations, approvals and denials of access requests, visibility and policy changes,
-deletions, downloads of a private item's files, tasks on someone else's item, and group membership changes.
+deletions, downloads of a private item's files, tasks on someone else's item, group membership changes, and
+what happens to an account (disabled or enabled by an admin, password changed, signed out everywhere, API
+tokens made or revoked): the account is the "item", so its holder reads those events too.
 Rows are only ever inserted (this module has no update or delete); the owner of an item reads the events on
 it, admins all.
 """
@@ -31,6 +33,12 @@ Action = Literal[
     "member.add",
     "member.remove",
     "group.delete",
+    "account.disable",
+    "account.enable",
+    "account.password",
+    "account.signout",
+    "token.create",
+    "token.revoke",
 ]
 ACTIONS: tuple[str, ...] = Action.__args__  # type: ignore[attr-defined]
 
@@ -52,16 +60,20 @@ def record(
     *,
     actor: User | None,
     action: Action,
-    target: Resource | Dataset | Task | Group,
+    target: Resource | Dataset | Task | Group | User,
     detail: dict[str, Any] | None = None,
     address: str | None = None,
 ) -> AuditEvent:
     """Append one event (committed with the caller's transaction: no event for an action that failed)."""
-    if isinstance(target, Task):
-        target_type, name = "task", f"{target.mode} task"
+    owner_id: str | None
+    if isinstance(target, User):
+        target_type, name, owner_id = "account", target.username, target.id
+    elif isinstance(target, Task):
+        target_type, name, owner_id = "task", f"{target.mode} task", target.owner_id
     elif isinstance(target, Group):
-        target_type, name = "group", target.name
+        target_type, name, owner_id = "group", target.name, target.owner_id
     else:
+        owner_id = target.owner_id
         target_type, name = ("resource" if isinstance(target, Resource) else "dataset"), target.name
     event = AuditEvent(
         actor_id=actor.id if actor else None,
@@ -70,7 +82,7 @@ def record(
         target_type=target_type,
         target_id=target.id,
         target_name=name[:200],
-        owner_id=target.owner_id,
+        owner_id=owner_id,
         detail=detail or {},
         address=(address or "")[:64] or None,
     )

@@ -20,7 +20,7 @@ def list_events(
     session: SessionDep,
     page: PageDep,
     action: Annotated[str | None, Query(pattern=ACTION_PATTERN, description="Only this action.")] = None,
-    target_type: Annotated[str | None, Query(pattern="^(resource|dataset|task|group)$")] = None,
+    target_type: Annotated[str | None, Query(pattern="^(resource|dataset|task|group|account)$")] = None,
     target_id: Annotated[str | None, Query(max_length=32, description="Only events on this item (its id).")] = None,
     actor: Annotated[str | None, Query(max_length=64, description="Only events by this user name.")] = None,
     since: Annotated[datetime | None, Query(description="Only events at or after this time (ISO 8601).")] = None,

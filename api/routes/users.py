@@ -11,10 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.deps import AdminUser, CurrentUser, SessionDep, SessionUser, SettingsDep
+from api.deps import AdminUser, ClientAddress, CurrentUser, SessionDep, SessionUser, SettingsDep
 from api.security import limit_password_change, limit_sign_in, limit_sign_up, limit_token_creation
 from commons.errors import Forbidden
 from registry.api_tokens import create_token, list_tokens, revoke_token
+from registry.audit import record
 from registry.clock import as_utc
 from registry.models import ApiToken, User
 from registry.schemas import (
@@ -85,9 +86,10 @@ def me(user: CurrentUser) -> UserPublic:
     status_code=status.HTTP_204_NO_CONTENT,
     responses={403: {"description": "Sent with an API token (revoke the token instead)."}},
 )
-def sign_out(user: SessionUser, session: SessionDep) -> None:
+def sign_out(user: SessionUser, session: SessionDep, address: ClientAddress) -> None:
     """End every sign-in session of your account (this browser and any other); API tokens keep working."""
     end_sessions(session, user)
+    record(session, actor=user, action="account.signout", target=user, address=address)
 
 
 @router.post(
@@ -101,7 +103,7 @@ def sign_out(user: SessionUser, session: SessionDep) -> None:
     },
 )
 def change_own_password(
-    spec: PasswordChange, user: SessionUser, session: SessionDep, settings: SettingsDep
+    spec: PasswordChange, user: SessionUser, session: SessionDep, settings: SettingsDep, address: ClientAddress
 ) -> PasswordChanged:
     """Change your password. Every sign-in session ends, this one too: the answer carries a new token for it."""
     change_password(
@@ -111,6 +113,7 @@ def change_own_password(
         new_password=spec.new_password,
         min_score=settings.min_password_score,
     )
+    record(session, actor=user, action="account.password", target=user, address=address)
     active = sum(1 for row in list_tokens(session, user=user) if row.revoked_at is None)
     tokens = f"; your {active} API token(s) still work: revoke them on the API tokens page if needed" if active else ""
     return PasswordChanged(
@@ -129,9 +132,16 @@ def change_own_password(
         409: {"description": "An administrator cannot disable their own account."},
     },
 )
-def update_user(username: str, spec: UserUpdate, user: AdminUser, session: SessionDep) -> UserPublic:
+def update_user(
+    username: str, spec: UserUpdate, user: AdminUser, session: SessionDep, address: ClientAddress
+) -> UserPublic:
     """Administrators: disable an account (its tokens are refused from their next request) or enable it again."""
-    return _user_public(set_disabled(session, actor=user, username=username, disabled=spec.disabled))
+    changed = set_disabled(session, actor=user, username=username, disabled=spec.disabled)
+    if spec.disabled:
+        record(session, actor=user, action="account.disable", target=changed, address=address)
+    else:
+        record(session, actor=user, action="account.enable", target=changed, address=address)
+    return _user_public(changed)
 
 
 def _token_public(row: ApiToken) -> ApiTokenPublic:
@@ -157,12 +167,14 @@ def _token_public(row: ApiToken) -> ApiTokenPublic:
     },
 )
 def create_api_token(
-    spec: ApiTokenCreate, user: SessionUser, session: SessionDep, settings: SettingsDep
+    spec: ApiTokenCreate, user: SessionUser, session: SessionDep, settings: SettingsDep, address: ClientAddress
 ) -> ApiTokenCreated:
     """A named token for scripts, expiring after `expires_in_days` (default COMMONS_API_TOKEN_DEFAULT_DAYS, at most
     365); the answer is the only place the token itself appears."""
     days = spec.expires_in_days if spec.expires_in_days is not None else settings.api_token_default_days
     row, plain = create_token(session, user=user, name=spec.name, expires_in_days=days)
+    detail = {"name": row.name, "prefix": row.prefix, "expires_in_days": days}
+    record(session, actor=user, action="token.create", target=user, detail=detail, address=address)
     return ApiTokenCreated(**_token_public(row).model_dump(), token=plain)
 
 
@@ -172,5 +184,6 @@ def list_api_tokens(user: CurrentUser, session: SessionDep) -> list[ApiTokenPubl
 
 
 @router.delete("/users/me/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_api_token(token_id: str, user: CurrentUser, session: SessionDep) -> None:
-    revoke_token(session, user=user, token_id=token_id)
+def revoke_api_token(token_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress) -> None:
+    row = revoke_token(session, user=user, token_id=token_id)
+    record(session, actor=user, action="token.revoke", target=user, detail={"name": row.name}, address=address)

@@ -228,6 +228,13 @@ def test_an_admin_disables_and_enables_an_account(stack: RunningStack) -> None:
     assert user.http.get("/users/me").status_code == 401, "enabling again does not bring old sessions back"
     with api(stack, script) as tokened:
         assert tokened.get("/users/me").status_code == 200
+        # what happened to the account is in its holder's audit trail: who disabled it, and when
+        events = tokened.get("/audit", params={"target_type": "account"}).json()
+        assert [(e["action"], e["actor"]) for e in events][:3] == [
+            ("account.enable", admin_name),
+            ("account.disable", admin_name),
+            ("token.create", user.username),
+        ], events
     assert sign_in(stack, user.username)
 
 
