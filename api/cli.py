@@ -179,6 +179,22 @@ def create_user_command(
 
 
 @app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default COMMONS_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default COMMONS_API_PORT).")] = None,
+) -> None:
+    """Serve the API alone (the API image and the Helm chart run this), with the limits `commons up` uses:
+    header size, connections, keep-alive; forwarded headers only from COMMONS_TRUSTED_PROXIES."""
+    import os
+
+    from api.stack import BIN, uvicorn_args
+
+    settings = Settings()
+    args = uvicorn_args(settings, host=host or settings.host, port=port or settings.api_port)
+    os.execv(BIN / "uvicorn", [str(BIN / "uvicorn"), *args])  # noqa: S606 - our own uvicorn; signals reach it
+
+
+@app.command()
 def migrate(data_dir: Annotated[Path | None, typer.Option()] = None) -> None:
     """Apply the database migrations."""
     from registry.migrate import upgrade

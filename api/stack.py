@@ -30,6 +30,34 @@ from registry.migrate import upgrade
 
 log = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
+
+
+def uvicorn_args(settings: Settings, *, host: str, port: int) -> list[str]:
+    """How the API is served, everywhere (`commons up`, `commons serve` in the images and the chart)."""
+    return [
+        "api.app:create_app",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--no-proxy-headers",  # the app reads X-Forwarded-For itself, from COMMONS_TRUSTED_PROXIES only
+        # h11 (pure Python, in the base install) so the header bound below applies; a request line plus headers
+        # over 16 KiB is refused 400. Past limit-concurrency open connections or requests, new requests get 503 at
+        # once; an idle kept-alive connection closes after timeout-keep-alive. Bodies are bounded and timed by
+        # api/body_limits.py.
+        "--http",
+        "h11",
+        "--h11-max-incomplete-event-size",
+        str(16 * 1024),
+        "--limit-concurrency",
+        str(settings.api_max_connections),
+        "--timeout-keep-alive",
+        str(settings.api_keep_alive_seconds),
+    ]
+
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -248,29 +276,7 @@ class Stack:
     def start_api(self) -> None:
         child = self._spawn(
             "api",
-            [
-                str(BIN / "uvicorn"),
-                "api.app:create_app",
-                "--factory",
-                "--host",
-                self.settings.host,
-                "--port",
-                str(self.settings.api_port),
-                "--no-access-log",
-                "--no-proxy-headers",  # the app reads X-Forwarded-For itself, from COMMONS_TRUSTED_PROXIES only
-                # h11 (pure Python, in the base install) so the header bound below applies; a request line plus
-                # headers over 16 KiB is refused 400. Past limit-concurrency open connections or requests, new
-                # requests get 503 at once; an idle kept-alive connection closes after timeout-keep-alive.
-                # Bodies are bounded and timed by api/body_limits.py.
-                "--http",
-                "h11",
-                "--h11-max-incomplete-event-size",
-                str(16 * 1024),
-                "--limit-concurrency",
-                str(self.settings.api_max_connections),
-                "--timeout-keep-alive",
-                str(self.settings.api_keep_alive_seconds),
-            ],
+            [str(BIN / "uvicorn"), *uvicorn_args(self.settings, host=self.settings.host, port=self.settings.api_port)],
             signs_tokens=True,
         )
         self._wait(

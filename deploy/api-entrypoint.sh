@@ -6,7 +6,7 @@ if [ "$#" -gt 0 ]; then
     exec "$@"
 fi
 commons migrate
-# Per-address rate limits need the real client address: trust X-Forwarded-For only from FORWARDED_ALLOW_IPS
-# (your reverse proxy; uvicorn's default is 127.0.0.1).
-exec uvicorn api.app:create_app --factory --host 0.0.0.0 --port 8000 --no-access-log \
-    --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}"
+# `commons serve` runs uvicorn with the limits `commons up` uses (header size, connections, keep-alive).
+# Per-address rate limits need the real client address: the app believes X-Forwarded-For only from
+# COMMONS_TRUSTED_PROXIES (your reverse proxy's addresses; empty: trust none).
+exec commons serve --host 0.0.0.0 --port 8000

@@ -141,7 +141,7 @@ def test_worker_keeps_the_source_where_prefect_yaml_pulls_it() -> None:
 @pytest.mark.parametrize(
     ("script", "order"),
     [
-        ("api-entrypoint.sh", ["commons migrate", "exec uvicorn api.app:create_app --factory"]),
+        ("api-entrypoint.sh", ["commons migrate", "exec commons serve --host 0.0.0.0 --port 8000"]),
         ("worker-entrypoint.sh", ["exec prefect worker start", "--with-healthcheck", "exec python -m flows.warm_lane"]),
         ("postgres/init-prefect-database.sh", ["CREATE ROLE prefect", "CREATE DATABASE prefect"]),
     ],

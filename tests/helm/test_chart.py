@@ -541,7 +541,10 @@ def test_api_migrates_before_it_serves_and_probes_health(render: Any) -> None:
     (migrate,) = api["initContainers"]
     assert "registry.migrate import upgrade" in migrate["command"][-1]
     container = api["containers"][0]
-    assert container["command"][:3] == ["uvicorn", "api.app:create_app", "--factory"]
+    assert container["command"][:2] == ["commons", "serve"]  # uvicorn with the limits of `commons up`
+    assert {"name": "COMMONS_TRUSTED_PROXIES", "value": ""} in container["env"]
+    proxied = pod_specs(render({"api": {"trustedProxies": "10.0.0.0/8"}}))[f"Deployment/{PREFIX}-api"]
+    assert {"name": "COMMONS_TRUSTED_PROXIES", "value": "10.0.0.0/8"} in proxied["containers"][0]["env"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/api/v1/health"
     assert "livenessProbe" in container
     no_migrate = pod_specs(render({"api": {"migrate": False}}))[f"Deployment/{PREFIX}-api"]
