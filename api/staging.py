@@ -88,8 +88,13 @@ async def stage_images(files: list[UploadFile], *, limit: int, max_pixels: int) 
 def store_images(
     session: Session, *, store: ObjectStore, dataset: Dataset, images: list[StagedImage], label: str | None
 ) -> list[DatasetItem]:
-    """Store the staged photos one at a time (blocking: call it on a worker thread); see `rows.add_items`."""
-    added: list[DatasetItem] = []
+    """Store the staged photos (blocking: call it on a worker thread): every photo's bytes to the object store
+    first, one at a time, then all the rows (see `rows.add_items`), so no write transaction is open while bytes
+    travel."""
+    kept = []
     for image in images:
-        added += rows.add_items(session, store=store, dataset=dataset, images=[image.load()], label=label)
-    return added
+        loaded = image.load()
+        rows.put_item_object(session, store=store, dataset=dataset, image=loaded)
+        kept.append(loaded.stored())
+        del loaded
+    return rows.add_items(session, store=store, dataset=dataset, images=kept, label=label, stored=True)

@@ -23,7 +23,16 @@ from commons.hashing import sha256_bytes
 from commons.image_io import ImageInfo, header_pixels, image_info
 from commons.store import ObjectStore
 from registry.dataset_schemas import UNLABELLED_FOLDER, check_class_name
-from registry.datasets import ItemImage, add_item, class_names, count_items, ensure_class, item_key, live_item
+from registry.datasets import (
+    ItemImage,
+    add_item,
+    class_names,
+    count_items,
+    ensure_class,
+    item_key,
+    live_item,
+    put_item_object,
+)
 from registry.models import Dataset, DatasetClass, DatasetItem
 
 CHUNK = 1024 * 1024
@@ -230,18 +239,24 @@ def import_archive(
     """Validate the whole zip, then create missing classes (sorted, as ImageFolder does) and store the images."""
     with open_archive(source) as archive:
         plan = plan_import(archive, limits=limits, max_pixels=max_pixels)
+        # Bytes first (reads and puts only), rows after: no write transaction is open while photos travel.
+        stored = []
+        for entry in plan.images:
+            data = read_entry(archive, entry.info, limits=limits)
+            if sha256_bytes(data) != entry.sha256:
+                raise InvalidInput(f"zip entry {entry.info.filename!r} changed while importing; send it again")
+            image = ItemImage(name=entry.info.filename, data=data, sha256=entry.sha256, info=entry.image)
+            put_item_object(session, store=store, dataset=dataset, image=image)
+            stored.append((image.stored(), entry.label))
+            del data, image
         known = set(class_names(session, dataset).values())
         created = sorted(name for name in plan.classes if name not in known)
         classes: dict[str, DatasetClass] = {
             name: ensure_class(session, dataset=dataset, name=name) for name in sorted(plan.classes)
         }
         before = count_items(session, dataset)
-        for entry in plan.images:
-            data = read_entry(archive, entry.info, limits=limits)
-            if sha256_bytes(data) != entry.sha256:
-                raise InvalidInput(f"zip entry {entry.info.filename!r} changed while importing; send it again")
-            image = ItemImage(name=entry.info.filename, data=data, sha256=entry.sha256, info=entry.image)
-            label = classes[entry.label] if entry.label is not None else None
+        for image, label_name in stored:
+            label = classes[label_name] if label_name is not None else None
             add_item(session, store=store, dataset=dataset, image=image, label=label)
         added = count_items(session, dataset) - before
     return ImportOutcome(added=added, existing=len(plan.images) - added, classes_created=created)

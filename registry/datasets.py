@@ -37,6 +37,15 @@ class ItemImage:
     data: bytes
     sha256: str
     info: ImageInfo
+    size: int = -1  # len(data); kept when the bytes are dropped after `put_item_object` (see `stored`)
+
+    @property
+    def byte_size(self) -> int:
+        return self.size if self.size >= 0 else len(self.data)
+
+    def stored(self) -> ItemImage:
+        """This photo without its bytes, once they are in the object store: what the row needs."""
+        return ItemImage(name=self.name, data=b"", sha256=self.sha256, info=self.info, size=self.byte_size)
 
 
 def validate_image(data: bytes, *, name: str, max_pixels: int) -> ItemImage:
@@ -339,16 +348,51 @@ def count_items(
 
 
 def add_items(
-    session: Session, *, store: ObjectStore, dataset: Dataset, images: list[ItemImage], label: str | None
+    session: Session,
+    *,
+    store: ObjectStore,
+    dataset: Dataset,
+    images: list[ItemImage],
+    label: str | None,
+    stored: bool = False,
 ) -> list[DatasetItem]:
-    """Store each photo once per dataset; a photo already there is returned (and relabelled if `label` is given)."""
+    """Store each photo once per dataset; a photo already there is returned (and relabelled if `label` is given).
+
+    Every photo's bytes go to the object store first, then the rows are written: the write transaction (on
+    SQLite, the one write lock) is not held while bytes travel. `stored`: the caller already did that with
+    `put_item_object` (and passes the photos' `stored()` copies)."""
+    if not stored:
+        for image in images:
+            put_item_object(session, store=store, dataset=dataset, image=image)
+        images = [image.stored() for image in images]
     target = class_by_name(session, dataset, label) if label is not None else None
     return [add_item(session, store=store, dataset=dataset, image=image, label=target) for image in images]
+
+
+def put_item_object(session: Session, *, store: ObjectStore, dataset: Dataset, image: ItemImage) -> bool:
+    """Put the photo's bytes at their content-addressed key unless the dataset already lists it (a read, no
+    write: nothing is locked). A put whose row never comes (a failed request) leaves an object no row names,
+    at a key only these bytes can have: harmless, and reused if the photo is sent again. Returns whether it
+    put anything."""
+    listed = session.exec(
+        select(DatasetItem.id).where(
+            DatasetItem.dataset_id == dataset.id, DatasetItem.sha256 == image.sha256, live_item()
+        )
+    ).first()
+    if listed is not None:
+        return False
+    key = keys.dataset_item(dataset.id, image.sha256, EXTENSIONS[image.info.format])
+    store.put_bytes(key=key, data=image.data, content_type=image.info.content_type)
+    return True
 
 
 def add_item(
     session: Session, *, store: ObjectStore, dataset: Dataset, image: ItemImage, label: DatasetClass | None
 ) -> DatasetItem:
+    """The row of one photo whose bytes are already stored (see `add_items`); if `image` still holds its bytes,
+    they are stored first."""
+    if image.data:
+        put_item_object(session, store=store, dataset=dataset, image=image)
     existing = session.exec(
         select(DatasetItem).where(DatasetItem.dataset_id == dataset.id, DatasetItem.sha256 == image.sha256)
     ).first()
@@ -361,7 +405,6 @@ def add_item(
         session.add(existing)
         _touch(session, dataset)
         session.flush()
-        store.put_bytes(key=item_key(existing), data=image.data, content_type=existing.content_type)
         return existing
     if existing is not None:
         if label is not None and existing.class_id != label.id:
@@ -375,7 +418,7 @@ def add_item(
         dataset_id=dataset.id,
         class_id=label.id if label is not None else None,
         sha256=image.sha256,
-        size=len(image.data),
+        size=image.byte_size,
         width=image.info.width,
         height=image.info.height,
         content_type=image.info.content_type,
@@ -388,8 +431,6 @@ def add_item(
         session.flush()
     except IntegrityError as error:
         raise Conflict(f"{image.name} was added to this dataset at the same moment; send it again") from error
-    key = keys.dataset_item(dataset.id, image.sha256, extension)
-    store.put_bytes(key=key, data=image.data, content_type=image.info.content_type)
     return item
 
 
@@ -539,6 +580,9 @@ def create_derived_dataset(
     existing = session.get(Dataset, dataset_id)
     if existing is not None:
         raise Conflict(f"dataset {dataset_id} already exists; the task that makes it has already published")
+    for image, _ in images:  # bytes first, rows after: no write transaction is open while they travel
+        key = keys.dataset_item(dataset_id, image.sha256, EXTENSIONS[image.info.format])
+        store.put_bytes(key=key, data=image.data, content_type=image.info.content_type)
     dataset = Dataset(
         id=dataset_id,
         owner_id=owner.id,
@@ -556,5 +600,5 @@ def create_derived_dataset(
     )
     by_name = {class_name: create_class(session, dataset=dataset, name=class_name) for class_name in classes}
     for image, label in images:
-        add_item(session, store=store, dataset=dataset, image=image, label=by_name[label] if label else None)
+        add_item(session, store=store, dataset=dataset, image=image.stored(), label=by_name[label] if label else None)
     return dataset

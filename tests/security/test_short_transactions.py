@@ -11,6 +11,7 @@ other write waited for the whole transfer (and would fail past SQLite's 30 s bus
 from __future__ import annotations
 
 import contextlib
+import io
 import socket
 import threading
 import time
@@ -21,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
+from PIL import Image
 
 from api.client import CommonsClient
 from api.stack import Stack
@@ -31,6 +34,7 @@ from resources.sam.model import TINY_CONFIG
 from tests.conftest import free_port_block
 
 BIG_BYTES = 128 * 1024 * 1024
+PHOTOS, PHOTO_SIDE = 40, 1024  # random noise barely compresses: about 3 MiB each, 120 MiB in all
 STORE_BYTES_PER_SECOND = 24 * 1024 * 1024
 WRITE_BOUND_SECONDS = 3.0
 
@@ -200,3 +204,53 @@ def test_other_writes_go_on_while_a_large_version_goes_to_the_store(
     with httpx.stream("GET", download.headers["location"], headers={"Range": "bytes=0-15"}, timeout=30) as part:
         assert part.status_code in (200, 206)
         assert next(part.iter_bytes()).startswith(b"\0" * 16)
+
+
+def test_other_writes_go_on_while_dataset_photos_go_to_the_store(slow_store: SlowStoreStack) -> None:
+    """Photos added to a dataset, likewise: every photo's bytes go to the store, then the rows are written in a
+    short transaction at the end; meanwhile other writes complete."""
+    owner, other = slow_store.user(), slow_store.user()
+    dataset = owner.http.post("/datasets", json={"name": "noisy photos", "classes": ["noise"]}).json()
+    rng = np.random.default_rng(7)
+    photos = []
+    for index in range(PHOTOS):
+        buffer = io.BytesIO()
+        Image.fromarray(rng.integers(0, 256, (PHOTO_SIDE, PHOTO_SIDE, 3), dtype=np.uint8)).save(buffer, "PNG")
+        photos.append(("files", (f"noise-{index}.png", buffer.getvalue(), "image/png")))
+    total = sum(len(photo[1][1]) for photo in photos)
+    result: dict[str, Any] = {}
+
+    def upload() -> None:
+        started = time.monotonic()
+        try:
+            answer = owner.http.post(f"/datasets/{dataset['ref']}/items", files=photos, data={"class": "noise"})
+            result["status"], result["items"] = answer.status_code, answer.json()
+        except BaseException as error:  # reported below
+            result["error"] = error
+        result["seconds"] = time.monotonic() - started
+
+    before = slow_store.proxy.sent
+    uploader = threading.Thread(target=upload, daemon=True)
+    uploader.start()
+    deadline = time.monotonic() + 180
+    while slow_store.proxy.sent - before < total // 4:  # a quarter of the photos are on their way
+        assert uploader.is_alive(), result
+        assert time.monotonic() < deadline, "the photos never reached the object store"
+        time.sleep(0.05)
+    latencies = [
+        timed(
+            lambda i=index: other.create_resource(
+                name=f"while-{i}-{uuid.uuid4().hex[:6]}", kind="segmenter.sam", title="t"
+            )
+        )
+        for index in range(3)
+    ]
+    still_storing = slow_store.proxy.sent - before < total
+    uploader.join(timeout=300)
+    assert "error" not in result, result.get("error")
+    print(f"{PHOTOS} photos ({total / 2**20:.0f} MiB) in {result['seconds']:.1f} s; writes meanwhile {latencies}")
+    assert still_storing, "the writes were made while photos were still on their way to the store"
+    assert max(latencies) < WRITE_BOUND_SECONDS, latencies
+    assert result["status"] == 201 and len(result["items"]) == PHOTOS, result
+    listed = owner.http.get(f"/datasets/{dataset['ref']}").json()
+    assert listed["item_count"] == listed["labelled_count"] == PHOTOS
