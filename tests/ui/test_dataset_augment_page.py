@@ -45,7 +45,7 @@ def test_augment_a_dataset_from_its_page(page: Page, ui_stack: RunningStack) -> 
     screenshot(page, "augment")
 
     link.click()
-    page.wait_for_url("**/datasets/*")
+    page.wait_for_url("**/datasets/**")
     expect(page.locator("h1")).to_have_text("Few digits, turned and mirrored")
     expect(page.locator("#item-count")).to_have_text("24")
     expect(page.locator("#labelled-count")).to_have_text("24")

@@ -56,7 +56,7 @@ def test_learner_labels_trains_evaluates_and_predicts(page: Page, ui_stack: Runn
     expect(page.locator("#no-datasets, #dataset-table").first).to_be_visible()
     page.get_by_label("Dataset name").fill("Digits in the browser")
     page.get_by_role("button", name="Create dataset").click()
-    page.wait_for_url("**/datasets/*")
+    page.wait_for_url("**/datasets/*/*")  # owner/slug
     address = page.url.rstrip("/").split("/datasets/", 1)[1]  # owner/slug: where the dataset lives
     assert address == f"{username}/digits-in-the-browser"
     dataset_id = learner.http.get(f"/datasets/{address}").json()["id"]

@@ -148,7 +148,8 @@ guarded(async () => {
     // No form here: a request for something one cannot see would tell whether it exists.
     root.replaceChildren(el("p", { class: "notice", id: "not-visible" }, user
       ? `No model named “${name}” is visible to you. If it is private, ask its owner to share it with you: a grant to your user name (${user.username}) or to a group you are in. `
-      : `No public model is named “${name}”. If it is private and shared with you, sign in to see it. `,
+      : ["No public model is named “", name, "”. If it is private and shared with you, ",
+        el("a", { href: `/signin?next=${encodeURIComponent(location.pathname)}` }, "sign in"), " to see it. "],
       el("a", { href: "/explore" }, "Explore the models you can see"), "."));
     return;
   }
