@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import uuid
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -123,38 +125,60 @@ def stack(
     request: pytest.FixtureRequest, shared_services: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:
     """A worker and the API on each database backend, sharing the session's S3 and Prefect servers."""
-    from api.stack import Stack
+    with api_settings(
+        shared_services,
+        tmp_path_factory,
+        backend=request.param,
+        work_pool=f"commons-{request.param}",
+        grant_rate_limit="1000/minute",  # the rights matrix's owner grants often; see tests/security
+        access_request_rate_limit="1000/minute",
+    ) as settings:
+        from api.stack import Stack
 
-    backend = request.param
+        stack = Stack(settings)
+        try:
+            stack.create_deployment()
+            stack.start_worker()
+            stack.start_warm_workers()
+            stack.start_api()
+            yield RunningStack(settings=settings, backend=request.param)
+        finally:
+            stack.stop()
+
+
+@contextlib.contextmanager
+def api_settings(
+    shared_services: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+    *,
+    backend: str,
+    work_pool: str,
+    **overrides: Any,
+) -> Iterator[Settings]:
+    """Settings of an API of its own on `backend` (a new database, migrated; a PostgreSQL one is dropped after),
+    sharing the session's S3 and Prefect servers; `overrides` on top."""
+    from registry.migrate import upgrade
+
     databases = _postgres_database() if backend == "postgresql" else None
-    data_dir = tmp_path_factory.mktemp(f"stack-{backend}")
+    data_dir = tmp_path_factory.mktemp(f"{work_pool}-{backend}")
     database_url = next(databases) if databases else f"sqlite:///{data_dir / 'commons.db'}"
     settings = shared_services.model_copy(
         update={
             "data_dir": data_dir,
             "database_url": database_url,
             "api_port": free_port_block(1),
-            "work_pool": f"commons-{backend}",
-            "deployment_name": f"commons-{backend}",
+            "work_pool": work_pool,
+            "deployment_name": work_pool,
             "max_upload_bytes": 4 * 1024 * 1024,
             "sign_in_rate_limit": "1000/minute",  # every test user signs in from 127.0.0.1; see test_security.py
             "sign_up_rate_limit": "1000/minute",
-            "grant_rate_limit": "1000/minute",  # the rights matrix's owner grants often; see tests/security
-            "access_request_rate_limit": "1000/minute",
+            **overrides,
         }
     )
-    stack = Stack(settings)
     try:
-        from registry.migrate import upgrade
-
         upgrade(database_url)
-        stack.create_deployment()
-        stack.start_worker()
-        stack.start_warm_workers()
-        stack.start_api()
-        yield RunningStack(settings=settings, backend=backend)
+        yield settings
     finally:
-        stack.stop()
         if databases is not None:
             databases.close()
 

@@ -26,8 +26,8 @@ from registry.models import Resource, ResourceVersion, Task, User
 from registry.schemas import ExecutionSpec
 from resources.sam.model import TINY_CONFIG
 from tests.api.conftest import AUTO_PARAMS, Published
-from tests.api.test_reaper import pending_task
 from tests.conftest import RunningStack
+from tests.factories import pending_task
 
 ALLOWED = DEFAULT_ALLOWED_IMAGES[1]
 FOREIGN = "ghcr.io/someone/crypto-miner:1"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from prefect import flow
 from prefect.client.orchestration import SyncPrefectClient
@@ -18,46 +17,13 @@ from commons.settings import Settings
 from registry import tasks as task_rows
 from registry.clock import utcnow
 from registry.migrate import upgrade
-from registry.models import ResourceVersion, Task
-from registry.resources import create_resource
-from registry.schemas import ResourceCreate
-from registry.users import create_user
+from registry.models import Task
+from tests.factories import pending_task
 
 
 @flow(name="reaper-probe")
 def probe() -> None:
     """Never run: only its flow runs are created, to be put in chosen states."""
-
-
-def pending_task(session: Session, *, owner_name: str, execution: dict[str, Any] | None = None) -> Task:
-    """A pending infer task of a new user on a new SAM resource's version 1 (`execution` as stored on it)."""
-    owner = create_user(session, username=owner_name, password="a long password")
-    resource = create_resource(
-        session, owner=owner, spec=ResourceCreate(name=f"r-{owner_name}", kind="segmenter.sam", title="r")
-    )
-    version = ResourceVersion(
-        resource_id=resource.id,
-        number=1,
-        digest="sha256:x",
-        config={},
-        files=[],
-        created_by=owner.id,
-        execution=execution,
-    )
-    session.add(version)
-    session.flush()
-    task, _ = task_rows.create_task(
-        session,
-        owner=owner,
-        resource=resource,
-        version=version,
-        mode="infer",
-        params={},
-        inputs=[],
-        lane="batch",
-        idempotency_key=None,
-    )
-    return task
 
 
 def running_task(session: Session, *, owner_name: str, flow_run_id: str) -> Task:

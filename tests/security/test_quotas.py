@@ -27,7 +27,7 @@ from commons.db import session_scope
 from commons.settings import Settings
 from registry.models import User
 from resources.sam.model import TINY_CONFIG
-from tests.conftest import RunningStack, _postgres_database, free_port_block
+from tests.conftest import RunningStack, api_settings
 
 TASKS = 2
 ADMIN_TASKS = 3
@@ -39,37 +39,23 @@ AUTO = {"mode": "auto", "auto": {"points_per_side": 4}}
 def quota_stack(
     request: pytest.FixtureRequest, shared_services: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:
-    from registry.migrate import upgrade
-
     backend = request.param
-    databases = _postgres_database() if backend == "postgresql" else None
-    data_dir = tmp_path_factory.mktemp(f"quotas-{backend}")
-    database_url = next(databases) if databases else f"sqlite:///{data_dir / 'commons.db'}"
-    settings = shared_services.model_copy(
-        update={
-            "data_dir": data_dir,
-            "database_url": database_url,
-            "api_port": free_port_block(1),
-            "work_pool": f"quotas-{backend}-none",  # no deployment: tasks stay pending
-            "deployment_name": f"quotas-{backend}-none",
-            "warm_workers": 0,
-            "max_upload_bytes": 4 * 1024 * 1024,
-            "sign_in_rate_limit": "1000/minute",
-            "sign_up_rate_limit": "1000/minute",
-            "max_active_tasks": TASKS,
-            "admin_max_active_tasks": ADMIN_TASKS,
-            "max_storage_bytes": STORAGE,
-        }
-    )
-    stack = Stack(settings)
-    try:
-        upgrade(database_url)
-        stack.start_api()
-        yield RunningStack(settings=settings, backend=backend)
-    finally:
-        stack.stop()
-        if databases is not None:
-            databases.close()
+    with api_settings(
+        shared_services,
+        tmp_path_factory,
+        backend=backend,
+        work_pool=f"quotas-{backend}-none",  # no deployment: tasks stay pending
+        warm_workers=0,
+        max_active_tasks=TASKS,
+        admin_max_active_tasks=ADMIN_TASKS,
+        max_storage_bytes=STORAGE,
+    ) as settings:
+        stack = Stack(settings)
+        try:
+            stack.start_api()
+            yield RunningStack(settings=settings, backend=backend)
+        finally:
+            stack.stop()
 
 
 def make_admin(stack: RunningStack, client: CommonsClient) -> None:

@@ -26,10 +26,8 @@ from commons.settings import Settings
 from flows.deployment import ensure_deployment
 from registry import tasks as task_rows
 from registry.migrate import upgrade
-from registry.models import ResourceVersion, Task
-from registry.resources import create_resource
-from registry.schemas import ResourceCreate
-from registry.users import create_user
+from registry.models import Task
+from tests.factories import pending_task
 
 
 @pytest.fixture(scope="module")
@@ -72,26 +70,7 @@ def prefect(reaper_settings: Settings) -> Iterator[SyncPrefectClient]:
 def new_task(settings: Settings) -> Task:
     """A pending batch task on a version of its own resource (its owner named uniquely)."""
     with Session(get_engine(settings.resolved_database_url), expire_on_commit=False) as session:
-        owner = create_user(session, username=f"u{uuid.uuid4().hex[:10]}", password="a long password")
-        resource = create_resource(
-            session, owner=owner, spec=ResourceCreate(name=f"r-{uuid.uuid4().hex[:8]}", kind="segmenter.sam", title="r")
-        )
-        version = ResourceVersion(
-            resource_id=resource.id, number=1, digest="sha256:x", config={}, files=[], created_by=owner.id
-        )
-        session.add(version)
-        session.flush()
-        task, _ = task_rows.create_task(
-            session,
-            owner=owner,
-            resource=resource,
-            version=version,
-            mode="infer",
-            params={},
-            inputs=[],
-            lane="batch",
-            idempotency_key=None,
-        )
+        task = pending_task(session, owner_name=f"u{uuid.uuid4().hex[:10]}")
         session.commit()
         return task
 

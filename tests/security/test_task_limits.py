@@ -19,10 +19,8 @@ from commons.db import get_engine
 from commons.settings import Settings
 from registry import tasks as task_rows
 from registry.clock import utcnow
-from registry.models import ResourceVersion, Task
-from registry.resources import create_resource
-from registry.schemas import ResourceCreate
-from registry.users import create_user
+from registry.models import Task
+from tests.factories import pending_task
 
 
 @flow(name="time-limit-probe")
@@ -31,26 +29,7 @@ def probe() -> None:
 
 
 def running_task(session: Session, *, owner_name: str, mode: str, flow_run_id: str, ran_for: float) -> Task:
-    owner = create_user(session, username=owner_name, password="a long password")
-    kind = "segmenter.sam" if mode == "infer" else "classifier.resnet"
-    resource = create_resource(session, owner=owner, spec=ResourceCreate(name=f"r-{owner_name}", kind=kind, title="r"))
-    version = ResourceVersion(
-        resource_id=resource.id, number=1, digest="sha256:x", config={}, files=[], created_by=owner.id
-    )
-    session.add(version)
-    session.flush()
-    task, _ = task_rows.create_task(
-        session,
-        owner=owner,
-        resource=resource,
-        version=version,
-        mode=mode,
-        params={},
-        inputs=[],
-        lane="batch",
-        idempotency_key=None,
-        dataset_id="d" if mode == "train" else None,
-    )
+    task = pending_task(session, owner_name=owner_name, mode=mode, dataset_id="d" if mode == "train" else None)
     task_rows.mark_scheduled(session, task=task, dispatch_id=flow_run_id)
     task_rows.mark_running(session, task=task, flow_run_id=flow_run_id)
     task.started_at = utcnow() - timedelta(seconds=ran_for)

@@ -1,0 +1,52 @@
+"""Rows the reaper and time-limit tests start from: a user's pending task on a version of a resource of theirs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from registry import tasks as task_rows
+from registry.models import ResourceVersion, Task
+from registry.resources import create_resource
+from registry.schemas import ResourceCreate
+from registry.users import create_user
+
+
+def pending_task(
+    session: Session,
+    *,
+    owner_name: str,
+    mode: str = "infer",
+    execution: dict[str, Any] | None = None,
+    dataset_id: str | None = None,
+) -> Task:
+    """A pending batch task of a new user `owner_name` on version 1 of a new resource of theirs (SAM for infer, a
+    ResNet classifier otherwise), the version's stored `execution` as given."""
+    owner = create_user(session, username=owner_name, password="a long password")
+    kind = "segmenter.sam" if mode == "infer" else "classifier.resnet"
+    resource = create_resource(session, owner=owner, spec=ResourceCreate(name=f"r-{owner_name}", kind=kind, title="r"))
+    version = ResourceVersion(
+        resource_id=resource.id,
+        number=1,
+        digest="sha256:x",
+        config={},
+        files=[],
+        created_by=owner.id,
+        execution=execution,
+    )
+    session.add(version)
+    session.flush()
+    task, _ = task_rows.create_task(
+        session,
+        owner=owner,
+        resource=resource,
+        version=version,
+        mode=mode,
+        params={},
+        inputs=[],
+        lane="batch",
+        idempotency_key=None,
+        dataset_id=dataset_id,
+    )
+    return task
