@@ -27,18 +27,17 @@ SECURITY_HEADERS = {
 }
 
 
-@pytest.fixture
-def local_settings(tmp_path: Path) -> Settings:
+def in_process_settings(tmp_path: Path, **limits: str) -> Settings:
     """An in-process app's settings on a fresh SQLite file (no lifespan: no Prefect, no object store calls)."""
     url = f"sqlite:///{tmp_path / 'commons.db'}"
     upgrade(url)
-    return Settings(
-        data_dir=tmp_path,
-        database_url=url,
-        s3_endpoint="127.0.0.1:9",
-        sign_in_rate_limit="3/minute",
-        sign_up_rate_limit="4/minute",
-        token_rate_limit="2/hour",
+    return Settings(data_dir=tmp_path, database_url=url, s3_endpoint="127.0.0.1:9", **limits)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def local_settings(tmp_path: Path) -> Settings:
+    return in_process_settings(
+        tmp_path, sign_in_rate_limit="3/minute", sign_up_rate_limit="4/minute", token_rate_limit="2/hour"
     )
 
 

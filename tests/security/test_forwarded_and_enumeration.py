@@ -17,7 +17,7 @@ from api.app import create_app
 from api.stack import Stack
 from commons.settings import Settings
 from registry.migrate import upgrade
-from tests.api.test_security import InProcess, assert_rate_limited, sign_in, sign_up
+from tests.api.test_security import InProcess, assert_rate_limited, in_process_settings, sign_in, sign_up
 from tests.conftest import free_port_block
 
 
@@ -27,16 +27,9 @@ def rotating(index: int) -> dict[str, str]:
 
 @pytest.fixture
 def local_settings(tmp_path: Path) -> Settings:
-    """An in-process app on a fresh SQLite file, with small limits (no lifespan: no Prefect, no object store)."""
-    url = f"sqlite:///{tmp_path / 'commons.db'}"
-    upgrade(url)
-    return Settings(
-        data_dir=tmp_path,
-        database_url=url,
-        s3_endpoint="127.0.0.1:9",
-        sign_in_rate_limit="3/minute",
-        grant_rate_limit="4/minute",
-        access_request_rate_limit="2/minute",
+    """An in-process app on a fresh SQLite file, with small limits."""
+    return in_process_settings(
+        tmp_path, sign_in_rate_limit="3/minute", grant_rate_limit="4/minute", access_request_rate_limit="2/minute"
     )
 
 
