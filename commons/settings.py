@@ -238,6 +238,7 @@ class Settings(BaseSettings):
     task_time_limit_export: float = Field(default=3600, gt=0, description="Seconds an export task may run.")
     task_time_limit_augment: float = Field(default=3600, gt=0, description="Seconds an augment task may run.")
     task_time_limit_train: float = Field(default=7200, gt=0, description="Seconds a train task may run.")
+    max_api_tokens: int = Field(default=20, ge=1, le=10_000, description="Live API tokens one user may hold.")
     max_active_tasks: int = Field(default=10, ge=1, description="Tasks one user may have pending or running at once.")
     admin_max_active_tasks: int = Field(default=100, ge=1, description="The same for an admin.")
     max_storage_bytes: int = Field(

@@ -31,8 +31,11 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, *, user: User, name: str, expires_in_days: int) -> tuple[ApiToken, str]:
-    """Store a new token for `user`; returns the row and the token itself (the only time it is known)."""
+def create_token(
+    session: Session, *, user: User, name: str, expires_in_days: int, most: int = MAX_TOKENS_PER_USER
+) -> tuple[ApiToken, str]:
+    """Store a new token for `user`, who may hold at most `most` live ones (not revoked, not expired); returns the
+    row and the token itself (the only time it is known)."""
     if not 1 <= expires_in_days <= MAX_DAYS:
         raise InvalidInput(f"expires_in_days must be 1 to {MAX_DAYS}", field="expires_in_days")
     now = utcnow()
@@ -41,8 +44,11 @@ def create_token(session: Session, *, user: User, name: str, expires_in_days: in
         for row in list_tokens(session, user=user)
         if row.revoked_at is None and ((expires := as_utc(row.expires_at)) is None or expires > now)
     ]
-    if len(active) >= MAX_TOKENS_PER_USER:
-        raise Conflict(f"you have {len(active)} active tokens, the most allowed; revoke some first")
+    if len(active) >= most:
+        raise Conflict(
+            f"you have {len(active)} live API tokens, the most allowed (COMMONS_MAX_API_TOKENS={most}); revoke one "
+            "on the API tokens page first"
+        )
     plain = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         user_id=user.id,

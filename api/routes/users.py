@@ -172,7 +172,7 @@ def create_api_token(
     """A named token for scripts, expiring after `expires_in_days` (default COMMONS_API_TOKEN_DEFAULT_DAYS, at most
     365); the answer is the only place the token itself appears."""
     days = spec.expires_in_days if spec.expires_in_days is not None else settings.api_token_default_days
-    row, plain = create_token(session, user=user, name=spec.name, expires_in_days=days)
+    row, plain = create_token(session, user=user, name=spec.name, expires_in_days=days, most=settings.max_api_tokens)
     detail = {"name": row.name, "prefix": row.prefix, "expires_in_days": days}
     record(session, actor=user, action="token.create", target=user, detail=detail, address=address)
     return ApiTokenCreated(**_token_public(row).model_dump(), token=plain)

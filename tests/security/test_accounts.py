@@ -277,3 +277,24 @@ def test_migration_keeps_names_that_already_collide(backend: str, tmp_path: Path
     finally:
         if databases is not None:
             databases.close()
+
+
+def test_a_user_holds_a_bounded_number_of_live_api_tokens(database_url: str) -> None:
+    """The token quota (COMMONS_MAX_API_TOKENS): live tokens count; revoked and expired ones do not."""
+    from commons.errors import Conflict
+    from registry.api_tokens import create_token, revoke_token
+
+    with session_scope(database_url) as session:
+        user = create_user(session, username=unique("holder"), password=PASSWORD)
+        made = [create_token(session, user=user, name=f"t{i}", expires_in_days=30, most=3)[0] for i in range(3)]
+        with pytest.raises(Conflict, match="COMMONS_MAX_API_TOKENS=3"):
+            create_token(session, user=user, name="one too many", expires_in_days=30, most=3)
+        revoke_token(session, user=user, token_id=made[0].id)
+        expired = made[1]
+        expired.expires_at = utcnow() - timedelta(days=1)
+        session.add(expired)
+        session.flush()
+        create_token(session, user=user, name="in place of the revoked", expires_in_days=30, most=3)
+        create_token(session, user=user, name="in place of the expired", expires_in_days=30, most=3)
+        with pytest.raises(Conflict):
+            create_token(session, user=user, name="again too many", expires_in_days=30, most=3)
