@@ -129,7 +129,7 @@ class ObjectStore:
 
 
 class keys:
-    """Object keys, built only from ids and code-chosen names (DESIGN.md "Object store keys")."""
+    """Object keys, built only from ids and code-chosen names (docs/architecture.md "Storage")."""
 
     @staticmethod
     def version_file(resource_id: str, version: int, file_name: str) -> str:

@@ -1,5 +1,5 @@
 """The warm lane: long-lived Prefect task workers that receive tasks by websocket push and run the same
-steps in-process, with Python, torch and the project's code already imported (DESIGN.md "Dispatch").
+steps in-process, with Python, torch and the project's code already imported (docs/architecture.md "Two lanes").
 
 Start one with `python -m flows.warm_lane` (`commons up` does); submit with `run_task_warm.delay(task_id)`.
 A warm worker keeps recently used models loaded (flows/model_cache.py), so a task on a version it has
