@@ -40,9 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.client import CommonsClient
 from api.stack import Stack
-from commons.settings import Settings
-from registry.migrate import upgrade
-from tests.conftest import free_port_block
+from bench.embedded import bench_settings, signed_in
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -170,20 +168,11 @@ def main() -> None:
     items = digits(args.per_class, args.size)
     archive = zip_of(items)
     with tempfile.TemporaryDirectory(prefix="commons-bench-") as folder:
-        settings = Settings(
-            data_dir=Path(folder) / "stack",
-            s3_port=free_port_block(),
-            prefect_port=free_port_block(1),
-            api_port=free_port_block(1),
-            warm_workers=0,
-        )
+        settings = bench_settings(Path(folder), warm_workers=0)
         stack = Stack(settings)
         try:
             stack.start(progress=lambda line: print(f"· {line}", flush=True))
-            upgrade(settings.resolved_database_url)
-            client = CommonsClient(settings.api_url, timeout=600)
-            client.sign_up("bench", "benchmark password")
-            client.sign_in("bench", "benchmark password")
+            client, _ = signed_in(settings, "bench")
             print(
                 f"\nResNet-18 (random init), {len(items)} digits at {args.size}x{args.size} px (80/20 split), "
                 f"batch {args.batch_size}, {args.epochs} epochs, CPU, {torch.get_num_threads()} threads",

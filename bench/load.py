@@ -48,12 +48,11 @@ from skimage import data as skdata
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.client import CommonsClient
 from api.stack import Stack
+from bench.embedded import bench_settings, signed_in
 from commons.settings import Settings
 from resources.sam.config import parse_sam_config
 from resources.sam.model import TINY_CONFIG, save_random_weights
-from tests.conftest import free_port_block
 
 PARAMS: dict[str, Any] = {"mode": "prompt", "outputs": ["json"], "prompt": {"points": [[300, 200, 1]]}}
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -240,20 +239,12 @@ def main() -> None:
         root = Path(folder)
         weights = root / TINY_CONFIG["checkpoint"]
         save_random_weights(parse_sam_config(TINY_CONFIG), weights, seed=0)
-        settings = Settings(
-            data_dir=root / "stack",
-            s3_port=free_port_block(),
-            prefect_port=free_port_block(1),
-            api_port=free_port_block(1),
-            database_url=db,
-            max_active_tasks=100_000,  # the bench's one user submits every task at once (COMMONS_MAX_ACTIVE_TASKS)
-        )
+        # the bench's one user submits every task at once (COMMONS_MAX_ACTIVE_TASKS)
+        settings = bench_settings(root, database_url=db, max_active_tasks=100_000)
         stack = Stack(settings)
         try:
             stack.start(progress=lambda line: print(f"· {line}", flush=True))
-            client = CommonsClient(settings.api_url, timeout=600)
-            client.sign_up("load", "benchmark password")
-            token = client.sign_in("load", "benchmark password")
+            client, token = signed_in(settings, "load")
             client.create_resource(name="load-sam", kind="segmenter.sam", title="load", visibility="private")
             client.upload_version("load-sam", files=[weights], config=TINY_CONFIG)
             buffer = io.BytesIO()
@@ -378,18 +369,11 @@ async def read_window(
 def attack_main(args: argparse.Namespace) -> None:
     """Readers alone, then with slow-body clients, on one embedded stack; prints both and their ratio."""
     with tempfile.TemporaryDirectory(prefix="commons-attack-") as folder:
-        settings = Settings(
-            data_dir=Path(folder) / "stack",
-            s3_port=free_port_block(),
-            prefect_port=free_port_block(1),
-            api_port=free_port_block(1),
-        )
+        settings = bench_settings(Path(folder))
         stack = Stack(settings)
         try:
             stack.start(progress=lambda line: print(f"· {line}", flush=True))
-            client = CommonsClient(settings.api_url, timeout=60)
-            client.sign_up("load", "benchmark password")
-            token = client.sign_in("load", "benchmark password")
+            client, token = signed_in(settings, "load", timeout=60)
             for index in range(20):  # a list worth reading
                 client.create_resource(
                     name=f"attack-{index}", kind="segmenter.sam", title=f"Model {index}", visibility="public"

@@ -30,11 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.client import CommonsClient
 from api.stack import Stack
-from commons.settings import Settings
-from registry.migrate import upgrade
+from bench.embedded import bench_settings, signed_in
 from resources.sam.config import parse_infer_params, parse_sam_config
 from resources.sam.model import TINY_CONFIG, VIT_B_SIZED_CONFIG, build_sam, save_random_weights
-from tests.conftest import free_port_block
 
 PHOTOS = (
     "coffee",
@@ -122,19 +120,11 @@ def main() -> None:
         root = Path(folder)
         weights = root / config["checkpoint"]
         save_random_weights(parse_sam_config(config), weights, seed=0)
-        settings = Settings(
-            data_dir=root / "stack",
-            s3_port=free_port_block(),
-            prefect_port=free_port_block(1),
-            api_port=free_port_block(1),
-        )
+        settings = bench_settings(root)
         stack = Stack(settings)
         try:
             stack.start(progress=lambda line: print(f"· {line}", flush=True))
-            upgrade(settings.resolved_database_url)
-            client = CommonsClient(settings.api_url, timeout=600)
-            client.sign_up("bench", "benchmark password")
-            client.sign_in("bench", "benchmark password")
+            client, _ = signed_in(settings, "bench")
             client.create_resource(name="bench-sam", kind="segmenter.sam", title="bench", visibility="private")
             client.upload_version("bench-sam", files=[weights], config=config)
             upload_ids = [client.upload(name, png(image))["id"] for name, image in images]

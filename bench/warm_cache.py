@@ -32,10 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.client import CommonsClient
 from api.stack import Stack
-from commons.settings import Settings
+from bench.embedded import bench_settings, signed_in
 from resources.sam.config import parse_sam_config
 from resources.sam.model import TINY_CONFIG, VIT_B_SIZED_CONFIG, build_sam, save_random_weights
-from tests.conftest import free_port_block
 
 POINT = (300, 200)
 PARAMS: dict[str, Any] = {"mode": "prompt", "outputs": ["json"], "prompt": {"points": [[*POINT, 1]]}}
@@ -118,19 +117,11 @@ def main() -> None:
         root = Path(folder)
         weights = root / config["checkpoint"]
         save_random_weights(parse_sam_config(config), weights, seed=0)
-        settings = Settings(
-            data_dir=root / "stack",
-            s3_port=free_port_block(),
-            prefect_port=free_port_block(1),
-            api_port=free_port_block(1),
-            warm_workers=1,
-        )
+        settings = bench_settings(root, warm_workers=1)
         stack = Stack(settings)
         try:
             stack.start(progress=lambda line: print(f"· {line}", flush=True))
-            client = CommonsClient(settings.api_url, timeout=1800)
-            client.sign_up("bench", "benchmark password")
-            client.sign_in("bench", "benchmark password")
+            client, _ = signed_in(settings, "bench", timeout=1800)
             client.create_resource(name="bench-sam", kind="segmenter.sam", title="bench", visibility="private")
             client.upload_version("bench-sam", files=[weights], config=config)
             upload_id = client.upload("coffee.png", png(image))["id"]

@@ -7,7 +7,6 @@ defaults: ONNX atol 1e-4 + rtol 1e-3 on logits, TorchScript 1e-5.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +28,7 @@ from resources.classifier.export import (
 from resources.classifier.quantize import QuantizedResNet, quantize_int8
 from tests.resources.test_classifier_quantize import Trained, trained_digits
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _two_threads() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("two_threads")
 
 
 @pytest.fixture(scope="module")

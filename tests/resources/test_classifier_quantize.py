@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -52,12 +51,7 @@ ACCURACY_MARGIN_POINTS = 5.0
 UNITS = ["stem", *(f"layer{s}.{i}" for s in range(1, 5) for i in range(2)), "pool", "fc"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _two_threads() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("two_threads")
 
 
 @dataclass(frozen=True)
