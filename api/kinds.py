@@ -192,6 +192,30 @@ def check_config_cost(kind: str, config: dict[str, Any], *, settings: Settings) 
         check_memory(estimate, budget=budget, setting=f"COMMONS_{lane.upper()}_LANE_ACTIVATION_BYTES", lane=lane)
 
 
+def blocks_memory_report(config: dict[str, Any], *, settings: Settings) -> dict[str, Any]:
+    """For the Build page (POST /blocks/validate, a valid config): activation memory per photo to predict and
+    to train, which lanes it fits, and the refusal an upload would get (None if it would be accepted)."""
+    from resources.classifier.blocks_spec import parse_blocks_config
+    from resources.cost import blocks_memory
+
+    parsed = parse_blocks_config(config)
+    infer = blocks_memory(parsed, training=False, batch=1)
+    train = blocks_memory(parsed, training=True, batch=1)
+    refusal = None
+    try:
+        check_config_cost("classifier.blocks", config, settings=settings)
+    except InvalidInput as error:
+        refusal = {"message": error.message, "field": error.field}
+    return {
+        "infer_bytes_per_photo": infer.total,
+        "train_bytes_per_photo": train.total,
+        "largest": infer.culprit,
+        "warm_lane": infer.total <= settings.warm_lane_activation_bytes,
+        "batch_lane": infer.total <= settings.batch_lane_activation_bytes,
+        "refused": refusal,
+    }
+
+
 def task_memory(
     kind: str,
     mode: str,

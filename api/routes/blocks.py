@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
+from api.deps import SettingsDep
+
 router = APIRouter(prefix="/blocks", tags=["blocks"])
 
 
@@ -38,9 +40,27 @@ def validate(
             ],
         ),
     ],
+    settings: SettingsDep,
 ) -> dict[str, Any]:
     """Infer every block's output shape and parameter count. Always 200: `valid` says whether the config can
-    run; `errors` name the block and the reason (shapes are given up to the first failing block)."""
+    run; `errors` name the block and the reason (shapes are given up to the first failing block). For a valid
+    config, `memory` gives the activation memory one photo needs to predict and to train and which lanes it
+    fits; a model no lane can run is not valid (the error names the block, as an upload would)."""
+    from api.kinds import blocks_memory_report
     from resources.classifier.block_catalog import validation_report
 
-    return validation_report(config)
+    report = validation_report(config)
+    if report["valid"]:
+        memory = blocks_memory_report(config, settings=settings)
+        report["memory"] = memory
+        if memory["refused"] is not None:
+            report["valid"] = False
+            field = memory["refused"]["field"] or "config"
+            block = int(field.split("[")[1].rstrip("]")) + 1 if field.startswith("config.blocks[") else None
+            report["errors"].append({"message": memory["refused"]["message"], "field": field, "block": block})
+        elif not memory["warm_lane"]:
+            report["warnings"].append(
+                f"{memory['largest']}: predicting needs more memory than the warm lane allows, so its tasks run "
+                "on the batch lane (seconds to start rather than a fraction of one)"
+            )
+    return report

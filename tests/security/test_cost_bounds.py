@@ -210,3 +210,25 @@ def test_sam_work_over_the_budget_is_refused_naming_the_parameters(stack: Runnin
     assert "params.auto.points_per_batch 64:" in warm.json()["detail"]
     assert "use params.auto.points_per_batch ≤ 13" in warm.json()["detail"]
     assert client.http.get("/tasks").json() == []
+
+
+def test_the_build_page_is_told_what_a_model_costs_before_saving(stack: RunningStack) -> None:
+    """POST /blocks/validate (the Build page's live check) gives the memory a photo needs and says what the
+    lanes allow, so a learner sees the problem while building, not at upload."""
+    client = stack.new_user()
+
+    def check(config: dict[str, Any]) -> dict[str, Any]:
+        answer = client.http.post("/blocks/validate", json=config)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    sane = check(SANE)
+    assert sane["valid"] and sane["memory"]["warm_lane"] and sane["memory"]["refused"] is None
+    assert 0 < sane["memory"]["infer_bytes_per_photo"] < sane["memory"]["train_bytes_per_photo"]
+    reported = check(REPORTED)
+    assert reported["valid"] and not reported["memory"]["warm_lane"] and reported["memory"]["batch_lane"]
+    assert abs(reported["memory"]["infer_bytes_per_photo"] - 17.2 * GB) < 0.1 * GB
+    assert any("batch lane" in warning for warning in reported["warnings"]), reported["warnings"]
+    wide = check(WIDE)
+    assert not wide["valid"] and wide["errors"][-1]["block"] == 1, wide["errors"]
+    assert "COMMONS_BATCH_LANE_ACTIVATION_BYTES" in wide["errors"][-1]["message"]

@@ -79,6 +79,7 @@ def test_build_a_cnn_save_it_and_train_it(page: Page, ui_stack: RunningStack) ->
     page.locator("#param-in_features").fill(str(FLAT))
     expect(page.locator("#validation")).not_to_contain_text("expects")
     expect(page.locator("#validation")).to_contain_text(f"Valid: output {len(DIGITS)}")
+    expect(page.locator("#validation")).to_contain_text("MB to predict")  # what a photo costs, before saving
     expect(block(page, 5, "Linear")).not_to_have_attribute("aria-invalid", "true")
     expect(page.locator("#input-shape")).to_have_text("1×16×16")
     expect(page.locator("#stack > li .shape-value")).to_have_text(SHAPES)

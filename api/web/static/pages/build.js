@@ -11,6 +11,11 @@ const root = document.getElementById("build");
 const KIND = "classifier.blocks";
 const DEBOUNCE_MS = 250;
 
+/** 1_234_567 bytes → "1.2 MB" (decimal units); large counts in GB. */
+function megabytes(bytes) {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
 guarded(async () => {
   if (!(await requireUser(root))) return;
   const [{ blocks: entries }, datasets] = await Promise.all([api("/blocks/catalog"), api("/datasets?limit=200")]);
@@ -83,8 +88,11 @@ guarded(async () => {
     const warnings = (result.warnings || []).map((w) => el("li", { class: "warning" }, w));
     if (result.valid) {
       validation.className = "validation valid";
+      const memory = result.memory
+        ? ` Memory per photo: ${megabytes(result.memory.infer_bytes_per_photo)} to predict, ${megabytes(result.memory.train_bytes_per_photo)} to train.`
+        : "";
       validation.replaceChildren(el("p", { id: "validation-summary" }, `Valid: output ${shapeText(result.output_shape)}, ` +
-        `${result.parameters.toLocaleString("en")} parameters.`), el("ul", { hidden: !warnings.length }, warnings));
+        `${result.parameters.toLocaleString("en")} parameters.${memory}`), el("ul", { hidden: !warnings.length }, warnings));
     } else {
       validation.className = "validation invalid";
       validation.replaceChildren(el("p", { id: "validation-summary" }, result.errors.length === 1 ? "1 problem:" : `${result.errors.length} problems:`),
