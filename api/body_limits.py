@@ -19,6 +19,9 @@ Design, in one pure ASGI middleware that sits outside the in-flight bound:
   app), which reads it back from there. A slow client therefore holds a socket, a coroutine and at most its
   spool, never a slot; the app never waits on a network read. The spool is closed (its space freed) when the
   request ends, whatever happens.
+- **Space.** All the bodies one process holds at once (received or being served) stay under
+  `max_spooled_bytes` (8 GiB): a body that would pass it is answered 503 with `Retry-After`, so many large
+  uploads at once cannot fill the disk. A declared length is reserved whole before the body is read.
 - **Time.** A body must arrive within `body_timeout_seconds` (10 s) plus one second per
   `body_min_bytes_per_second` (16 KiB) received: a minimum average rate after a grace period, so a 4 GiB
   upload on a slow line is fine and one byte every two seconds is not. A slower body is answered 408.
@@ -109,6 +112,13 @@ class Refused(Exception):
         self.headers = headers or {}
 
 
+class _Hold:
+    """The bytes one request's body holds in the process's count (see `BodyLimits._reserve`)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
 class Disconnected(Exception):
     """The client went away while sending its body: there is nobody to answer."""
 
@@ -120,6 +130,19 @@ class BodyLimits:
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
         self.settings = settings
+        self.held = 0  # bytes of the bodies this process holds now (one event loop: no lock needed)
+
+    def _reserve(self, hold: _Hold, count: int) -> None:
+        """Count `count` more bytes for the request of `hold`, or refuse (503) past `max_spooled_bytes`."""
+        if self.held + count > self.settings.max_spooled_bytes:
+            raise Refused(
+                503,
+                f"the server is receiving too many large request bodies at once ({_size(self.held)} held, "
+                f"COMMONS_MAX_SPOOLED_BYTES={self.settings.max_spooled_bytes}); send it again in a few seconds",
+                {"Retry-After": "5"},
+            )
+        self.held += count
+        hold.count += count
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -134,6 +157,7 @@ class BodyLimits:
         method, path = scope["method"], scope["path"]
         rule = limit_for(self.settings, method, path)
         spool: IO[bytes] | None = None
+        hold = _Hold()
         try:
             if rule.upload and not headers.get("authorization", "").lower().startswith("bearer "):
                 raise Refused(
@@ -145,22 +169,27 @@ class BodyLimits:
             if expected == 0:
                 await self.app(scope, receive, send)
                 return
+            if expected is not None:
+                self._reserve(hold, expected)  # a declared length: all of it, before a byte is read
             spool = tempfile.SpooledTemporaryFile(max_size=self.settings.body_spool_bytes)  # noqa: SIM115
-            size = await self._receive_body(receive, spool, rule, expected, method, path)
+            size = await self._receive_body(receive, spool, rule, expected, method, path, hold)
         except Refused as refused:
             await _answer(send, refused)
             if spool is not None:
                 spool.close()
+            self.held -= hold.count
             return
         except Disconnected:
             if spool is not None:
                 spool.close()
+            self.held -= hold.count
             return
         try:
             spool.seek(0)
             await self.app(scope, _replay(spool, size, receive), send)
         finally:
             spool.close()
+            self.held -= hold.count
 
     def _declared_length(self, header: str | None, rule: BodyLimit, method: str, path: str) -> int | None:
         if header is None:
@@ -178,7 +207,14 @@ class BodyLimits:
         return length
 
     async def _receive_body(
-        self, receive: Receive, spool: IO[bytes], rule: BodyLimit, expected: int | None, method: str, path: str
+        self,
+        receive: Receive,
+        spool: IO[bytes],
+        rule: BodyLimit,
+        expected: int | None,
+        method: str,
+        path: str,
+        hold: _Hold,
     ) -> int:
         """Receive the whole body into `spool`, enforcing the size limit and the minimum rate; its size."""
         loop = asyncio.get_running_loop()
@@ -211,6 +247,8 @@ class BodyLimits:
                     f"the request body passed the limit of {_size(rule.limit)} for {method} {path}; {rule.hint}",
                 )
             if chunk:
+                if expected is None:  # chunked: counted as it comes
+                    self._reserve(hold, len(chunk))
                 spool.write(chunk)  # in memory, or a page-cache write past body_spool_bytes
             if not message.get("more_body", False):
                 return received

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     body_min_bytes_per_second: int = Field(
         default=16 * 1024, ge=1, description="Average rate a request body must keep up past body_timeout_seconds."
     )
+    max_spooled_bytes: int = Field(
+        default=8 * 1024**3,
+        ge=1024 * 1024,
+        description="Request bodies being received or served by one API process, all together (memory and temporary "
+        "files); past it a new body is answered 503 with Retry-After. At least the largest upload limit.",
+    )
 
     database_url: str | None = Field(
         default=None, repr=False, description="SQLAlchemy URL; empty = SQLite file in data_dir (embedded)."

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api.body_limits import MULTIPART_SLACK, limit_for
+from api.body_limits import MULTIPART_SLACK, MiB, limit_for
 from api.client import CommonsClient
 from commons.settings import Settings
 from tests.conftest import RunningStack
@@ -325,3 +325,20 @@ def test_the_api_is_started_with_bounded_connections_and_headers(stack: RunningS
     assert options["--http"] == "h11" and options["--h11-max-incomplete-event-size"] == str(16 * 1024)
     assert options["--limit-concurrency"] == str(stack.settings.api_max_connections)
     assert options["--timeout-keep-alive"] == str(stack.settings.api_keep_alive_seconds)
+
+
+def test_bodies_held_at_once_are_bounded_and_released(tmp_path: Path) -> None:
+    """Many large uploads at once cannot fill the disk: past COMMONS_MAX_SPOOLED_BYTES a new body is answered
+    503 with Retry-After, before it is read; what a finished request held is released."""
+    from api.app import create_app
+    from tests.api.test_security import InProcess, in_process_settings
+
+    settings = in_process_settings(tmp_path).model_copy(update={"max_spooled_bytes": 2 * MiB})
+    client = InProcess(create_app(settings))
+    client.headers["Authorization"] = "Bearer not-a-valid-token"
+    too_big = client.post("/api/v1/uploads", files={"file": ("big.png", b"\0" * (3 * MiB), "image/png")})
+    assert too_big.status_code == 503 and too_big.headers["retry-after"] == "5", too_big.text
+    assert "COMMONS_MAX_SPOOLED_BYTES" in too_big.json()["detail"]
+    for _ in range(3):  # each fits alone; if a finished request's bytes were not released, the second would not
+        fits = client.post("/api/v1/uploads", files={"file": ("half.png", b"\0" * (3 * MiB // 2), "image/png")})
+        assert fits.status_code == 401, fits.text  # past the body limits: the route found the token wrong
