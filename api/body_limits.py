@@ -20,7 +20,7 @@ Design, in one pure ASGI middleware that sits outside the in-flight bound:
   spool, never a slot; the app never waits on a network read. The spool is closed (its space freed) when the
   request ends, whatever happens.
 - **Space.** All the bodies one process holds at once (received or being served) stay under
-  `max_spooled_bytes` (8 GiB): a body that would pass it is answered 503 with `Retry-After`, so many large
+  `max_spooled_bytes` (8 GiB): a body that would pass it is answered 429 with `Retry-After`, so many large
   uploads at once cannot fill the disk. A declared length is reserved whole before the body is read.
 - **Time.** A body must arrive within `body_timeout_seconds` (10 s) plus one second per
   `body_min_bytes_per_second` (16 KiB) received: a minimum average rate after a grace period, so a 4 GiB
@@ -136,7 +136,7 @@ class BodyLimits:
         """Count `count` more bytes for the request of `hold`, or refuse (503) past `max_spooled_bytes`."""
         if self.held + count > self.settings.max_spooled_bytes:
             raise Refused(
-                503,
+                429,  # a capacity limit that clears itself, answered like a rate limit: no input gets a 5xx
                 f"the server is receiving too many large request bodies at once ({_size(self.held)} held, "
                 f"COMMONS_MAX_SPOOLED_BYTES={self.settings.max_spooled_bytes}); send it again in a few seconds",
                 {"Retry-After": "5"},

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
         default=8 * 1024**3,
         ge=1024 * 1024,
         description="Request bodies being received or served by one API process, all together (memory and temporary "
-        "files); past it a new body is answered 503 with Retry-After. At least the largest upload limit.",
+        "files); past it a new body is answered 429 with Retry-After. At least the largest upload limit.",
     )
 
     database_url: str | None = Field(

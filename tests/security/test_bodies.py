@@ -329,7 +329,8 @@ def test_the_api_is_started_with_bounded_connections_and_headers(stack: RunningS
 
 def test_bodies_held_at_once_are_bounded_and_released(tmp_path: Path) -> None:
     """Many large uploads at once cannot fill the disk: past COMMONS_MAX_SPOOLED_BYTES a new body is answered
-    503 with Retry-After, before it is read; what a finished request held is released."""
+    429 with Retry-After (a capacity limit that clears itself; no input gets a 5xx), before it is read; what a
+    finished request held is released."""
     from api.app import create_app
     from tests.api.test_security import InProcess, in_process_settings
 
@@ -337,7 +338,7 @@ def test_bodies_held_at_once_are_bounded_and_released(tmp_path: Path) -> None:
     client = InProcess(create_app(settings))
     client.headers["Authorization"] = "Bearer not-a-valid-token"
     too_big = client.post("/api/v1/uploads", files={"file": ("big.png", b"\0" * (3 * MiB), "image/png")})
-    assert too_big.status_code == 503 and too_big.headers["retry-after"] == "5", too_big.text
+    assert too_big.status_code == 429 and too_big.headers["retry-after"] == "5", too_big.text
     assert "COMMONS_MAX_SPOOLED_BYTES" in too_big.json()["detail"]
     for _ in range(3):  # each fits alone; if a finished request's bytes were not released, the second would not
         fits = client.post("/api/v1/uploads", files={"file": ("half.png", b"\0" * (3 * MiB // 2), "image/png")})
