@@ -133,7 +133,7 @@ class BodyLimits:
         self.held = 0  # bytes of the bodies this process holds now (one event loop: no lock needed)
 
     def _reserve(self, hold: _Hold, count: int) -> None:
-        """Count `count` more bytes for the request of `hold`, or refuse (503) past `max_spooled_bytes`."""
+        """Count `count` more bytes for the request of `hold`, or refuse (429) past `max_spooled_bytes`."""
         if self.held + count > self.settings.max_spooled_bytes:
             raise Refused(
                 429,  # a capacity limit that clears itself, answered like a rate limit: no input gets a 5xx
