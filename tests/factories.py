@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session
 
 from registry import tasks as task_rows
-from registry.models import ResourceVersion, Task
+from registry.models import Resource, ResourceVersion, Task, User
 from registry.resources import create_resource
 from registry.schemas import ResourceCreate
 from registry.users import create_user
@@ -37,7 +37,22 @@ def pending_task(
     )
     session.add(version)
     session.flush()
-    task, _ = task_rows.create_task(
+    task, _ = new_task(session, owner=owner, resource=resource, version=version, mode=mode, dataset_id=dataset_id)
+    return task
+
+
+def new_task(
+    session: Session,
+    *,
+    owner: User,
+    resource: Resource | None,
+    version: ResourceVersion | None,
+    mode: str = "infer",
+    dataset_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Task, bool]:
+    """`registry.tasks.create_task` with no params or inputs, on the batch lane: (the task, whether it is new)."""
+    return task_rows.create_task(
         session,
         owner=owner,
         resource=resource,
@@ -46,7 +61,6 @@ def pending_task(
         params={},
         inputs=[],
         lane="batch",
-        idempotency_key=None,
+        idempotency_key=idempotency_key,
         dataset_id=dataset_id,
     )
-    return task

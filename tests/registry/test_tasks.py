@@ -7,11 +7,11 @@ from sqlmodel import Session, select
 
 from commons.db import get_engine
 from commons.errors import Conflict
-from registry import tasks as task_rows
 from registry.models import Resource, ResourceVersion, Task, User
 from registry.resources import create_resource
 from registry.schemas import ResourceCreate
 from registry.users import create_user
+from tests.factories import new_task
 
 
 def setup_version(database_url: str) -> tuple[User, Resource, ResourceVersion]:
@@ -38,17 +38,14 @@ def create(
     dataset_id: str | None = None,
     idempotency_key: str | None = None,
 ) -> tuple[Task, bool]:
-    return task_rows.create_task(
+    return new_task(
         session,
         owner=owner,
         resource=resource,
         version=version,
         mode=mode,
-        params={},
-        inputs=[],
-        lane="batch",
-        idempotency_key=idempotency_key,
         dataset_id=dataset_id,
+        idempotency_key=idempotency_key,
     )
 
 

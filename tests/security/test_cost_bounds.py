@@ -29,6 +29,7 @@ from resources.cost import blocks_memory
 from resources.sam.config import AutoParams
 from resources.sam.cost import crop_sizes
 from tests.api.conftest import Published
+from tests.api.test_blocks_api import CNN
 from tests.conftest import RunningStack
 
 GB = 1e9
@@ -44,17 +45,7 @@ HEAD = [
 REPORTED: dict[str, Any] = {"input_channels": 3, "input_size": 1024, "blocks": [CONV, *HEAD]}
 # The same with a ReLU after the Conv2d: two such maps alive at once (34.4 GB), over every lane's budget.
 WIDE: dict[str, Any] = {"input_channels": 3, "input_size": 1024, "blocks": [CONV, {"type": "ReLU"}, *HEAD]}
-SANE: dict[str, Any] = {
-    "input_channels": 1,
-    "input_size": 16,
-    "blocks": [
-        {"type": "Conv2d", "in_channels": 1, "out_channels": 8, "kernel_size": 3, "padding": 1},
-        {"type": "ReLU"},
-        {"type": "MaxPool2d", "kernel_size": 2},
-        {"type": "Flatten"},
-        {"type": "Linear", "in_features": 512, "out_features": 3},
-    ],
-}
+SANE: dict[str, Any] = CNN  # the small CNN the blocks API tests train
 SMALL_STACKS: list[dict[str, Any]] = [
     SANE,
     {
