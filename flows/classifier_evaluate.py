@@ -1,4 +1,5 @@
-"""The evaluate step for `classifier.resnet`: the version's figures on the task's labelled dataset.
+"""The evaluate step for classifiers (`classifier.resnet`, `classifier.blocks`): the version's figures on the
+task's labelled dataset.
 
 Writes under `work_dir/outputs`: `metrics.json` (accuracy, right/wrong counts, per-class precision,
 recall, F1, the confusion matrix; `figures` for reproduction reports), `predictions.json` (per photo:

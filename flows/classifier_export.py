@@ -1,4 +1,5 @@
-"""The export step for `classifier.resnet`: ONNX, TorchScript and INT8 of a float version, each checked.
+"""The export step for classifiers (`classifier.resnet`, `classifier.blocks`): ONNX, TorchScript and INT8 of a
+float version, each checked.
 
 Writes under `work_dir/outputs`:
 

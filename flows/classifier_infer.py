@@ -1,4 +1,5 @@
-"""The infer step for `classifier.resnet`: top-k classes with probabilities for every input photo."""
+"""The infer step for classifiers (`classifier.resnet`, `classifier.blocks`): top-k classes with
+probabilities for every input photo."""
 
 from __future__ import annotations
 
