@@ -19,7 +19,8 @@ from sqlmodel import Session, select
 
 from commons.errors import InvalidInput
 from commons.store import ObjectStore, keys
-from registry.datasets import class_names, dataset_digest, live_item, lock_dataset
+from registry.dataset_classes import class_names
+from registry.datasets import dataset_digest, live_item, lock_dataset
 from registry.models import Dataset, DatasetItem
 
 SNAPSHOT_SCHEMA = "model-commons/dataset-snapshot/1"

@@ -22,17 +22,9 @@ from commons.errors import InvalidInput, TooLarge
 from commons.hashing import sha256_bytes
 from commons.image_io import ImageInfo, header_pixels, image_info
 from commons.store import ObjectStore
+from registry.dataset_classes import class_names, ensure_class
 from registry.dataset_schemas import UNLABELLED_FOLDER, check_class_name
-from registry.datasets import (
-    ItemImage,
-    add_item,
-    class_names,
-    count_items,
-    ensure_class,
-    item_key,
-    live_item,
-    put_item_object,
-)
+from registry.datasets import ItemImage, add_item, count_items, item_key, live_item, put_item_object
 from registry.models import Dataset, DatasetClass, DatasetItem
 
 CHUNK = 1024 * 1024

@@ -1,4 +1,4 @@
-"""Labelled image datasets: the datasets, their ordered classes and their content-addressed items."""
+"""Labelled image datasets: the datasets and their content-addressed items (their classes: `dataset_classes`)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from sqlalchemy import ColumnElement, delete, exists, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from commons.errors import Conflict, InvalidInput, NotFound
+from commons.errors import Conflict, NotFound
 from commons.hashing import sha256_bytes, sha256_json
 from commons.image_io import ImageInfo, image_info
 from commons.store import ObjectStore, keys
 from registry.clock import utcnow
+from registry.dataset_classes import class_by_name, class_names, create_class, touch_dataset
 from registry.dataset_permissions import rights, visible_condition
 from registry.dataset_schemas import (
     RESERVED_SLUGS,
@@ -54,11 +55,6 @@ def validate_image(data: bytes, *, name: str, max_pixels: int) -> ItemImage:
     return ItemImage(
         name=name, data=data, sha256=sha256_bytes(data), info=image_info(data, name=name, max_pixels=max_pixels)
     )
-
-
-def _touch(session: Session, dataset: Dataset) -> None:
-    dataset.updated_at = utcnow()
-    session.add(dataset)
 
 
 def create_dataset(session: Session, *, owner: User, spec: DatasetCreate) -> Dataset:
@@ -112,7 +108,7 @@ def update_dataset(session: Session, *, dataset: Dataset, changes: DatasetUpdate
     for field, value in requested.items():
         if value is not None:
             setattr(dataset, field, value)
-    _touch(session, dataset)
+    touch_dataset(session, dataset)
     try:
         with session.begin_nested():
             session.flush()
@@ -249,92 +245,6 @@ def list_visible_datasets(session: Session, user: User | None, *, limit: int, of
     return list(session.exec(query.offset(offset).limit(limit)).all())
 
 
-def list_classes(session: Session, dataset: Dataset) -> list[DatasetClass]:
-    query = select(DatasetClass).where(DatasetClass.dataset_id == dataset.id)
-    return list(session.exec(query.order_by(col(DatasetClass.position), col(DatasetClass.id))))
-
-
-def class_names(session: Session, dataset: Dataset) -> dict[str, str]:
-    """Class id → name."""
-    return {row.id: row.name for row in list_classes(session, dataset)}
-
-
-def get_class(session: Session, dataset: Dataset, class_id: str) -> DatasetClass:
-    found = session.get(DatasetClass, class_id)
-    if found is None or found.dataset_id != dataset.id:
-        raise NotFound(f"no class {class_id!r} in dataset {dataset.id!r}; list them at GET …/classes")
-    return found
-
-
-def class_by_name(session: Session, dataset: Dataset, name: str) -> DatasetClass:
-    found = session.exec(
-        select(DatasetClass).where(DatasetClass.dataset_id == dataset.id, DatasetClass.name == name)
-    ).first()
-    if found is None:
-        raise InvalidInput(
-            f"dataset {dataset.id!r} has no class {name!r}; create it with POST …/classes first", field="class"
-        )
-    return found
-
-
-def create_class(session: Session, *, dataset: Dataset, name: str) -> DatasetClass:
-    taken = session.exec(
-        select(DatasetClass.id).where(DatasetClass.dataset_id == dataset.id, DatasetClass.name == name)
-    ).first()
-    if taken is not None:
-        raise Conflict(f"dataset {dataset.id!r} already has a class {name!r}", field="name")
-    # Write the dataset's row first: it opens the write transaction, so the savepoint below nests in it (pysqlite
-    # begins one only at the first write; a savepoint outside one would commit on release), and on PostgreSQL it
-    # holds the row, so concurrent creations in one dataset take their positions one after another.
-    _touch(session, dataset)
-    session.flush()
-    dataset_id = dataset.id  # read now: after a failed flush the row's attributes cannot be loaded
-    last = session.exec(select(func.max(DatasetClass.position)).where(DatasetClass.dataset_id == dataset_id)).one()
-    created = DatasetClass(dataset_id=dataset_id, name=name, position=0 if last is None else last + 1)
-    try:  # a concurrent creation of the same name passed the check too: the unique constraint decides
-        with session.begin_nested():
-            session.add(created)
-            session.flush()
-    except IntegrityError as error:
-        raise Conflict(f"dataset {dataset_id!r} already has a class {name!r}", field="name") from error
-    return created
-
-
-def ensure_class(session: Session, *, dataset: Dataset, name: str) -> DatasetClass:
-    found = session.exec(
-        select(DatasetClass).where(DatasetClass.dataset_id == dataset.id, DatasetClass.name == name)
-    ).first()
-    return found if found is not None else create_class(session, dataset=dataset, name=name)
-
-
-def rename_class(session: Session, *, dataset: Dataset, class_id: str, name: str) -> DatasetClass:
-    found = get_class(session, dataset, class_id)
-    if found.name == name:
-        return found
-    clash = session.exec(
-        select(DatasetClass.id).where(DatasetClass.dataset_id == dataset.id, DatasetClass.name == name)
-    ).first()
-    if clash is not None:
-        raise Conflict(f"dataset {dataset.id!r} already has a class {name!r}; choose another name", field="name")
-    found.name = name
-    session.add(found)
-    _touch(session, dataset)
-    session.flush()
-    return found
-
-
-def delete_class(session: Session, *, dataset: Dataset, class_id: str) -> None:
-    """Delete the class; its items stay, unlabelled."""
-    found = get_class(session, dataset, class_id)
-    for item in session.exec(select(DatasetItem).where(DatasetItem.class_id == found.id)):
-        item.class_id = None
-        session.add(item)
-    session.flush()
-    session.delete(found)
-    _touch(session, dataset)
-    session.flush()
-
-
 def count_items(
     session: Session, dataset: Dataset, *, class_id: str | None = None, labelled: bool | None = None
 ) -> int:
@@ -403,14 +313,14 @@ def add_item(
         existing.class_id = label.id if label is not None else None
         existing.original_name = image.name.rsplit("/", 1)[-1][:255] or existing.original_name
         session.add(existing)
-        _touch(session, dataset)
+        touch_dataset(session, dataset)
         session.flush()
         return existing
     if existing is not None:
         if label is not None and existing.class_id != label.id:
             existing.class_id = label.id
             session.add(existing)
-            _touch(session, dataset)
+            touch_dataset(session, dataset)
             session.flush()
         return existing
     extension = EXTENSIONS[image.info.format]
@@ -426,7 +336,7 @@ def add_item(
         original_name=image.name.rsplit("/", 1)[-1][:255] or f"{image.sha256[:16]}.{extension}",
     )
     session.add(item)
-    _touch(session, dataset)
+    touch_dataset(session, dataset)
     try:
         session.flush()
     except IntegrityError as error:
@@ -458,7 +368,7 @@ def set_label(session: Session, *, dataset: Dataset, item_id: str, label: str | 
     item = get_item(session, dataset, item_id)
     item.class_id = class_by_name(session, dataset, label).id if label is not None else None
     session.add(item)
-    _touch(session, dataset)
+    touch_dataset(session, dataset)
     session.flush()
     return item
 
@@ -489,7 +399,7 @@ def delete_item(session: Session, *, store: ObjectStore, dataset: Dataset, item_
         session.add(item)
     else:
         session.delete(item)
-    _touch(session, dataset)
+    touch_dataset(session, dataset)
     session.flush()
     if held is None:
         store.delete_prefix(item_key(item))

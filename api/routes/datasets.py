@@ -21,6 +21,7 @@ from api.staging import stage, stage_images, store_images
 from commons.errors import InvalidInput
 from commons.settings import Settings
 from commons.store import ObjectStore
+from registry import dataset_classes as classes
 from registry import dataset_permissions as perms
 from registry import datasets as rows
 from registry.audit import record, record_policy_changes
@@ -97,13 +98,13 @@ def delete(dataset_id: str, user: CurrentUser, session: SessionDep, store: Store
 @router.post("/{dataset_id:ref}/classes", status_code=status.HTTP_201_CREATED, response_model=ClassPublic)
 def create_class(dataset_id: str, spec: ClassCreate, user: CurrentUser, session: SessionDep) -> ClassPublic:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
-    return _class_public(session, dataset, rows.create_class(session, dataset=dataset, name=spec.name))
+    return _class_public(session, dataset, classes.create_class(session, dataset=dataset, name=spec.name))
 
 
 @router.get("/{dataset_id:ref}/classes", response_model=list[ClassPublic])
 def list_classes(dataset_id: str, user: OptionalUser, session: SessionDep, page: PageDep) -> list[ClassPublic]:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user)
-    found = rows.list_classes(session, dataset)[page.offset : page.offset + page.limit]
+    found = classes.list_classes(session, dataset)[page.offset : page.offset + page.limit]
     return [_class_public(session, dataset, item) for item in found]
 
 
@@ -112,7 +113,7 @@ def rename_class(
     dataset_id: str, class_id: str, spec: ClassUpdate, user: CurrentUser, session: SessionDep
 ) -> ClassPublic:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
-    renamed = rows.rename_class(session, dataset=dataset, class_id=class_id, name=spec.name)
+    renamed = classes.rename_class(session, dataset=dataset, class_id=class_id, name=spec.name)
     return _class_public(session, dataset, renamed)
 
 
@@ -120,7 +121,7 @@ def rename_class(
 def delete_class(dataset_id: str, class_id: str, user: CurrentUser, session: SessionDep) -> None:
     """Delete the class; its items stay in the dataset, unlabelled."""
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
-    rows.delete_class(session, dataset=dataset, class_id=class_id)
+    classes.delete_class(session, dataset=dataset, class_id=class_id)
 
 
 @router.post("/{dataset_id:ref}/items", status_code=status.HTTP_201_CREATED, response_model=list[ItemPublic])
@@ -144,7 +145,7 @@ async def add_items(
     added = await run_in_threadpool(
         lambda: store_images(session, store=store, dataset=dataset, images=images, label=label or None)
     )
-    names = rows.class_names(session, dataset)
+    names = classes.class_names(session, dataset)
     return [_item_public(store, settings, item, names) for item in added]
 
 
@@ -161,7 +162,7 @@ def list_items(
 ) -> list[ItemPublic]:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user)
     found = rows.list_items(session, dataset, label=label, labelled=labelled, limit=page.limit, offset=page.offset)
-    names = rows.class_names(session, dataset)
+    names = classes.class_names(session, dataset)
     return [_item_public(store, settings, item, names) for item in found]
 
 
@@ -171,7 +172,7 @@ def read_item(
 ) -> ItemPublic:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user)
     item = rows.get_item(session, dataset, item_id)
-    return _item_public(store, settings, item, rows.class_names(session, dataset))
+    return _item_public(store, settings, item, classes.class_names(session, dataset))
 
 
 @router.patch("/{dataset_id:ref}/items/{item_id}", response_model=ItemPublic)
@@ -186,7 +187,7 @@ def relabel_item(
 ) -> ItemPublic:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
     item = rows.set_label(session, dataset=dataset, item_id=item_id, label=change.label)
-    return _item_public(store, settings, item, rows.class_names(session, dataset))
+    return _item_public(store, settings, item, classes.class_names(session, dataset))
 
 
 @router.delete("/{dataset_id:ref}/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT)

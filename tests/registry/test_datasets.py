@@ -15,6 +15,7 @@ from sqlmodel import Session
 from commons.db import get_engine
 from commons.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from commons.store import ObjectStore, keys
+from registry import dataset_classes as classes
 from registry import dataset_permissions as perms
 from registry import datasets as rows
 from registry.dataset_schemas import DatasetCreate, DatasetUpdate
@@ -58,9 +59,9 @@ def test_classes_items_relabel_and_digest(database_url: str, store: ObjectStore)
         owner = create_user(session, username="owner", password="a long password")
         dataset = rows.create_dataset(session, owner=owner, spec=DatasetCreate(name="Pets", classes=["cat", "dog"]))
         assert dataset.visibility == "private"
-        assert [c.name for c in rows.list_classes(session, dataset)] == ["cat", "dog"]
+        assert [c.name for c in classes.list_classes(session, dataset)] == ["cat", "dog"]
         with pytest.raises(Conflict):
-            rows.create_class(session, dataset=dataset, name="cat")
+            classes.create_class(session, dataset=dataset, name="cat")
         empty = rows.dataset_digest(session, dataset)
 
         first = rows.add_items(session, store=store, dataset=dataset, images=[image(0), image(1)], label="cat")
@@ -82,14 +83,14 @@ def test_classes_items_relabel_and_digest(database_url: str, store: ObjectStore)
         with pytest.raises(InvalidInput, match="no class 'bird'"):
             rows.set_label(session, dataset=dataset, item_id=first[1].id, label="bird")
 
-        cat = rows.class_by_name(session, dataset, "cat")
-        rows.rename_class(session, dataset=dataset, class_id=cat.id, name="kitten")
+        cat = classes.class_by_name(session, dataset, "cat")
+        classes.rename_class(session, dataset=dataset, class_id=cat.id, name="kitten")
         with pytest.raises(Conflict):
-            rows.rename_class(session, dataset=dataset, class_id=cat.id, name="dog")
+            classes.rename_class(session, dataset=dataset, class_id=cat.id, name="dog")
         assert [i.class_id for i in rows.list_items(session, dataset, label="kitten", labelled=None, limit=9, offset=0)]
-        rows.delete_class(session, dataset=dataset, class_id=cat.id)
+        classes.delete_class(session, dataset=dataset, class_id=cat.id)
         assert rows.count_items(session, dataset, labelled=True) == 0
-        assert [c.name for c in rows.list_classes(session, dataset)] == ["dog"]
+        assert [c.name for c in classes.list_classes(session, dataset)] == ["dog"]
 
         rows.delete_item(session, store=store, dataset=dataset, item_id=first[1].id)
         assert not store.exists(keys.dataset_item(dataset.id, first[1].sha256, "png"))

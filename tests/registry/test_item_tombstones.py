@@ -14,6 +14,7 @@ from sqlmodel import Session, col
 from commons.db import get_engine
 from commons.errors import Conflict, NotFound
 from commons.store import ObjectStore, keys
+from registry import dataset_classes as classes
 from registry import datasets as rows
 from registry.dataset_schemas import DatasetCreate
 from registry.dataset_snapshots import store_snapshot, take_snapshot
@@ -82,7 +83,7 @@ def test_a_frozen_photo_leaves_the_dataset_but_keeps_its_bytes(database_url: str
         assert [item.id for item in listed] == [item.id for item in kept]
         assert rows.list_items(session, dataset, label="dog", labelled=None, limit=10, offset=0) == []
         assert rows.count_items(session, dataset) == 2 and rows.count_items(session, dataset, labelled=True) == 2
-        dog = rows.class_by_name(session, dataset, "dog")
+        dog = classes.class_by_name(session, dataset, "dog")
         assert rows.count_items(session, dataset, class_id=dog.id) == 0
         assert rows.dataset_digest(session, dataset) == digest_without
         assert frozen.sha256 not in {item["sha256"] for item in take_snapshot(session, dataset)["items"]}
@@ -100,7 +101,7 @@ def test_a_frozen_photo_leaves_the_dataset_but_keeps_its_bytes(database_url: str
         assert (public.retained_items, public.retained_bytes) == (1, frozen.size)
         assert rows.reclaim_unreferenced(session, store=store, dataset=dataset) == 0, "the task still refers to it"
 
-        rows.delete_class(session, dataset=dataset, class_id=dog.id)  # a tombstone's class can go too
+        classes.delete_class(session, dataset=dataset, class_id=dog.id)  # a tombstone's class can go too
         session.commit()
         row = session.get(DatasetItem, frozen.id)
         assert row is not None and row.class_id is None and store.exists(rows.item_key(frozen))
@@ -125,7 +126,7 @@ def test_adding_a_deleted_photo_again_revives_it_with_the_new_label(database_url
         again = rows.add_items(session, store=store, dataset=dataset, images=[image(0)], label="dog")[0]
         session.commit()
         assert again.id == frozen.id and again.deleted_at is None, "the same row, back in the dataset"
-        assert rows.class_names(session, dataset)[again.class_id or ""] == "dog"
+        assert classes.class_names(session, dataset)[again.class_id or ""] == "dog"
         assert rows.count_items(session, dataset) == 2 and rows.retained(session, dataset) == (0, 0)
         rows.set_label(session, dataset=dataset, item_id=again.id, label="cat")
         assert rows.dataset_digest(session, dataset) == digest
