@@ -13,12 +13,27 @@ from __future__ import annotations
 
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from commons.errors import InvalidWeights
 from commons.settings import Settings, get_settings
+
+# What Python's zipfile raises on a malformed archive or entry (each seen by the fuzz harnesses): bad magic or
+# directory, a truncated or corrupt deflate stream, an unsupported version or method, an encrypted entry
+# (RuntimeError), header offsets outside the file (ValueError, OSError), a short header (struct.error).
+ZIP_READ_ERRORS: Final = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    OSError,
+    struct.error,
+)
 
 ZIP_MAGIC: Final[bytes] = b"PK\x03\x04"
 _EOCD: Final[bytes] = b"PK\x05\x06"
@@ -115,7 +130,7 @@ def check_torch_zip(path: Path, *, size: int, limits: WeightsLimits) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, struct.error) as exc:
+    except ZIP_READ_ERRORS as exc:
         raise InvalidWeights(
             f"{path.name} is not a readable zip checkpoint ({exc}); {_RESAVE}", field="weights"
         ) from exc
