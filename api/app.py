@@ -10,11 +10,9 @@ from fastapi import APIRouter, FastAPI
 from api import pages
 from api.body_limits import install_body_limits
 from api.concurrency import InFlightLimit
-from api.dispatch import Dispatcher
 from api.errors import install_error_handlers
 from api.json_guard import install_json_guard
 from api.metrics import install_metrics
-from api.reaper import Reaper
 from api.routes import (
     access_requests,
     admin,
@@ -34,6 +32,8 @@ from api.security import install_security
 from commons.logging import configure_logging
 from commons.settings import Settings, get_settings
 from commons.store import ObjectStore
+from services.dispatch import Dispatcher
+from services.reaper import Reaper
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

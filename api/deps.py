@@ -10,7 +10,6 @@ from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
-from api.dispatch import Dispatcher
 from commons.db import session_scope
 from commons.errors import Forbidden, Unauthorized
 from commons.settings import Settings
@@ -18,6 +17,7 @@ from commons.store import ObjectStore
 from registry.api_tokens import is_api_token, user_for_api_token
 from registry.models import User
 from registry.users import user_from_token
+from services.dispatch import Dispatcher
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 

@@ -142,7 +142,7 @@ class TaskCollector(Collector):
 
     Cache use is what the worker recorded on the task row: `steps[0]` (the init step) holds
     `"cache": {"hit": n, "miss": n}` over the weights, inputs and dataset photos it fetched
-    (flows/cache_use.py).
+    (flows/steps/cache_use.py).
     """
 
     def __init__(self, database_url: str) -> None:

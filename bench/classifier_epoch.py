@@ -38,9 +38,9 @@ from torchvision.models import resnet18
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.client import CommonsClient
-from api.stack import Stack
 from bench.embedded import bench_settings, signed_in
+from launcher.client import CommonsClient
+from launcher.stack import Stack
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

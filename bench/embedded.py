@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from api.client import CommonsClient
 from commons.settings import Settings
+from launcher.client import CommonsClient
 from tests.conftest import free_port_block
 
 PASSWORD = "benchmark password"  # noqa: S105 - a throwaway account on a throwaway stack

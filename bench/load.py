@@ -48,9 +48,9 @@ from skimage import data as skdata
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.stack import Stack
 from bench.embedded import bench_settings, signed_in
 from commons.settings import Settings
+from launcher.stack import Stack
 from resources.sam.config import parse_sam_config
 from resources.sam.model import TINY_CONFIG, save_random_weights
 

@@ -30,13 +30,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from resources.classifier.calibration import METHODS
-from resources.classifier.compare import accuracy_comparison, latency_per_image, state_dict_bytes
 from resources.classifier.config import parse_classifier_config, parse_train_params
 from resources.classifier.data import Item, LabelledImages, split_indices
-from resources.classifier.export import check_onnx, export_onnx
-from resources.classifier.model import build_classifier
-from resources.classifier.quantize import quantize_int8
+from resources.classifier.int8.calibration import METHODS
+from resources.classifier.int8.compare import accuracy_comparison, latency_per_image, state_dict_bytes
+from resources.classifier.int8.quantize import quantize_int8
+from resources.classifier.resnet.model import build_classifier
+from resources.classifier.tools.export import check_onnx, export_onnx
 from resources.classifier.train import train
 from tests.resources.test_classifier_data import digit_items
 

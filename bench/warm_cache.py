@@ -30,9 +30,9 @@ from skimage import data as skdata
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.client import CommonsClient
-from api.stack import Stack
 from bench.embedded import bench_settings, signed_in
+from launcher.client import CommonsClient
+from launcher.stack import Stack
 from resources.sam.config import parse_sam_config
 from resources.sam.model import TINY_CONFIG, VIT_B_SIZED_CONFIG, build_sam, save_random_weights
 

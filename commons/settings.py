@@ -223,7 +223,7 @@ class Settings(BaseSettings):
     stale_after_seconds: float = Field(default=60.0, gt=0, description="A running task silent this long fails.")
     reaper_interval_seconds: float = Field(default=2.0, gt=0)
 
-    # Cost bounds, time limits and quotas (api.kinds, resources.cost, api.reaper, registry.quotas).
+    # Cost bounds, time limits and quotas (services.kinds, resources.cost, services.reaper, registry.quotas).
     warm_lane_activation_bytes: int = Field(
         default=4 * 1024**3,
         ge=1,

@@ -31,30 +31,30 @@ from commons.errors import CommonsError, Conflict, ServiceUnavailable
 from commons.logging import configure_logging, task_context
 from commons.settings import Settings, get_settings
 from commons.store import ObjectStore, keys
-from flows.cache_use import record_cache_use
-from flows.gpu_slots import gpu_slots
-from flows.heartbeat import heartbeat
-from flows.prepare import Prepared, prepare
-from flows.publish import build_manifest, publish_product, upload_outputs, write_manifest
-from flows.reporting import Reporter, TaskCancelled, stop_if_cancelled
-from flows.reproduction import against_reported, against_task, outputs_digests, read_figures, write_report
+from flows.steps.cache_use import record_cache_use
+from flows.steps.gpu_slots import gpu_slots
+from flows.steps.heartbeat import heartbeat
+from flows.steps.prepare import Prepared, prepare
+from flows.steps.publish import build_manifest, publish_product, upload_outputs, write_manifest
+from flows.steps.reporting import Reporter, TaskCancelled, stop_if_cancelled
+from flows.steps.reproduction import against_reported, against_task, outputs_digests, read_figures, write_report
 from registry import tasks as task_rows
 from registry.models import Task
 
 log = logging.getLogger(__name__)
 RUNNERS = {
-    ("segmenter.sam", "infer"): "flows.sam_infer:infer_sam",
-    ("classifier.resnet", "infer"): "flows.classifier_infer:infer_classifier",
-    ("classifier.resnet", "train"): "flows.classifier_train:train_classifier",
-    ("classifier.resnet", "evaluate"): "flows.classifier_evaluate:evaluate_classifier",
-    ("classifier.resnet", "export"): "flows.classifier_export:export_classifier",
-    ("classifier.resnet", "inspect"): "flows.classifier_inspect:inspect_classifier",
-    ("classifier.resnet", "edit"): "flows.classifier_edit:edit_classifier",
-    ("classifier.blocks", "infer"): "flows.classifier_infer:infer_classifier",
-    ("classifier.blocks", "train"): "flows.classifier_train:train_classifier",
-    ("classifier.blocks", "evaluate"): "flows.classifier_evaluate:evaluate_classifier",
-    ("classifier.blocks", "export"): "flows.classifier_export:export_classifier",
-    ("dataset", "augment"): "flows.dataset_augment:augment_dataset",
+    ("segmenter.sam", "infer"): "flows.kinds.sam.infer:infer_sam",
+    ("classifier.resnet", "infer"): "flows.kinds.classifier.infer:infer_classifier",
+    ("classifier.resnet", "train"): "flows.kinds.classifier.train:train_classifier",
+    ("classifier.resnet", "evaluate"): "flows.kinds.classifier.evaluate:evaluate_classifier",
+    ("classifier.resnet", "export"): "flows.kinds.classifier.export:export_classifier",
+    ("classifier.resnet", "inspect"): "flows.kinds.classifier.inspect:inspect_classifier",
+    ("classifier.resnet", "edit"): "flows.kinds.classifier.edit:edit_classifier",
+    ("classifier.blocks", "infer"): "flows.kinds.classifier.infer:infer_classifier",
+    ("classifier.blocks", "train"): "flows.kinds.classifier.train:train_classifier",
+    ("classifier.blocks", "evaluate"): "flows.kinds.classifier.evaluate:evaluate_classifier",
+    ("classifier.blocks", "export"): "flows.kinds.classifier.export:export_classifier",
+    ("dataset", "augment"): "flows.kinds.dataset.augment:augment_dataset",
 }
 
 

@@ -2,12 +2,12 @@
 steps in-process, with Python, torch and the project's code already imported (docs/architecture.md "Two lanes").
 
 Start one with `python -m flows.warm_lane` (`commons up` does); submit with `run_task_warm.delay(task_id)`.
-A warm worker keeps recently used models loaded (flows/model_cache.py), so a task on a version it has
+A warm worker keeps recently used models loaded (flows/steps/model_cache.py), so a task on a version it has
 served before pays no model load.
 
 While it runs a task, a warm worker keeps a claim file `<data_dir>/warm-claims/<pid>/<task_id>`: when the
 process is killed (SIGKILL by the OOM killer leaves it no last word), `commons up` fails exactly the tasks it
-held, with the reason, and restarts it (api/warm_recovery.py).
+held, with the reason, and restarts it (services/warm_recovery.py).
 """
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ def warm_up() -> None:
     import segment_anything  # noqa: F401
     import torch  # noqa: F401
 
-    import flows.classifier_infer
-    import flows.sam_infer  # noqa: F401
-    import resources.classifier.model
+    import flows.kinds.classifier.infer
+    import flows.kinds.sam.infer  # noqa: F401
+    import resources.classifier.resnet.model
     import resources.sam.infer
     import resources.sam.render  # noqa: F401
 
@@ -83,7 +83,7 @@ def serve(*, limit: int, model_cache_bytes: int) -> None:
     """Serve the warm lane: `limit` tasks at once, keeping up to `model_cache_bytes` of loaded models."""
     from prefect.task_worker import serve as serve_tasks
 
-    from flows import model_cache
+    from flows.steps import model_cache
 
     # Prefect logs a background task run's final "Finished in state" line after its run context has closed,
     # and warns that it cannot ship it; the task's own lines (flows.run_task.execute) are shipped.

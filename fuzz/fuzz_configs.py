@@ -1,4 +1,4 @@
-"""Fuzz the config parsers a version upload runs (`api.kinds.validate_config`: SAM, ResNet and blocks
+"""Fuzz the config parsers a version upload runs (`services.kinds.validate_config`: SAM, ResNet and blocks
 configs, the blocks' shape inference included) and the task-parameter parsers.
 
 Input: the first byte picks the parser, the rest is JSON text (inputs that are not JSON are skipped: the
@@ -15,10 +15,10 @@ from typing import Any
 from fuzz.harness import fuzz, instrumented, selector
 
 with instrumented(__name__ == "__main__"):
-    from api.kinds import validate_config
     from commons.errors import InvalidInput
     from resources.classifier.config import parse_train_params
     from resources.sam.config import parse_infer_params
+    from services.kinds import validate_config
 
 
 def _kind(kind: str) -> Callable[[Any], object]:

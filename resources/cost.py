@@ -28,8 +28,8 @@ from functools import lru_cache, partial
 from typing import Final
 
 from commons.errors import InvalidInput
-from resources.classifier.block_shapes import infer_shapes, show_shape
-from resources.classifier.blocks_spec import BlocksConfig
+from resources.classifier.blocks.shapes import infer_shapes, show_shape
+from resources.classifier.blocks.spec import BlocksConfig
 from resources.classifier.config import ClassifierConfig
 
 FLOAT32_BYTES: Final[int] = 4

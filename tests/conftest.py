@@ -14,9 +14,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from api.client import CommonsClient
 from commons.settings import Settings
 from commons.store import ObjectStore
+from launcher.client import CommonsClient
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BACKENDS = ["sqlite", "postgresql"]
@@ -72,7 +72,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture(scope="session")
 def s3_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """One SeaweedFS S3 server for the session, started by the code of `commons up`."""
-    from api.stack import Stack
+    from launcher.stack import Stack
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("s3"), s3_port=free_port_block())
     stack = Stack(settings)
@@ -91,7 +91,7 @@ def store(s3_settings: Settings) -> ObjectStore:
 @pytest.fixture(scope="session")
 def shared_services(s3_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """The session's S3 server plus one Prefect server."""
-    from api.stack import Stack
+    from launcher.stack import Stack
 
     settings = s3_settings.model_copy(
         update={"data_dir": tmp_path_factory.mktemp("prefect"), "prefect_port": free_port_block(1)}
@@ -133,7 +133,7 @@ def stack(
         grant_rate_limit="1000/minute",  # the rights matrix's owner grants often; see tests/security
         access_request_rate_limit="1000/minute",
     ) as settings:
-        from api.stack import Stack
+        from launcher.stack import Stack
 
         stack = Stack(settings)
         try:

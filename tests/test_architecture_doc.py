@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "architecture.md"
 # A path of the repository in backticks: a top-level folder of the project, then more (a name may carry a
-# trailing word after a space, as in `api/stack.py` `uvicorn_args`; only the path part is checked).
+# trailing word after a space, as in `launcher/stack.py` `uvicorn_args`; only the path part is checked).
 PATH = re.compile(r"`((?:commons|resources|registry|flows|api|deploy|helm|tests|docs|bench|fuzz)/[\w./-]*)`")
 
 

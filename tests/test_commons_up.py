@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from api.client import CommonsClient
+from launcher.client import CommonsClient
 from tests.conftest import free_port_block
 
 BIN = Path(sys.executable).parent
@@ -86,8 +86,8 @@ def test_up_refuses_a_public_address_with_the_development_secrets(tmp_path: Path
 
 
 def test_only_the_api_child_gets_the_jwt_key(tmp_path: Path) -> None:
-    from api.stack import Stack
     from commons.settings import Settings
+    from launcher.stack import Stack
 
     key = "a-real-secret-0123456789abcdefghij"
     stack = Stack(Settings(data_dir=tmp_path, secret_key=key, allowed_images=["ghcr.io/lab/*", "x:1"]))

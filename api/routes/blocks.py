@@ -14,7 +14,7 @@ router = APIRouter(prefix="/blocks", tags=["blocks"])
 @router.get("/catalog")
 def catalog() -> dict[str, Any]:
     """Every block type: its one-line help and its parameters (name, type, required, default, range, help)."""
-    from resources.classifier.block_catalog import catalog as block_catalog
+    from resources.classifier.blocks.catalog import catalog as block_catalog
 
     return {"blocks": block_catalog()}
 
@@ -46,8 +46,8 @@ def validate(
     run; `errors` name the block and the reason (shapes are given up to the first failing block). For a valid
     config, `memory` gives the activation memory one photo needs to predict and to train and which lanes it
     fits; a model no lane can run is not valid (the error names the block, as an upload would)."""
-    from api.kinds import blocks_memory_report
-    from resources.classifier.block_catalog import validation_report
+    from resources.classifier.blocks.catalog import validation_report
+    from services.kinds import blocks_memory_report
 
     report = validation_report(config)
     if report["valid"]:

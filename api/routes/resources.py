@@ -16,7 +16,6 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import col, select
 
 from api.deps import ClientAddress, CurrentUser, OptionalUser, PageDep, SessionDep, SettingsDep, StoreDep
-from api.kinds import check_config_cost, check_weights, validate_config
 from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
 from api.staging import stage
 from commons import strict_json
@@ -31,6 +30,7 @@ from registry.rights import check_files_readable, run_only_owner
 from registry.schemas import MAX_VERSION, ExecutionSpec, ResourceCreate, ResourcePublic, ResourceUpdate, VersionPublic
 from registry.versions import check_files, create_version, file_key, get_version, version_public
 from resources.schema import parse_model
+from services.kinds import check_config_cost, check_weights, validate_config
 
 router = APIRouter(prefix="/resources", tags=["resources"])
 # GET/PATCH /resources/{ref}: included after every longer /resources/{ref}/… route (see api.routes.refs)

@@ -14,8 +14,6 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlmodel import Session
 
 from api.deps import ClientAddress, CurrentUser, DispatcherDep, PageDep, SessionDep, SettingsDep, StoreDep
-from api.dispatch import Dispatcher, fail_not_allowed
-from api.kinds import check_mode, task_memory, validate_params
 from api.task_views import task_public
 from commons.db import get_engine
 from commons.errors import ExecutionNotAllowed, InvalidInput, NotFound, ServiceUnavailable
@@ -34,6 +32,8 @@ from registry.schemas import EpochMetrics, ExecutionSpec, TaskCreate, TaskLogLin
 from registry.trained_versions import resolve_target
 from registry.uploads import uploads_for_task
 from registry.versions import execution_of, get_version
+from services.dispatch import Dispatcher, fail_not_allowed
+from services.kinds import check_mode, task_memory, validate_params
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 log = logging.getLogger(__name__)

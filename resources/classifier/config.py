@@ -42,7 +42,7 @@ _BLOCKS_PER_STAGE: Final[dict[str, tuple[int, int, int, int]]] = {
 
 def unit_names_for(arch: str) -> list[str]:
     """The unit names of `arch` in execution order ("stem", "layer1.0", …, "pool", "fc"), as
-    `resources.classifier.units.resnet_units` makes them; what `keep_float` and inspect records use."""
+    `resources.classifier.resnet.units.resnet_units` makes them; what `keep_float` and inspect records use."""
     blocks = _BLOCKS_PER_STAGE[arch]
     stages = [f"layer{stage + 1}.{index}" for stage, count in enumerate(blocks) for index in range(count)]
     return ["stem", *stages, "pool", "fc"]
@@ -85,7 +85,7 @@ class ActivationQuant(BaseModel):
 
 class QuantizationSpec(BaseModel):
     """`config.quantization` of an INT8 version: what turns its float weights into the calibrated INT8
-    model (see `resources.classifier.int8_version`). `calibration` is provenance (dataset digest, images)."""
+    model (see `resources.classifier.int8.version`). `calibration` is provenance (dataset digest, images)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -22,7 +22,7 @@ from commons.errors import InvalidInput
 from resources.classifier.config import ImageClassifierConfig, TrainParams
 from resources.classifier.data import Item, LabelledImages, check_items, make_loader
 from resources.classifier.evaluate import collect_logits
-from resources.classifier.model import freeze_backbone
+from resources.classifier.resnet.model import freeze_backbone
 
 EpochCallback = Callable[[dict[str, Any]], None]
 

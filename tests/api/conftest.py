@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from api.client import CommonsClient
+from launcher.client import CommonsClient
 from resources.sam.config import parse_sam_config
 from resources.sam.model import TINY_CONFIG, save_random_weights
 from tests.conftest import RunningStack

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from api.client import CommonsClient
+from launcher.client import CommonsClient
 from tests.conftest import RunningStack
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api.client import CommonsClient
+from launcher.client import CommonsClient
 from tests.conftest import RunningStack
 from tests.resources.test_classifier_data import digit_items
 

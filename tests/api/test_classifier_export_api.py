@@ -19,8 +19,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from api.client import CommonsClient
-from resources.classifier.model import save_weights
+from launcher.client import CommonsClient
+from resources.classifier.resnet.model import save_weights
 from tests.api.conftest import Published
 from tests.api.test_classifier_training_api import digits_zip, import_dataset, output, png, status_of
 from tests.conftest import RunningStack

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from api.client import ApiError
+from launcher.client import ApiError
 from tests.api.conftest import png_bytes
 from tests.conftest import RunningStack
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api.client import ApiError, CommonsClient
+from launcher.client import ApiError, CommonsClient
 from tests.conftest import RunningStack
 from tests.resources.test_classifier_data import digit_items
 

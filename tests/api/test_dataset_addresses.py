@@ -7,7 +7,7 @@ import uuid
 
 import numpy as np
 
-from api.client import CommonsClient
+from launcher.client import CommonsClient
 from tests.api.conftest import png_bytes
 from tests.conftest import RunningStack
 

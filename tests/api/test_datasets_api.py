@@ -10,8 +10,8 @@ from collections import defaultdict
 import httpx
 import pytest
 
-from api.client import CommonsClient
 from commons.store import ObjectStore, keys
+from launcher.client import CommonsClient
 from tests.conftest import RunningStack
 from tests.registry.test_datasets import photo
 

@@ -13,18 +13,18 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from api.client import CommonsClient
-from api.dispatch import Dispatcher
-from api.reaper import reconcile_once
 from commons.db import get_engine, session_scope
 from commons.errors import ExecutionNotAllowed, InvalidInput
 from commons.settings import DEFAULT_ALLOWED_IMAGES, Settings
+from launcher.client import CommonsClient
 from registry.clock import utcnow
 from registry.execution_policy import caps_for, check_dispatch, check_upload, image_allowed
 from registry.migrate import upgrade
 from registry.models import Resource, ResourceVersion, Task, User
 from registry.schemas import ExecutionSpec
 from resources.sam.model import TINY_CONFIG
+from services.dispatch import Dispatcher
+from services.reaper import reconcile_once
 from tests.api.conftest import AUTO_PARAMS, Published
 from tests.conftest import RunningStack
 from tests.factories import pending_task

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from api.client import CommonsClient
-from api.stack import Child, Stack
 from commons.settings import Settings
 from commons.store import ObjectStore, keys
+from launcher.client import CommonsClient
+from launcher.stack import Child, Stack
 from registry.migrate import upgrade
 from tests.api.test_classifier_training_api import architecture_only, digits_zip, import_dataset
 from tests.conftest import free_port_block

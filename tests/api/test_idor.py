@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from api.client import CommonsClient
 from commons.store import ObjectStore, keys
+from launcher.client import CommonsClient
 from resources.sam.model import TINY_CONFIG
 from tests.api.conftest import AUTO_PARAMS, Published, publish
 from tests.conftest import RunningStack

@@ -16,12 +16,12 @@ from uuid import UUID
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
 
-from api.dispatch import Dispatcher
-from api.job_variables import job_variables
 from commons.settings import Settings
 from flows.deployment import ensure_deployment
 from flows.work_pools import base_job_template
 from registry.schemas import ExecutionSpec
+from services.dispatch import Dispatcher
+from services.job_variables import job_variables
 from tests.api.conftest import Published
 from tests.conftest import RunningStack
 

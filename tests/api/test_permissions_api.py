@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from api.client import ApiError
+from launcher.client import ApiError
 from resources.sam.model import TINY_CONFIG
 from tests.api.conftest import AUTO_PARAMS, publish
 from tests.conftest import RunningStack

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from api.client import CommonsClient
+from launcher.client import CommonsClient
 from resources.classifier.config import parse_classifier_config
-from resources.classifier.model import build_classifier, save_weights
+from resources.classifier.resnet.model import build_classifier, save_weights
 from tests.api.test_blocks_api import DIGITS, png
 from tests.conftest import RunningStack
 from tests.resources.test_classifier_data import digit_items

@@ -10,14 +10,14 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.states import Crashed, Running
 from sqlmodel import Session
 
-from api.dispatch import Dispatcher
-from api.reaper import reconcile_once
 from commons.db import get_engine
 from commons.settings import Settings
 from registry import tasks as task_rows
 from registry.clock import utcnow
 from registry.migrate import upgrade
 from registry.models import Task
+from services.dispatch import Dispatcher
+from services.reaper import reconcile_once
 from tests.factories import pending_task
 
 

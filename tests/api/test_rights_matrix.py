@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api.client import CommonsClient
 from commons.db import session_scope
+from launcher.client import CommonsClient
 from registry.models import User
 from registry.rights_table import ROLES, RULES, Rule, allowed
 from registry.users import issue_token, password_hash

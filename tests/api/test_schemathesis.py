@@ -24,7 +24,7 @@ from schemathesis.core.result import Ok
 from schemathesis.core.transport import Response
 from schemathesis.generation.case import Case
 
-from api.client import CommonsClient
+from launcher.client import CommonsClient
 from resources.sam.model import TINY_CONFIG
 from tests.conftest import RunningStack
 from tests.registry.test_datasets import photo

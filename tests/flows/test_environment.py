@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from commons.errors import DeviceTooSmall
-from flows.environment import check_device_fits
+from flows.steps.environment import check_device_fits
 
 
 def test_no_gpu_request_needs_no_note() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from commons.errors import DeviceTooSmall
 from commons.settings import Settings
-from flows.gpu_slots import gpu_slots, hold_slots, slots_needed
+from flows.steps.gpu_slots import gpu_slots, hold_slots, slots_needed
 
 
 def test_slots_needed() -> None:

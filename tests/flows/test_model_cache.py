@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from flows import model_cache
-from flows.model_cache import ModelCache, cached_model, model_bytes
+from flows.steps import model_cache
+from flows.steps.model_cache import ModelCache, cached_model, model_bytes
 
 
 def linear(inputs: int) -> nn.Linear:

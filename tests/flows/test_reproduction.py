@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from flows.reproduction import Original, against_reported, against_task, outputs_digests, read_figures
+from flows.steps.reproduction import Original, against_reported, against_task, outputs_digests, read_figures
 
 SHA_A = "a" * 64
 SHA_B = "b" * 64

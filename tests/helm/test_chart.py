@@ -436,8 +436,8 @@ def test_gpu_values_place_gpu_pods_only(render: Any) -> None:
 
 
 def test_gpu_task_job_variables_from_the_api_land_in_the_flow_run_job(render: Any) -> None:
-    from api.job_variables import kubernetes_job_variables
     from registry.schemas import ExecutionSpec
+    from services.job_variables import kubernetes_job_variables
 
     spec = ExecutionSpec.model_validate(
         {"image": "registry.example.org/sam:2", "gpu": {"count": 2, "min_memory_gb": 40}}

@@ -1,4 +1,4 @@
-"""resources.classifier.blocks_model: the torch model matches the inferred shapes; seeded init; weight files."""
+"""resources.classifier.blocks.model: the torch model matches the inferred shapes; seeded init; weight files."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ from safetensors.torch import save_file
 from torch import nn
 
 from commons.errors import InvalidInput, InvalidWeights
-from resources.classifier.block_shapes import infer_shapes
-from resources.classifier.block_types import Block
-from resources.classifier.blocks_model import (
+from resources.classifier.blocks.layer_types import Block
+from resources.classifier.blocks.model import (
     BlockStack,
     block_units,
     build_blocks_model,
     check_blocks_weights_file,
 )
-from resources.classifier.blocks_spec import parse_blocks_config
-from resources.classifier.model import save_weights
+from resources.classifier.blocks.shapes import infer_shapes
+from resources.classifier.blocks.spec import parse_blocks_config
+from resources.classifier.resnet.model import save_weights
 from tests.resources.test_blocks_spec import FLAT, LENET, conv, linear, pool, stack
 
 CONFIGS: dict[str, dict[str, Any]] = {

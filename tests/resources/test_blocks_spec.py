@@ -1,4 +1,4 @@
-"""resources.classifier.blocks_spec: block stacks are validated, shapes inferred, mistakes explained."""
+"""resources.classifier.blocks.spec: block stacks are validated, shapes inferred, mistakes explained."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from commons.errors import InvalidInput
-from resources.classifier.block_catalog import catalog, validation_report
-from resources.classifier.block_shapes import BlockShape, infer_shapes
-from resources.classifier.block_types import BLOCK_MODELS, BLOCK_TYPES, Flatten, Linear
-from resources.classifier.blocks_spec import (
+from resources.classifier.blocks.catalog import catalog, validation_report
+from resources.classifier.blocks.layer_types import BLOCK_MODELS, BLOCK_TYPES, Flatten, Linear
+from resources.classifier.blocks.shapes import BlockShape, infer_shapes
+from resources.classifier.blocks.spec import (
     BlocksConfig,
     check_dataset_classes,
     parse_blocks_config,
@@ -50,7 +50,7 @@ def stack(blocks: list[dict[str, Any]], *, channels: int = 1, size: int = 28, **
 
 
 def test_importing_blocks_spec_does_not_import_torch() -> None:
-    code = "import sys, resources.classifier.blocks_spec; sys.exit(1 if 'torch' in sys.modules else 0)"
+    code = "import sys, resources.classifier.blocks.spec; sys.exit(1 if 'torch' in sys.modules else 0)"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=False).returncode == 0
 

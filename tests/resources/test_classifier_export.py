@@ -1,4 +1,4 @@
-"""resources.classifier.export: ONNX (checked with ONNX Runtime) and TorchScript of a ResNet-18 trained on digits.
+"""resources.classifier.tools.export: ONNX (checked with ONNX Runtime) and TorchScript of a ResNet-18 trained on digits.
 
 Reuses the trained model of test_classifier_quantize (cached per process). Tolerances are the module's
 defaults: ONNX atol 1e-4 + rtol 1e-3 on logits, TorchScript 1e-5.
@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from commons.errors import InvalidInput, InvalidWeights
-from resources.classifier.export import (
+from resources.classifier.int8.quantize import QuantizedResNet, quantize_int8
+from resources.classifier.tools.export import (
     ONNX_ATOL,
     ExportMismatch,
     check_onnx,
@@ -25,7 +26,6 @@ from resources.classifier.export import (
     export_torchscript,
     load_torchscript,
 )
-from resources.classifier.quantize import QuantizedResNet, quantize_int8
 from tests.resources.test_classifier_quantize import Trained, trained_digits
 
 pytestmark = pytest.mark.usefixtures("two_threads")

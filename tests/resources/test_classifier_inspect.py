@@ -22,14 +22,14 @@ from skimage import data as skdata
 from torchvision.models import ResNet
 
 from commons.errors import InvalidInput
-from resources.classifier.compare import cosine_similarity
 from resources.classifier.config import ClassifierConfig
 from resources.classifier.data import normalise, resize
-from resources.classifier.graph import model_graph
-from resources.classifier.inspect import GAP_PX, LayerRecord, feature_map_grid, inspect_layers, write_inspection
-from resources.classifier.model import build_classifier
-from resources.classifier.quantize import HYBRID_CONV_ONLY, QuantizedResNet, quantize_int8
-from resources.classifier.weight_edit import WeightEdit, apply_weight_edit, changed_tensors, parse_weight_edit
+from resources.classifier.int8.compare import cosine_similarity
+from resources.classifier.int8.quantize import HYBRID_CONV_ONLY, QuantizedResNet, quantize_int8
+from resources.classifier.resnet.graph import model_graph
+from resources.classifier.resnet.model import build_classifier
+from resources.classifier.tools.inspect import GAP_PX, LayerRecord, feature_map_grid, inspect_layers, write_inspection
+from resources.classifier.tools.weight_edit import WeightEdit, apply_weight_edit, changed_tensors, parse_weight_edit
 from tests.resources.test_classifier_data import small_config, texture_items
 
 SIZE = 64
@@ -329,7 +329,7 @@ def test_model_graph_is_a_dag_from_input_to_output(model: ResNet) -> None:
 def test_resnet_tensors_match_torchvision_without_torch(arch: str) -> None:
     from torchvision import models
 
-    from resources.classifier.edit_spec import resnet_tensors
+    from resources.classifier.tools.edit_spec import resnet_tensors
 
     model = getattr(models, arch)(num_classes=7)
     expected = {name: (tuple(t.shape), t.is_floating_point()) for name, t in model.state_dict().items()}

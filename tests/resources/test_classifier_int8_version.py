@@ -1,4 +1,4 @@
-"""resources.classifier.int8_version: an INT8 version stored as float weights + `config.quantization`
+"""resources.classifier.int8.version: an INT8 version stored as float weights + `config.quantization`
 rebuilds the calibrated model bit for bit, without the calibration images."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from commons.errors import InvalidInput
-from resources.classifier.calibration import METHODS
 from resources.classifier.config import ClassifierConfig, QuantizationSpec, parse_classifier_config, unit_names_for
-from resources.classifier.int8_version import quantization_spec, rebuild_int8
-from resources.classifier.quantize import HYBRID_CONV_ONLY, quantize_int8, unit_names
+from resources.classifier.int8.calibration import METHODS
+from resources.classifier.int8.quantize import HYBRID_CONV_ONLY, quantize_int8, unit_names
+from resources.classifier.int8.version import quantization_spec, rebuild_int8
 from tests.resources.test_classifier_quantize import trained_digits
 
 

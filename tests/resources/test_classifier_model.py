@@ -1,4 +1,4 @@
-"""resources.classifier.model: seeded construction, safe weight files, shape checks, freezing."""
+"""resources.classifier.resnet.model: seeded construction, safe weight files, shape checks, freezing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from commons.errors import InvalidInput, InvalidWeights
-from resources.classifier.model import (
+from resources.classifier.resnet.model import (
     build_classifier,
     check_weights_file,
     freeze_backbone,

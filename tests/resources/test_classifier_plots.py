@@ -1,4 +1,4 @@
-"""resources.classifier.plots: training curves and confusion matrices render as readable PNGs."""
+"""resources.classifier.tools.plots: training curves and confusion matrices render as readable PNGs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from commons.errors import InvalidInput
-from resources.classifier.plots import TRAIN, VAL, confusion_png, curves_png
+from resources.classifier.tools.plots import TRAIN, VAL, confusion_png, curves_png
 
 HISTORY = [
     {"epoch": 1, "train_loss": 1.1, "train_accuracy": 0.4, "val_loss": 1.3, "val_accuracy": 0.33, "seconds": 1.0},

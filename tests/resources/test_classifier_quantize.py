@@ -23,8 +23,10 @@ from torch.ao.nn.intrinsic import quantized as qnni
 from torchvision.models import ResNet
 
 from commons.errors import InvalidInput
-from resources.classifier.calibration import METHODS, KLObserver, PercentileObserver, kl_divergences
-from resources.classifier.compare import (
+from resources.classifier.config import ClassifierConfig, parse_train_params
+from resources.classifier.data import Item, LabelledImages, split_indices
+from resources.classifier.int8.calibration import METHODS, KLObserver, PercentileObserver, kl_divergences
+from resources.classifier.int8.compare import (
     SQNR_CAP_DB,
     accuracy_comparison,
     compare_units,
@@ -33,10 +35,7 @@ from resources.classifier.compare import (
     sqnr_db,
     state_dict_bytes,
 )
-from resources.classifier.config import ClassifierConfig, parse_train_params
-from resources.classifier.data import Item, LabelledImages, split_indices
-from resources.classifier.model import build_classifier
-from resources.classifier.quantize import (
+from resources.classifier.int8.quantize import (
     HYBRID_CONV_ONLY,
     Precision,
     QuantizedResNet,
@@ -44,6 +43,7 @@ from resources.classifier.quantize import (
     quantize_int8,
     unit_names,
 )
+from resources.classifier.resnet.model import build_classifier
 from resources.classifier.train import train
 from tests.resources.test_classifier_data import digit_items, small_config
 

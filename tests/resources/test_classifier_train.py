@@ -18,7 +18,7 @@ from commons.errors import InvalidInput
 from resources.classifier.config import ClassifierConfig, TrainParams, parse_train_params
 from resources.classifier.data import split_indices
 from resources.classifier.evaluate import evaluate, predict
-from resources.classifier.model import build_classifier
+from resources.classifier.resnet.model import build_classifier
 from resources.classifier.train import TrainResult, train
 from tests.resources.test_classifier_data import digit_items, small_config, texture_items
 

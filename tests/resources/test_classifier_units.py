@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from resources.classifier.config import parse_classifier_config
-from resources.classifier.model import build_classifier
-from resources.classifier.units import UnitSequence, resnet_units
+from resources.classifier.resnet.model import build_classifier
+from resources.classifier.resnet.units import UnitSequence, resnet_units
 
 
 @pytest.mark.parametrize("arch", ["resnet18", "resnet50"])

@@ -25,8 +25,8 @@ import pytest
 from PIL import Image
 
 from api.body_limits import MULTIPART_SLACK, MiB, limit_for
-from api.client import CommonsClient
 from commons.settings import Settings
+from launcher.client import CommonsClient
 from tests.conftest import RunningStack
 
 SQLITE_ONLY = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)

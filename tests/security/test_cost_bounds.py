@@ -20,14 +20,14 @@ from PIL import Image
 from segment_anything.utils.amg import generate_crop_boxes
 from torch import nn
 
-from api.client import CommonsClient
-from api.dispatch import Dispatcher
-from api.kinds import task_memory
-from resources.classifier.blocks_model import _construct
-from resources.classifier.blocks_spec import parse_blocks_config
+from launcher.client import CommonsClient
+from resources.classifier.blocks.model import _construct
+from resources.classifier.blocks.spec import parse_blocks_config
 from resources.cost import blocks_memory
 from resources.sam.config import AutoParams
 from resources.sam.cost import crop_sizes
+from services.dispatch import Dispatcher
+from services.kinds import task_memory
 from tests.api.conftest import Published
 from tests.api.test_blocks_api import CNN
 from tests.conftest import RunningStack

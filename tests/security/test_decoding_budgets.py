@@ -29,12 +29,12 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from api.client import CommonsClient
 from commons import image_io
 from commons.errors import InvalidImage, InvalidWeights, TooLarge
 from commons.image_io import decode_slot, header_pixels, image_info
 from commons.settings import get_settings
 from commons.weights_check import WeightsLimits, check_weights_container
+from launcher.client import CommonsClient
 from registry.dataset_zip import ZipLimits, plan_import
 from resources.sam.model import TINY_CONFIG
 from resources.weights import read_state_dict

@@ -24,10 +24,10 @@ from typing import Any
 import httpx
 import pytest
 
-from api.client import CommonsClient
-from api.stack import Stack
-from api.supervisor import Supervisor
 from commons.settings import Settings
+from launcher.client import CommonsClient
+from launcher.stack import Stack
+from launcher.supervisor import Supervisor
 from resources.sam.model import TINY_CONFIG
 from tests.api.conftest import AUTO_PARAMS
 from tests.conftest import free_port_block

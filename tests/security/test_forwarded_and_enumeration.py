@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.stack import Stack
 from commons.settings import Settings
+from launcher.stack import Stack
 from registry.migrate import upgrade
 from tests.api.test_security import InProcess, assert_rate_limited, in_process_settings, sign_in, sign_up
 from tests.conftest import free_port_block

@@ -21,10 +21,10 @@ import pytest
 from PIL import Image
 from sqlmodel import select
 
-from api.client import CommonsClient
-from api.stack import Stack
 from commons.db import session_scope
 from commons.settings import Settings
+from launcher.client import CommonsClient
+from launcher.stack import Stack
 from registry.models import User
 from resources.sam.model import TINY_CONFIG
 from tests.conftest import RunningStack, api_settings

@@ -19,14 +19,14 @@ from prefect.client.schemas.objects import StateType
 from prefect.states import Cancelling, Crashed, Running
 from sqlmodel import Session
 
-from api.dispatch import Dispatcher
-from api.reaper import reconcile_once
 from commons.db import get_engine
 from commons.settings import Settings
 from flows.deployment import ensure_deployment
 from registry import tasks as task_rows
 from registry.migrate import upgrade
 from registry.models import Task
+from services.dispatch import Dispatcher
+from services.reaper import reconcile_once
 from tests.factories import pending_task
 
 

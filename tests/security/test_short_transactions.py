@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api.client import CommonsClient
-from api.stack import Stack
 from commons.settings import Settings
+from launcher.client import CommonsClient
+from launcher.stack import Stack
 from registry.migrate import upgrade
 from resources.sam.model import TINY_CONFIG
 from tests.conftest import free_port_block

@@ -13,13 +13,13 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.states import Running
 from sqlmodel import Session
 
-from api.dispatch import Dispatcher
-from api.reaper import end_overdue_tasks
 from commons.db import get_engine
 from commons.settings import Settings
 from registry import tasks as task_rows
 from registry.clock import utcnow
 from registry.models import Task
+from services.dispatch import Dispatcher
+from services.reaper import end_overdue_tasks
 from tests.factories import pending_task
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from api.client import CommonsClient
+from launcher.client import CommonsClient
 from tests.conftest import RunningStack
 
 CHROMIUM = "/usr/bin/chromium"

@@ -7,7 +7,7 @@ import uuid
 
 from playwright.sync_api import Page, expect
 
-from api.client import CommonsClient
+from launcher.client import CommonsClient
 from tests.conftest import RunningStack
 from tests.ui.conftest import new_account, screenshot, sign_in
 

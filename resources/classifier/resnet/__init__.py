@@ -1,0 +1,1 @@
+"""torchvision ResNets (`classifier.resnet`): the model, its named units and its graph."""

@@ -1,0 +1,1 @@
+"""Tools on a trained classifier: export, layer-by-layer inspection, weight edits and charts."""
