@@ -25,6 +25,7 @@ from sqlmodel import col
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.asgi import HttpMiddleware
 from commons.db import get_engine
 from commons.logging import log_context
 from commons.settings import Settings
@@ -90,21 +91,17 @@ def _request_id(scope: Scope) -> str:
 CLIENT_CLOSED_REQUEST = 499
 
 
-class RequestMetrics:
+class RequestMetrics(HttpMiddleware):
     """ASGI middleware: latency by (method, route template, status), requests in flight, `X-Request-ID`.
 
     Log records emitted while a request is served carry `request_id` and `route`.
     """
 
     def __init__(self, app: ASGIApp, *, duration: Histogram, in_flight: Gauge) -> None:
-        self.app = app
-        self.duration = duration
-        self.in_flight = in_flight
+        super().__init__(app)
+        self.duration, self.in_flight = duration, in_flight
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = _request_id(scope)
         status = 500  # unless a response starts: an exception that escapes every handler
         gone = False  # the client hung up before anything was answered: 499, not a server error

@@ -24,6 +24,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.asgi import HttpMiddleware
 from api.deps import client_address, get_current_user, get_session_user, parse_trusted_proxies
 from commons.errors import CommonsError
 from commons.settings import Settings
@@ -159,19 +160,14 @@ def page_csp(settings: Settings) -> str:
     )
 
 
-class SecurityHeaders:
-    """Pure ASGI middleware (streams such as server-sent events pass through unbuffered)."""
+class SecurityHeaders(HttpMiddleware):
+    """The security headers on every HTTP answer (a pure ASGI middleware: streams pass through unbuffered)."""
 
     def __init__(self, app: ASGIApp, *, csp: str, docs_paths: set[str], hsts_always: bool) -> None:
-        self.app = app
-        self.csp = csp
-        self.docs_paths = docs_paths
-        self.hsts_always = hsts_always
+        super().__init__(app)
+        self.csp, self.docs_paths, self.hsts_always = csp, docs_paths, hsts_always
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         csp = DOCS_CSP if scope["path"] in self.docs_paths else self.csp
         https = scope.get("scheme") == "https"
 

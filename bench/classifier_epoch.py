@@ -17,7 +17,6 @@ Usage: .venv/bin/python bench/classifier_epoch.py [--per-class 60] [--size 64] [
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import statistics
@@ -38,9 +37,8 @@ from torchvision.models import resnet18
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.embedded import bench_settings, signed_in
+from bench.embedded import arguments, bench_settings, running, signed_in
 from launcher.client import CommonsClient
-from launcher.stack import Stack
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -158,20 +156,14 @@ def platform_run(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--per-class", type=int, default=60)
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser = arguments(__doc__, per_class=60, size=64, epochs=3, batch_size=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     args = parser.parse_args()
     items = digits(args.per_class, args.size)
     archive = zip_of(items)
     with tempfile.TemporaryDirectory(prefix="commons-bench-") as folder:
         settings = bench_settings(Path(folder), warm_workers=0)
-        stack = Stack(settings)
-        try:
-            stack.start(progress=lambda line: print(f"· {line}", flush=True))
+        with running(settings):
             client, _ = signed_in(settings, "bench")
             print(
                 f"\nResNet-18 (random init), {len(items)} digits at {args.size}x{args.size} px (80/20 split), "
@@ -195,8 +187,6 @@ def main() -> None:
                 f"succeeded {task_total:.2f} s (process start, dataset fetch, {args.epochs} epochs, publish)"
             )
             client.close()
-        finally:
-            stack.stop()
 
 
 if __name__ == "__main__":

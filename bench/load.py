@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import random
 import statistics
 import sys
@@ -36,45 +35,29 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
-from PIL import Image
 from skimage import data as skdata
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.embedded import bench_settings, signed_in
+from bench.embedded import (
+    bench_settings,
+    percentile,
+    png,
+    publish_sam,
+    random_sam,
+    running,
+    scratch_postgres,
+    signed_in,
+)
 from commons.settings import Settings
-from launcher.stack import Stack
-from resources.sam.config import parse_sam_config
-from resources.sam.model import TINY_CONFIG, save_random_weights
+from resources.sam.model import TINY_CONFIG
 
 PARAMS: dict[str, Any] = {"mode": "prompt", "outputs": ["json"], "prompt": {"points": [[300, 200, 1]]}}
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
-
-
-@contextmanager
-def scratch_postgres() -> Iterator[str]:
-    import psycopg
-
-    name = f"commons_load_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def reader(
@@ -213,7 +196,7 @@ def runs_per_task(prefect_api_url: str, task_ids: list[str]) -> tuple[Counter[st
     return worked, delivered
 
 
-def main() -> None:
+def command_line() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=None, help="readers (200; --attack: 50)")
     parser.add_argument("--submissions", type=int, default=50)
@@ -231,38 +214,40 @@ def main() -> None:
     for name in ("clients", "submissions", "duration", "interval", "task_timeout", "attackers", "trickle"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
+    return args
+
+
+def main() -> None:
+    args = command_line()
     if args.attack:
         attack_main(args)
         return
-
-    with tempfile.TemporaryDirectory(prefix="commons-load-") as folder, contextmanager_or_none(args.postgres) as db:
+    with tempfile.TemporaryDirectory(prefix="commons-load-") as folder, scratch_postgres(args.postgres) as db:
         root = Path(folder)
-        weights = root / TINY_CONFIG["checkpoint"]
-        save_random_weights(parse_sam_config(TINY_CONFIG), weights, seed=0)
+        weights = random_sam(root, TINY_CONFIG)
         # the bench's one user submits every task at once (COMMONS_MAX_ACTIVE_TASKS)
         settings = bench_settings(root, database_url=db, max_active_tasks=100_000)
-        stack = Stack(settings)
         try:
-            stack.start(progress=lambda line: print(f"· {line}", flush=True))
-            client, token = signed_in(settings, "load")
-            client.create_resource(name="load-sam", kind="segmenter.sam", title="load", visibility="private")
-            client.upload_version("load-sam", files=[weights], config=TINY_CONFIG)
-            buffer = io.BytesIO()
-            Image.fromarray(np.asarray(skdata.coffee())).save(buffer, format="PNG")
-            upload_id = client.upload("coffee.png", buffer.getvalue())["id"]
-            seed = client.submit(resource="load-sam", version=1, inputs=[upload_id], params=PARAMS)
-            client.wait(seed["id"], timeout=600)
-            result = asyncio.run(run_load(args, settings.api_url, token, seed["id"], upload_id))
-            worked, delivered = runs_per_task(settings.resolved_prefect_api_url, result["task_ids"])
-            manifests = sum(1 for row in result["finished"].values() if row.get("manifest_url"))
-            client.close()
+            with running(settings):
+                client, token = signed_in(settings, "load")
+                publish_sam(client, "load-sam", "load", weights, TINY_CONFIG)
+                upload_id = client.upload("coffee.png", png(np.asarray(skdata.coffee())))["id"]
+                seed = client.submit(resource="load-sam", version=1, inputs=[upload_id], params=PARAMS)
+                client.wait(seed["id"], timeout=600)
+                result = asyncio.run(run_load(args, settings.api_url, token, seed["id"], upload_id))
+                worked, delivered = runs_per_task(settings.resolved_prefect_api_url, result["task_ids"])
+                client.close()
         finally:
-            stack.stop()
             if args.keep_logs is not None:
                 args.keep_logs.mkdir(parents=True, exist_ok=True)
                 for log in (root / "stack").rglob("*.log"):
                     (args.keep_logs / log.name).write_bytes(log.read_bytes())
+    print_load(args, result, worked, delivered)
 
+
+def print_load(args: argparse.Namespace, result: dict[str, Any], worked: Counter[str], delivered: Counter[str]) -> None:
+    """The load run's figures: read and submit latencies, errors, tasks/s, and whether each task ran once."""
+    manifests = sum(1 for row in result["finished"].values() if row.get("manifest_url"))
     print(
         f"\n{args.clients} readers (one request per ~{args.interval:g} s each) for {args.duration:g} s, "
         f"{args.submissions} submissions at once; registry on {'PostgreSQL' if args.postgres else 'SQLite'}"
@@ -370,9 +355,7 @@ def attack_main(args: argparse.Namespace) -> None:
     """Readers alone, then with slow-body clients, on one embedded stack; prints both and their ratio."""
     with tempfile.TemporaryDirectory(prefix="commons-attack-") as folder:
         settings = bench_settings(Path(folder))
-        stack = Stack(settings)
-        try:
-            stack.start(progress=lambda line: print(f"· {line}", flush=True))
+        with running(settings):
             client, token = signed_in(settings, "load", timeout=60)
             for index in range(20):  # a list worth reading
                 client.create_resource(
@@ -382,8 +365,6 @@ def attack_main(args: argparse.Namespace) -> None:
             asyncio.run(read_window(args, settings, token, attackers=0, duration=WARM_UP_SECONDS))  # not counted
             quiet = asyncio.run(read_window(args, settings, token, attackers=0, duration=args.duration))
             attacked = asyncio.run(read_window(args, settings, token, attackers=args.attackers, duration=args.duration))
-        finally:
-            stack.stop()
 
     print(
         f"\n{args.clients} readers (one request per ~{args.interval:g} s each, the resource list and the Explore "
@@ -404,15 +385,6 @@ def attack_main(args: argparse.Namespace) -> None:
             print(f"  {'':<13} attackers' connections: {dict(outcomes)}")
     (quiet50, quiet99), (attack50, attack99) = figures["alone"], figures["under attack"]
     print(f"  ratio (under attack / alone): p50 ×{attack50 / quiet50:.2f}, p99 ×{attack99 / quiet99:.2f}")
-
-
-@contextmanager
-def contextmanager_or_none(use_postgres: bool) -> Iterator[str | None]:
-    if not use_postgres:
-        yield None
-        return
-    with scratch_postgres() as url:
-        yield url
 
 
 if __name__ == "__main__":

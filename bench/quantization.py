@@ -27,10 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from resources.classifier.config import parse_classifier_config, parse_train_params
+from bench.embedded import arguments
+from resources.classifier.config import ClassifierConfig, parse_classifier_config, parse_train_params
 from resources.classifier.data import Item, LabelledImages, split_indices
 from resources.classifier.int8.calibration import METHODS
 from resources.classifier.int8.compare import accuracy_comparison, latency_per_image, state_dict_bytes
@@ -65,18 +67,42 @@ def onnx_latency(path: Path, *, size: int, repeats: int, warmup: int, threads: i
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--per-class", type=int, default=80)
-    parser.add_argument("--train-size", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--calibration", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser = arguments(__doc__, per_class=80, train_size=32, epochs=4, size=224, calibration=64, repeats=30)
     parser.add_argument("--method", default="kl", choices=METHODS, help="calibration used for the latency model")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    model, config, train_items, val_items = trained(args)
+    print(f"\nAccuracy on the validation split ({len(val_items)} images, {args.train_size} px), float vs. INT8:")
+    calibration = batches(train_items, size=args.train_size, count=args.calibration)
+    for method in METHODS:
+        started = time.perf_counter()
+        int8 = quantize_int8(model, calibration, method=method)
+        seconds = time.perf_counter() - started
+        report = accuracy_comparison(model, int8, items=val_items, config=config)
+        print(
+            f"  {method:10s} float {100 * report['float_accuracy']:6.2f} %  INT8 {100 * report['int8_accuracy']:6.2f} %"
+            f"  lost {report['drop_points']:+.2f} points  (agreement {100 * report['agreement']:.1f} %, "
+            f"quantized in {seconds:.1f} s)"
+        )
+
+    float_s, int8_s = latencies_and_sizes(model, train_items, val_items, args)
+    final = accuracy_comparison(
+        model, quantize_int8(model, calibration, method=args.method), items=val_items, config=config
+    )
+    speed_ok = float_s / int8_s >= 2.0
+    accuracy_ok = final["drop_points"] <= 1.0
+    print(
+        f"\nGoal (INT8 ≥ 2x faster, ≤ 1 point lost) with {args.method}: speed {float_s / int8_s:.2f}x "
+        f"{'met' if speed_ok else 'NOT met'}, {final['drop_points']:+.2f} points "
+        f"{'met' if accuracy_ok else 'NOT met'}"
+    )
+
+
+def trained(args: argparse.Namespace) -> tuple[nn.Module, ClassifierConfig, list[Item], list[Item]]:
+    """ResNet-18 from random initialisation trained on the digits' training split: the model, its config, the
+    training items and the validation items."""
     items = digit_items(10, args.per_class, size=args.train_size)
     train_at, val_at = split_indices([label for _, label in items], val_fraction=0.2, seed=0)
     train_items, val_items = [items[i] for i in train_at], [items[i] for i in val_at]
@@ -92,20 +118,14 @@ def main() -> None:
     )
     result = train(model, train_items=train_items, val_items=val_items, params=params, config=config, device="cpu")
     print(f"  training: {result.seconds:.1f} s, final validation accuracy {result.history[-1]['val_accuracy']:.4f}")
+    return model, config, train_items, val_items
 
-    print(f"\nAccuracy on the validation split ({len(val_items)} images, {args.train_size} px), float vs. INT8:")
-    calibration = batches(train_items, size=args.train_size, count=args.calibration)
-    for method in METHODS:
-        started = time.perf_counter()
-        int8 = quantize_int8(model, calibration, method=method)
-        seconds = time.perf_counter() - started
-        report = accuracy_comparison(model, int8, items=val_items, config=config)
-        print(
-            f"  {method:10s} float {100 * report['float_accuracy']:6.2f} %  INT8 {100 * report['int8_accuracy']:6.2f} %"
-            f"  lost {report['drop_points']:+.2f} points  (agreement {100 * report['agreement']:.1f} %, "
-            f"quantized in {seconds:.1f} s)"
-        )
 
+def latencies_and_sizes(
+    model: nn.Module, train_items: list[Item], val_items: list[Item], args: argparse.Namespace
+) -> tuple[float, float]:
+    """Print the latency per image at `--size` of torch float, torch INT8 and ONNX Runtime, and the sizes of
+    the three; returns the seconds per image of torch float and of torch INT8."""
     size, repeats, warmup = args.size, args.repeats, 5
     int8 = quantize_int8(model, batches(train_items, size=size, count=args.calibration), method=args.method)
     float_s = latency_per_image(model, input_size=size, repeats=repeats, warmup=warmup)
@@ -125,16 +145,7 @@ def main() -> None:
         f"Size: float state dict {float_bytes / 1e6:.1f} MB, INT8 {int8_bytes / 1e6:.1f} MB "
         f"({float_bytes / int8_bytes:.2f}x smaller), ONNX {onnx_bytes / 1e6:.1f} MB"
     )
-    final = accuracy_comparison(
-        model, quantize_int8(model, calibration, method=args.method), items=val_items, config=config
-    )
-    speed_ok = float_s / int8_s >= 2.0
-    accuracy_ok = final["drop_points"] <= 1.0
-    print(
-        f"\nGoal (INT8 ≥ 2x faster, ≤ 1 point lost) with {args.method}: speed {float_s / int8_s:.2f}x "
-        f"{'met' if speed_ok else 'NOT met'}, {final['drop_points']:+.2f} points "
-        f"{'met' if accuracy_ok else 'NOT met'}"
-    )
+    return float_s, int8_s
 
 
 if __name__ == "__main__":

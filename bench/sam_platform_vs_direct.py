@@ -13,8 +13,6 @@ Usage: .venv/bin/python bench/sam_platform_vs_direct.py [--points-per-side 8] [-
 
 from __future__ import annotations
 
-import argparse
-import io
 import statistics
 import sys
 import tempfile
@@ -28,11 +26,10 @@ from skimage import data as skdata
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.embedded import bench_settings, signed_in
+from bench.embedded import arguments, bench_settings, png, publish_sam, random_sam, running, signed_in
 from launcher.client import CommonsClient
-from launcher.stack import Stack
 from resources.sam.config import parse_infer_params, parse_sam_config
-from resources.sam.model import TINY_CONFIG, VIT_B_SIZED_CONFIG, build_sam, save_random_weights
+from resources.sam.model import TINY_CONFIG, VIT_B_SIZED_CONFIG, build_sam
 
 PHOTOS = (
     "coffee",
@@ -60,12 +57,6 @@ def photos(count: int) -> list[tuple[str, np.ndarray]]:
             )
         chosen.append((f"{name}.png", image))
     return chosen
-
-
-def png(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def direct_run(
@@ -105,10 +96,7 @@ def submit_to_running(client: CommonsClient, resource: str, upload_id: str, para
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--points-per-side", type=int, default=8)
-    parser.add_argument("--photos", type=int, default=8)
-    parser.add_argument("--latency-tasks", type=int, default=10)
+    parser = arguments(__doc__, points_per_side=8, photos=8, latency_tasks=10)
     parser.add_argument("--config", choices=("vit_b", "tiny"), default="vit_b")
     args = parser.parse_args()
     config = dict(VIT_B_SIZED_CONFIG if args.config == "vit_b" else TINY_CONFIG)
@@ -118,15 +106,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="commons-bench-") as folder:
         root = Path(folder)
-        weights = root / config["checkpoint"]
-        save_random_weights(parse_sam_config(config), weights, seed=0)
+        weights = random_sam(root, config)
         settings = bench_settings(root)
-        stack = Stack(settings)
-        try:
-            stack.start(progress=lambda line: print(f"· {line}", flush=True))
+        with running(settings):
             client, _ = signed_in(settings, "bench")
-            client.create_resource(name="bench-sam", kind="segmenter.sam", title="bench", visibility="private")
-            client.upload_version("bench-sam", files=[weights], config=config)
+            publish_sam(client, "bench-sam", "bench", weights, config)
             upload_ids = [client.upload(name, png(image))["id"] for name, image in images]
 
             print(
@@ -151,8 +135,6 @@ def main() -> None:
                 flush=True,
             )
             client.close()
-        finally:
-            stack.stop()
 
 
 if __name__ == "__main__":

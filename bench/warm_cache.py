@@ -15,8 +15,6 @@ Usage: .venv/bin/python bench/warm_cache.py [--repeats 5] [--config vit_b|tiny]
 
 from __future__ import annotations
 
-import argparse
-import io
 import statistics
 import sys
 import tempfile
@@ -25,25 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from skimage import data as skdata
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.embedded import bench_settings, signed_in
+from bench.embedded import arguments, bench_settings, png, publish_sam, random_sam, running, signed_in
 from launcher.client import CommonsClient
-from launcher.stack import Stack
 from resources.sam.config import parse_sam_config
-from resources.sam.model import TINY_CONFIG, VIT_B_SIZED_CONFIG, build_sam, save_random_weights
+from resources.sam.model import TINY_CONFIG, VIT_B_SIZED_CONFIG, build_sam
 
 POINT = (300, 200)
 PARAMS: dict[str, Any] = {"mode": "prompt", "outputs": ["json"], "prompt": {"points": [[*POINT, 1]]}}
-
-
-def png(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def direct_call(config: dict[str, Any], weights: Path, image: np.ndarray, repeats: int) -> list[float]:
@@ -106,8 +96,7 @@ def timeline(task: dict[str, Any], *, submitted: float, seen: float) -> dict[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser = arguments(__doc__, repeats=5)
     parser.add_argument("--config", choices=("vit_b", "tiny"), default="vit_b")
     args = parser.parse_args()
     config = dict(VIT_B_SIZED_CONFIG if args.config == "vit_b" else TINY_CONFIG)
@@ -115,15 +104,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="commons-bench-") as folder:
         root = Path(folder)
-        weights = root / config["checkpoint"]
-        save_random_weights(parse_sam_config(config), weights, seed=0)
+        weights = random_sam(root, config)
         settings = bench_settings(root, warm_workers=1)
-        stack = Stack(settings)
-        try:
-            stack.start(progress=lambda line: print(f"· {line}", flush=True))
+        with running(settings):
             client, _ = signed_in(settings, "bench", timeout=1800)
-            client.create_resource(name="bench-sam", kind="segmenter.sam", title="bench", visibility="private")
-            client.upload_version("bench-sam", files=[weights], config=config)
+            publish_sam(client, "bench-sam", "bench", weights, config)
             upload_id = client.upload("coffee.png", png(image))["id"]
 
             first, _ = submit_to_result(client, upload_id, lane="warm")
@@ -133,8 +118,6 @@ def main() -> None:
             batch, _ = submit_to_result(client, upload_id, lane="batch")
             direct = direct_call(config, weights, image, args.repeats)
             client.close()
-        finally:
-            stack.stop()
 
     warm_median, direct_median = statistics.median(warm), statistics.median(direct)
     print(f"\none photo (600 × 400), one clicked point, {args.config}-sized SAM (random weights), CPU")

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, create_engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, create_engine
 
 
 @lru_cache(maxsize=8)
@@ -45,3 +46,17 @@ def session_scope(url: str) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def insert_unless_taken(session: Session, row: SQLModel) -> bool:
+    """Insert `row` in a savepoint: True, or False when a constraint (a unique one, say: another writer took
+    the number or the key first) refuses it; then only the savepoint is rolled back, the session goes on."""
+    savepoint = session.begin_nested()
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COMMONS_", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = "development"
+    extra_kinds: list[str] = Field(
+        default_factory=list,
+        description="Modules that each export a kind (`KIND`, a flows.kinds.spec.KindSpec) beside the built-in "
+        "ones, as a JSON list; the API and every worker must be able to import them (see docs/architecture.md).",
+    )
     data_dir: Path = Field(default=Path(".data"), description="Folder of the embedded stack's state.")
     host: str = Field(default="127.0.0.1", description="Address every embedded server listens on.")
     api_port: int = Field(default=8000, ge=1, le=65535)

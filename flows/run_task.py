@@ -9,7 +9,6 @@ This module is imported by the worker for every flow run, so it imports nothing 
 
 from __future__ import annotations
 
-import importlib
 import logging
 import shutil
 import time
@@ -17,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NONE
@@ -27,41 +26,23 @@ from prefect.logging import get_run_logger
 from prefect.states import Cancelled
 from sqlmodel import Session
 
-from commons.errors import CommonsError, Conflict, ServiceUnavailable
+from commons.errors import CommonsError, ServiceUnavailable
 from commons.logging import configure_logging, task_context
 from commons.settings import Settings, get_settings
 from commons.store import ObjectStore, keys
+from flows.kinds import KINDS
 from flows.steps.cache_use import record_cache_use
 from flows.steps.gpu_slots import gpu_slots
 from flows.steps.heartbeat import heartbeat
-from flows.steps.prepare import Prepared, prepare
+from flows.steps.prepare import Prepared, prepare, work_folder
 from flows.steps.publish import build_manifest, publish_product, upload_outputs, write_manifest
 from flows.steps.reporting import Reporter, TaskCancelled, stop_if_cancelled
 from flows.steps.reproduction import against_reported, against_task, outputs_digests, read_figures, write_report
 from registry import tasks as task_rows
 from registry.models import Task
+from registry.vocabulary import Mode, TaskStatus
 
 log = logging.getLogger(__name__)
-RUNNERS = {
-    ("segmenter.sam", "infer"): "flows.kinds.sam.infer:infer_sam",
-    ("classifier.resnet", "infer"): "flows.kinds.classifier.infer:infer_classifier",
-    ("classifier.resnet", "train"): "flows.kinds.classifier.train:train_classifier",
-    ("classifier.resnet", "evaluate"): "flows.kinds.classifier.evaluate:evaluate_classifier",
-    ("classifier.resnet", "export"): "flows.kinds.classifier.export:export_classifier",
-    ("classifier.resnet", "inspect"): "flows.kinds.classifier.inspect:inspect_classifier",
-    ("classifier.resnet", "edit"): "flows.kinds.classifier.edit:edit_classifier",
-    ("classifier.blocks", "infer"): "flows.kinds.classifier.infer:infer_classifier",
-    ("classifier.blocks", "train"): "flows.kinds.classifier.train:train_classifier",
-    ("classifier.blocks", "evaluate"): "flows.kinds.classifier.evaluate:evaluate_classifier",
-    ("classifier.blocks", "export"): "flows.kinds.classifier.export:export_classifier",
-    ("dataset", "augment"): "flows.kinds.dataset.augment:augment_dataset",
-}
-
-
-class Runner(Protocol):
-    """A kind's work for one mode: reads `prepared`, writes files under `prepared.work_dir / "outputs"`."""
-
-    def __call__(self, prepared: Prepared, *, max_image_pixels: int, report: Reporter) -> list[Path]: ...
 
 
 def describe_error(error: BaseException) -> str:
@@ -103,7 +84,7 @@ def _retry_on_unavailable(_task: Any, _task_run: Any, state: State) -> bool:
 
 def init(task_id: str) -> Prepared:
     """Fetch the task's inputs, weights (through the content cache) and dataset into its work folder."""
-    from resources.sam.model import select_device
+    from resources.device import select_device
 
     settings = get_settings()
     with recorded_step(settings, task_id, "init"):
@@ -114,37 +95,32 @@ def init(task_id: str) -> Prepared:
         return prepared
 
 
-def _runner(kind: str, mode: str) -> Runner:
-    target = RUNNERS.get((kind, mode))
-    if target is None:
-        raise Conflict(f"kind {kind!r} has no {mode} runner")
-    module, name = target.split(":")
-    runner: Runner = getattr(importlib.import_module(module), name)
-    return runner
-
-
 def work(prepared: Prepared) -> list[Path]:
     """The kind's runner for the task's mode, holding the task's GPU slots on this host, then, for a
     reproduction or a version with reported figures, `reproduction.json`."""
     settings = get_settings()
     report = Reporter(database_url=settings.resolved_database_url, task_id=prepared.task_id)
     with recorded_step(settings, prepared.task_id, prepared.mode):
-        runner = _runner(prepared.kind, prepared.mode)
-        with gpu_slots(settings=settings, execution=prepared.resource.get("execution"), device=prepared.device):
+        runner = KINDS.runner(prepared.kind, prepared.mode)
+        with gpu_slots(
+            settings=settings,
+            execution=prepared.resource.execution if prepared.resource else None,
+            device=prepared.device,
+        ):
             files = runner(prepared, max_image_pixels=settings.max_image_pixels, report=report)
         reproduction = reproduction_report(prepared, files)
         if reproduction is not None:
-            files.append(write_report(report=reproduction, out_root=prepared.work_dir / "outputs"))
+            files.append(write_report(report=reproduction, out_root=prepared.outputs))
         return files
 
 
 def reproduction_report(prepared: Prepared, files: list[Path]) -> dict[str, Any] | None:
     figures = read_figures(files)
     if prepared.original is not None:
-        outputs = outputs_digests(files, root=prepared.work_dir / "outputs")
+        outputs = outputs_digests(files, root=prepared.outputs)
         return against_task(original=prepared.original, figures=figures, outputs=outputs, device=prepared.device)
-    reported = prepared.resource.get("reported_metrics")
-    if prepared.mode == "evaluate" and reported:
+    reported = prepared.resource.reported_metrics if prepared.resource else None
+    if prepared.mode == Mode.EVALUATE and reported:
         digest = prepared.dataset.digest if prepared.dataset else None
         return against_reported(reported=reported, figures=figures, dataset_digest=digest, device=prepared.device)
     return None
@@ -156,9 +132,8 @@ def publish(prepared: Prepared, files: list[Path]) -> str | None:
     settings = get_settings()
     store = ObjectStore.from_settings(settings)
     with recorded_step(settings, prepared.task_id, "publish"):
-        started = time.perf_counter()
-        outputs = upload_outputs(store=store, prepared=prepared, files=files)
-        prepared.timings["publish_s"] = round(time.perf_counter() - started, 4)
+        with prepared.timed("publish"):
+            outputs = upload_outputs(store=store, prepared=prepared, files=files)
 
         def publish_and_finish(session: Session, row: Task) -> str | None:
             if row.status in task_rows.TERMINAL:
@@ -169,7 +144,9 @@ def publish(prepared: Prepared, files: list[Path]) -> str | None:
             steps = [dict(step) for step in row.steps]
             manifest = build_manifest(prepared=prepared, outputs=outputs, steps=steps, result=result)
             key = write_manifest(store=store, task_id=prepared.task_id, manifest=manifest)
-            task_rows.finish(session, task=row, status="succeeded", outputs=outputs, manifest_key=key, result=result)
+            task_rows.finish(
+                session, task=row, status=TaskStatus.SUCCEEDED, outputs=outputs, manifest_key=key, result=result
+            )
             return key
 
         key = task_rows.change_task(settings.resolved_database_url, prepared.task_id, publish_and_finish)
@@ -239,13 +216,13 @@ def _end_task(task_id: str, *, status: str, error: str | None) -> None:
 
 
 def _on_cancellation(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
-    _end_task(str(flow_run.parameters["task_id"]), status="cancelled", error="cancelled by request")
+    _end_task(str(flow_run.parameters["task_id"]), status=TaskStatus.CANCELLED, error="cancelled by request")
 
 
 def _on_crashed(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
     _end_task(
         str(flow_run.parameters["task_id"]),
-        status="failed",
+        status=TaskStatus.FAILED,
         error=f"the worker crashed: {state.message or 'no message'}",
     )
 
@@ -274,7 +251,7 @@ def execute(
     )
     if not started:
         return Cancelled(message=f"task {task_id} had already ended, or another run has it; nothing to do")
-    work_dir = settings.data_dir.resolve() / "work" / task_id
+    work_dir = work_folder(settings, task_id)
     try:
         with heartbeat(
             database_url=settings.resolved_database_url, task_id=task_id, every_seconds=settings.heartbeat_seconds
@@ -294,7 +271,7 @@ def execute(
     except TaskCancelled as cancelled:
         return Cancelled(message=str(cancelled))
     except Exception as error:  # cancellation arrives as a BaseException and is left to the hook
-        _end_task(task_id, status="failed", error=describe_error(error))
+        _end_task(task_id, status=TaskStatus.FAILED, error=describe_error(error))
         raise
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)

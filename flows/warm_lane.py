@@ -68,15 +68,13 @@ def run_task_warm(task_id: str) -> str | State | None:
 
 
 def warm_up() -> None:
-    """Import what the work step needs before the first task arrives, so no task pays for it."""
-    import segment_anything  # noqa: F401
-    import torch  # noqa: F401
+    """Import what the work step of every kind that runs on the warm lane needs, before the first task arrives,
+    so no task pays for it (each kind's `warm_up`, `flows/kinds/`)."""
+    from flows.kinds import KINDS
 
-    import flows.kinds.classifier.infer
-    import flows.kinds.sam.infer  # noqa: F401
-    import resources.classifier.resnet.model
-    import resources.sam.infer
-    import resources.sam.render  # noqa: F401
+    for kind in KINDS:
+        if kind.warm_up is not None and any(mode.warm for mode in kind.modes.values()):
+            kind.warm_up()
 
 
 def serve(*, limit: int, model_cache_bytes: int) -> None:

@@ -66,21 +66,7 @@ def up(
     signal.signal(signal.SIGINT, request_stop)
     try:
         stack.start(progress=lambda line: print(f"· {line}", flush=True))
-        prefect_ui = settings.resolved_prefect_api_url.removesuffix("/api")
-        print(
-            f"\nModel Commons is up (data in {settings.data_dir.resolve()})\n"
-            f"  web page      {settings.api_url}/\n"
-            f"  API docs      {settings.api_url}/docs\n"
-            f"  health        {settings.api_url}/api/v1/health\n"
-            f"  Prefect UI    {prefect_ui}\n"
-            f"  object store  http://{settings.resolved_s3_endpoint} (bucket {settings.s3_bucket})\n"
-            + (
-                "  secrets       DEVELOPMENT defaults, loopback only (see the warning above)\n"
-                if development_secrets
-                else ""
-            ),
-            flush=True,
-        )
+        _print_addresses(settings, development_secrets=bool(development_secrets))
         if demo:
             _print_demo(settings)
         print("Press Ctrl-C to stop.", flush=True)
@@ -94,6 +80,25 @@ def up(
         print("stopping every service …", flush=True)
         stack.stop()
     print("stopped.", flush=True)
+
+
+def _print_addresses(settings: Settings, *, development_secrets: bool) -> None:
+    """What `commons up` started, and where: the page, the docs, health, Prefect's UI, the object store."""
+    prefect_ui = settings.resolved_prefect_api_url.removesuffix("/api")
+    print(
+        f"\nModel Commons is up (data in {settings.data_dir.resolve()})\n"
+        f"  web page      {settings.api_url}/\n"
+        f"  API docs      {settings.api_url}/docs\n"
+        f"  health        {settings.api_url}/api/v1/health\n"
+        f"  Prefect UI    {prefect_ui}\n"
+        f"  object store  http://{settings.resolved_s3_endpoint} (bucket {settings.s3_bucket})\n"
+        + (
+            "  secrets       DEVELOPMENT defaults, loopback only (see the warning above)\n"
+            if development_secrets
+            else ""
+        ),
+        flush=True,
+    )
 
 
 def _supervisor(stack: Stack) -> Supervisor:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, or_, select
 
-from registry.grants import request_public
 from registry.models import AccessRequest, Dataset, Lineage, Resource, User
 from registry.schemas import AccessRequestPublic
+from registry.views.grants import access_request_view
 
 
 def inbox(session: Session, *, owner: User, status: str | None = None) -> list[AccessRequestPublic]:
@@ -24,7 +24,7 @@ def inbox(session: Session, *, owner: User, status: str | None = None) -> list[A
     if status is not None:
         query = query.where(AccessRequest.status == status)
     rows = session.exec(query.order_by(col(AccessRequest.created_at).desc(), col(AccessRequest.id).desc())).all()
-    found = [request_public(session, item, resource) for item, resource in rows]
+    found = [access_request_view(session, item, resource) for item, resource in rows]
     others = {resource.id for _, resource in rows if resource.owner_id != owner.id}
     if others and not owner.is_admin:
         mine = _own_sources(session, owner, others)

@@ -92,6 +92,7 @@ class DatasetUpdate(BaseModel):
 
 
 class DatasetPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     id: str
     name: str
     slug: str
@@ -133,6 +134,7 @@ class ClassUpdate(ClassCreate):
 
 
 class ClassPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     id: str
     name: str
     position: int
@@ -147,7 +149,7 @@ class ItemUpdate(BaseModel):
 
 
 class ItemPublic(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, from_attributes=True)
     id: str
     sha256: str
     size: int

@@ -42,12 +42,14 @@ class MemberCreate(BaseModel):
 
 
 class MemberPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     username: str
     role: str
     added_at: datetime
 
 
 class GroupPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     name: str
     title: str
     owner: str
@@ -183,21 +185,3 @@ def members_of(session: Session, group: Group) -> list[User]:
 def groups_of(session: Session, user: User) -> list[Group]:
     query = select(Group).join(GroupMember, col(GroupMember.group_id) == col(Group.id))
     return list(session.exec(query.where(GroupMember.user_id == user.id).order_by(col(Group.name))).all())
-
-
-def group_public(session: Session, group: Group, viewer: User) -> GroupPublic:
-    rows = session.exec(
-        select(GroupMember, User.username)
-        .join(User, col(User.id) == col(GroupMember.user_id))
-        .where(GroupMember.group_id == group.id)
-        .order_by(col(User.username))
-    ).all()
-    owner = session.get(User, group.owner_id)
-    return GroupPublic(
-        name=group.name,
-        title=group.title,
-        owner=owner.username if owner else "",
-        your_role=role_in(session, group, viewer),
-        members=[MemberPublic(username=name, role=member.role, added_at=member.created_at) for member, name in rows],
-        created_at=group.created_at,
-    )

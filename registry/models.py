@@ -82,15 +82,21 @@ class ResourceVersion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
-class Grant(SQLModel, table=True):
-    __tablename__ = "grants"
+class GrantColumns(SQLModel):
+    """The columns of a grant, whatever it protects (a resource: Grant, a dataset: DatasetGrant): to whom (a user,
+    a group, or everyone when both are None), which permission, who gave it and when."""
+
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
-    resource_id: str = Field(foreign_key="resources.id", index=True, max_length=32)
     grantee_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)  # both None = everyone
     group_id: str | None = Field(default=None, foreign_key="groups.id", index=True, max_length=32)
     permission: str = Field(max_length=16)
     created_by: str = Field(foreign_key="users.id", max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Grant(GrantColumns, table=True):
+    __tablename__ = "grants"
+    resource_id: str = Field(foreign_key="resources.id", index=True, max_length=32)
 
 
 class AccessRequest(SQLModel, table=True):
@@ -217,15 +223,9 @@ class DatasetItem(SQLModel, table=True):
     deleted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
-class DatasetGrant(SQLModel, table=True):
+class DatasetGrant(GrantColumns, table=True):
     __tablename__ = "dataset_grants"
-    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     dataset_id: str = Field(foreign_key="datasets.id", index=True, max_length=32)
-    grantee_id: str | None = Field(default=None, foreign_key="users.id", max_length=32)  # both None = everyone
-    group_id: str | None = Field(default=None, foreign_key="groups.id", index=True, max_length=32)
-    permission: str = Field(max_length=16)
-    created_by: str = Field(foreign_key="users.id", max_length=32)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
 class Lineage(SQLModel, table=True):

@@ -6,7 +6,8 @@ from sqlmodel import Session, select
 
 from commons.errors import Conflict, NotFound
 from registry.models import Resource, Task, User
-from registry.permissions import rights
+from registry.rights import rights
+from registry.vocabulary import TaskStatus
 
 
 def reproducible_task(session: Session, *, task_id: str, user: User) -> Task:
@@ -18,7 +19,7 @@ def reproducible_task(session: Session, *, task_id: str, user: User) -> Task:
         raise missing
     if task.owner_id != user.id and not user.is_admin and not _may_use_result(session, task, user):
         raise missing
-    if task.status != "succeeded":
+    if task.status != TaskStatus.SUCCEEDED:
         raise Conflict(f"task {task.id} is {task.status}; only a succeeded task has results to reproduce")
     return task
 

@@ -1,4 +1,4 @@
-"""Resources: create, list what a caller may see, describe."""
+"""Resources: create, update, list what a caller may see (their views: `registry.views.resources`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from sqlmodel import Session, col, or_, select
 
 from commons.errors import Conflict
 from registry.models import Grant, Resource, ResourceVersion, User
-from registry.permissions import rights_on_many
-from registry.rights import check_policy_change, grants_reaching, not_bound_condition, sources_public
-from registry.schemas import ResourceCreate, ResourcePublic, ResourceUpdate
+from registry.rights import check_policy_change, grants_reaching, not_bound_condition
+from registry.schemas import ResourceCreate, ResourceUpdate
 
 
 def create_resource(session: Session, *, owner: User, spec: ResourceCreate) -> Resource:
@@ -53,47 +52,3 @@ def latest_version_number(session: Session, resource_id: str) -> int | None:
     return session.exec(
         select(func.max(ResourceVersion.number)).where(ResourceVersion.resource_id == resource_id)
     ).one()
-
-
-def to_public(session: Session, resource: Resource, user: User | None) -> ResourcePublic:
-    return to_public_many(session, [resource], user)[0]
-
-
-def to_public_many(session: Session, resources: list[Resource], user: User | None) -> list[ResourcePublic]:
-    """The public view of each resource, in order, in a fixed number of queries whatever their number (owners,
-    latest version numbers, the caller's grants, the lineage and its sources) instead of several per resource."""
-    if not resources:
-        return []
-    ids = [resource.id for resource in resources]
-    owner_ids = {resource.owner_id for resource in resources}
-    owners = dict(session.exec(select(User.id, User.username).where(col(User.id).in_(owner_ids))).all())
-    latest = dict(
-        session.exec(
-            select(ResourceVersion.resource_id, func.max(ResourceVersion.number))
-            .where(col(ResourceVersion.resource_id).in_(ids))
-            .group_by(col(ResourceVersion.resource_id))
-        ).all()
-    )
-    granted = rights_on_many(session, resources, user)
-    sources = sources_public(session, resources, user)
-    return [
-        ResourcePublic(
-            id=resource.id,
-            name=resource.name,
-            kind=resource.kind,
-            title=resource.title,
-            description=resource.description,
-            citation=resource.citation,
-            license=resource.license,
-            visibility=resource.visibility,
-            owner=owners.get(resource.owner_id, ""),
-            ref=f"{owners.get(resource.owner_id, '')}/{resource.name}",
-            created_at=resource.created_at,
-            latest_version=latest.get(resource.id),
-            permissions=sorted(granted[resource.id]),
-            derivatives=resource.derivatives,
-            download=resource.download,
-            sources=sources[resource.id],
-        )
-        for resource in resources
-    ]

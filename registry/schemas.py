@@ -28,7 +28,6 @@ USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 Permission = Literal["use", "modify"]
 Visibility = Literal["public", "private"]
 Derivatives = Literal["private", "open"]
-KINDS = ("segmenter.sam", "classifier.resnet", "classifier.blocks")
 
 
 class UserCreate(BaseModel):
@@ -45,6 +44,7 @@ class UserCreate(BaseModel):
 
 
 class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     id: str
     username: str
     is_admin: bool = False
@@ -88,6 +88,7 @@ class ApiTokenCreate(BaseModel):
 
 
 class ApiTokenPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     id: str
     name: str
     prefix: str = Field(description="The token's first characters, to recognise it.")
@@ -104,7 +105,7 @@ class ApiTokenCreated(ApiTokenPublic):
 class ResourceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
-    kind: str
+    kind: str = Field(max_length=100, description="One of the kinds the commons runs (`flows/kinds/`).")
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=20_000)
     citation: str = Field(default="", max_length=5_000)
@@ -117,13 +118,6 @@ class ResourceCreate(BaseModel):
         if value in RESERVED_NAMES:
             raise ValueError(f"{value!r} is a word of the API's paths; choose another name")
         return check_slug(value)
-
-    @field_validator("kind")
-    @classmethod
-    def _kind(cls, value: str) -> str:
-        if value not in KINDS:
-            raise ValueError(f"unknown kind {value!r}; known kinds: {', '.join(KINDS)}")
-        return value
 
 
 class ResourceUpdate(BaseModel):
@@ -162,6 +156,7 @@ class SourcePublic(BaseModel):
 
 
 class ResourcePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     id: str
     name: str
     ref: str = Field(default="", description="owner/name: how the API and pages address it.")
@@ -221,6 +216,7 @@ class ExecutionSpec(BaseModel):
 
 
 class VersionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     resource: str
     version: int
     digest: str
@@ -256,6 +252,7 @@ class GrantCreate(BaseModel):
 
 
 class GrantPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     id: str
     username: str | None = Field(description="The user, '*' for everyone, or null for a group grant.")
     group: str | None = None
@@ -274,6 +271,7 @@ class AccessRequestCreate(BaseModel):
 
 
 class AccessRequestPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     id: str
     resource: str
     ref: str = Field(default="", description="The resource's owner/name: where to approve or deny.")
@@ -294,6 +292,7 @@ class AccessRequestPublic(BaseModel):
 
 
 class UploadPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     id: str
     name: str
     size: int
@@ -358,6 +357,7 @@ class OutputPublic(BaseModel):
 
 
 class TaskPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     id: str
     status: str
     resource: str | None = Field(description="The resource whose version runs; null for a task on a dataset alone.")

@@ -16,33 +16,10 @@ from commons.db import session_scope
 from commons.errors import Conflict, InvalidInput, NotFound
 from registry.clock import as_utc, utcnow
 from registry.models import Resource, ResourceVersion, Task, User
+from registry.vocabulary import ACTIVE, TERMINAL, Lane, Mode, StepStatus, TaskStatus
 
 T = TypeVar("T")
 CHANGE_ATTEMPTS = 10
-
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-ACTIVE = frozenset({"pending", "scheduled", "running"})
-STEPS_BY_MODE = {
-    "infer": ("init", "infer", "publish"),
-    "train": ("init", "train", "publish"),
-    "evaluate": ("init", "evaluate", "publish"),
-    "export": ("init", "export", "publish"),
-    "inspect": ("init", "inspect", "publish"),
-    "edit": ("init", "edit", "publish"),
-    "augment": ("init", "augment", "publish"),
-}
-DATASET_MODES = frozenset({"train", "evaluate", "export"})  # run a version on a dataset snapshot
-DATASET_ONLY_MODES = frozenset({"augment"})  # work on a dataset snapshot alone (no resource version)
-UPLOAD_MODES = frozenset({"infer", "inspect"})  # read uploaded photos
-PUBLISHING_MODES = frozenset({"train", "export", "edit"})  # may publish a new version
-
-
-def publishes(mode: str, params: dict[str, Any]) -> bool:
-    """Whether a task of `mode` with these (validated) params publishes a version: an export only does with
-    the "int8" format (its INT8 version); train and edit always do."""
-    if mode == "export":
-        return "int8" in (params.get("formats") or [])
-    return mode in PUBLISHING_MODES
 
 
 def create_task(
@@ -51,10 +28,10 @@ def create_task(
     owner: User,
     resource: Resource | None,
     version: ResourceVersion | None,
-    mode: str,
+    mode: Mode | str,
     params: dict[str, Any],
     inputs: list[str],
-    lane: str,
+    lane: Lane | str,
     idempotency_key: str | None,
     dataset_id: str | None = None,
     dataset_digest: str | None = None,
@@ -65,21 +42,14 @@ def create_task(
 
     `idempotency_digest` identifies the request that carried the key (see `earlier_for_key`): the same key
     on a different request is refused. A task runs a resource version, except in the dataset-only modes
-    (`resource` and `version` None, a `dataset_id` instead). Returns (task, created).
+    (`resource` and `version` None, a `dataset_id` instead); which modes those are is the kind's business
+    (`flows/kinds/`), checked before this. Returns (task, created).
     """
-    if mode not in STEPS_BY_MODE:
-        raise Conflict(f"unknown task mode {mode!r}; modes: {', '.join(STEPS_BY_MODE)}")
-    if (version is None) != (mode in DATASET_ONLY_MODES) or (resource is None) != (version is None):
-        raise Conflict(f"a {mode} task needs {'no' if mode in DATASET_ONLY_MODES else 'a'} resource version")
-    if mode in DATASET_ONLY_MODES and dataset_id is None:
-        raise Conflict(f"a {mode} task needs a dataset")
+    _check_subject(mode, resource=resource, version=version, dataset_id=dataset_id)
     if idempotency_key is not None:
         existing = earlier_for_key(session, owner=owner, key=idempotency_key, digest=idempotency_digest)
         if existing is not None:
             return existing, False
-    steps = [
-        {"name": name, "status": "pending", "started_at": None, "finished_at": None} for name in STEPS_BY_MODE[mode]
-    ]
     task = Task(
         owner_id=owner.id,
         resource_id=resource.id if resource is not None else None,
@@ -88,7 +58,7 @@ def create_task(
         params=params,
         inputs=inputs,
         lane=lane,
-        steps=steps,
+        steps=new_steps(Mode(mode)),
         idempotency_key=idempotency_key,
         idempotency_digest=idempotency_digest if idempotency_key is not None else None,
         dataset_id=dataset_id,
@@ -108,6 +78,24 @@ def create_task(
         return existing, False
     savepoint.commit()
     return task, True
+
+
+def _check_subject(
+    mode: str, *, resource: Resource | None, version: ResourceVersion | None, dataset_id: str | None
+) -> None:
+    """A task runs a resource version, or (a dataset-only mode) works on a dataset alone."""
+    if (resource is None) != (version is None):
+        raise Conflict(f"a {mode} task names a resource and its version, or neither")
+    if version is None and dataset_id is None:
+        raise Conflict(f"a {mode} task on no resource version needs a dataset")
+
+
+def new_steps(mode: Mode) -> list[dict[str, Any]]:
+    """Every task's steps, all pending: init → the mode's work → publish."""
+    return [
+        {"name": name, "status": TaskStatus.PENDING, "started_at": None, "finished_at": None}
+        for name in ("init", mode, "publish")
+    ]
 
 
 def _open_write_transaction(session: Session, owner: User) -> None:
@@ -182,9 +170,9 @@ def _touch(task: Task) -> None:
 def mark_scheduled(session: Session, *, task: Task, dispatch_id: str) -> None:
     """Record the Prefect run that will execute the task (a flow run, or a task run on the warm lane)."""
     task.dispatch_id = dispatch_id
-    if task.lane == "batch":
+    if task.lane == Lane.BATCH:
         task.flow_run_id = dispatch_id
-    if task.status == "pending":
+    if task.status == TaskStatus.PENDING:
         task.status = "scheduled"
     _touch(task)
     session.add(task)
@@ -198,7 +186,7 @@ def mark_running(
     another run has claimed it (a second submission of the same task: exactly one run does the work)."""
     if task.status in TERMINAL:
         return False
-    if task.status == "running" and (
+    if task.status == TaskStatus.RUNNING and (
         _held_by_another(task.flow_run_id, flow_run_id) or _held_by_another(task.task_run_id, task_run_id)
     ):
         return False
@@ -232,13 +220,13 @@ def set_step(session: Session, *, task: Task, name: str, status: str) -> None:
         step = dict(step)
         if step["name"] == name:
             step["status"] = status
-            if status == "running":
+            if status == TaskStatus.RUNNING:
                 step["started_at"] = now
             else:
                 step["finished_at"] = now
         steps.append(step)
     task.steps = steps
-    done = sum(1 for step in steps if step["status"] == "succeeded")
+    done = sum(1 for step in steps if step["status"] == StepStatus.SUCCEEDED)
     task.progress = max(task.progress, done / len(steps)) if steps else 0.0
     _touch(task)
     session.add(task)
@@ -285,7 +273,7 @@ def finish(
     if result is not None:
         task.result = result
     task.finished_at = utcnow()
-    if status == "succeeded":
+    if status == TaskStatus.SUCCEEDED:
         task.progress = 1.0
     task.steps = [_ended_step(step, status=status, at=task.finished_at.isoformat()) for step in task.steps]
     _touch(task)
@@ -297,10 +285,10 @@ def _ended_step(step: dict[str, Any], *, status: str, at: str) -> dict[str, Any]
     """A step as the task's end leaves it. A succeeded task is ended by its last step while that step runs
     (publish commits the end in its own transaction), so the running step succeeded with it — a client that
     reads the task as soon as it is succeeded sees every step succeeded; steps not reached are skipped."""
-    if step["status"] == "running" and status == "succeeded":
+    if step["status"] == StepStatus.RUNNING and status == TaskStatus.SUCCEEDED:
         return {**step, "status": "succeeded", "finished_at": at}
-    if step["status"] in ("pending", "running"):
-        return {**step, "status": "cancelled" if status == "cancelled" else "skipped"}
+    if step["status"] in (StepStatus.PENDING, StepStatus.RUNNING):
+        return {**step, "status": StepStatus.CANCELLED if status == TaskStatus.CANCELLED else StepStatus.SKIPPED}
     return step
 
 
@@ -316,4 +304,8 @@ def active_tasks(session: Session) -> list[Task]:
 def is_stale(task: Task, *, stale_after_seconds: float) -> bool:
     """A running task whose worker has not sent a heartbeat for too long."""
     beat = as_utc(task.heartbeat_at) or as_utc(task.started_at)
-    return task.status == "running" and beat is not None and utcnow() - beat > timedelta(seconds=stale_after_seconds)
+    return (
+        task.status == TaskStatus.RUNNING
+        and beat is not None
+        and utcnow() - beat > timedelta(seconds=stale_after_seconds)
+    )

@@ -16,9 +16,8 @@ from sqlmodel import Session, select
 from commons.errors import Conflict, Forbidden
 from commons.store import ObjectStore
 from registry.models import Dataset, Resource, ResourceVersion, User
-from registry.permissions import rights
 from registry.resources import create_resource
-from registry.rights import Item, check_open_audience, item_type, record_lineage, sources_of
+from registry.rights import Item, check_open_audience, item_type, record_lineage, rights, sources_of
 from registry.schemas import ExecutionSpec, ResourceCreate
 from registry.versions import StagedFile, create_version
 

@@ -7,7 +7,6 @@ from sqlmodel import Session
 from commons.errors import NotFound
 from commons.store import ObjectStore, keys
 from registry.models import Upload, User
-from registry.schemas import UploadPublic
 
 
 def create_upload(
@@ -48,15 +47,3 @@ def uploads_for_task(session: Session, *, owner: User, upload_ids: list[str]) ->
             )
         found.append(upload)
     return found
-
-
-def upload_public(upload: Upload) -> UploadPublic:
-    return UploadPublic(
-        id=upload.id,
-        name=upload.name,
-        size=upload.size,
-        sha256=upload.sha256,
-        content_type=upload.content_type,
-        width=upload.width,
-        height=upload.height,
-    )

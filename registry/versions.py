@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from commons.db import insert_unless_taken
 from commons.errors import Conflict, DigestMismatch, InvalidInput, InvalidWeights, NotFound
 from commons.hashing import sha256_json
 from commons.store import ObjectStore, keys
 from registry.models import Resource, ResourceVersion, User
 from registry.resources import latest_version_number
-from registry.schemas import MAX_VERSION, ExecutionSpec, VersionFile, VersionPublic
+from registry.schemas import MAX_VERSION, ExecutionSpec
 
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 NUMBER_ATTEMPTS = 8
@@ -124,10 +124,7 @@ def create_version(
     deleted, since a concurrent version of the same resource with the same file may name that very key.
     """
     check_files(files, declared_sha256, required_file=required_file)
-    if isinstance(parent, ResourceVersion):
-        parent_id: str | None = parent.id
-    else:
-        parent_id = get_version(session, resource, parent).id if parent is not None else None
+    parent_id = _parent_id(session, resource, parent)
     listing = store_files(store, resource_id=resource.id, files=files)
     digest = version_digest(listing, config)
     _lock_numbering(session, resource.id)
@@ -145,16 +142,16 @@ def create_version(
             execution=execution.model_dump(mode="json", exclude_none=True) if execution else None,
             created_by=actor.id,
         )
-        savepoint = session.begin_nested()
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:
-            savepoint.rollback()
-            continue
-        savepoint.commit()
-        return row
+        if insert_unless_taken(session, row):
+            return row
     raise Conflict("too many concurrent uploads to this resource; retry in a moment")
+
+
+def _parent_id(session: Session, resource: Resource, parent: int | ResourceVersion | None) -> str | None:
+    """The id of a new version's parent: a version row as given, or this resource's version by number."""
+    if isinstance(parent, ResourceVersion):
+        return parent.id
+    return get_version(session, resource, parent).id if parent is not None else None
 
 
 def store_files(store: ObjectStore, *, resource_id: str, files: list[StagedFile]) -> list[dict[str, Any]]:
@@ -192,22 +189,7 @@ def execution_of(session: Session, *, version_id: str) -> ExecutionSpec | None:
     return ExecutionSpec.model_validate(row.execution) if row is not None and row.execution else None
 
 
-def version_public(session: Session, resource: Resource, row: ResourceVersion) -> VersionPublic:
-    parent = session.get(ResourceVersion, row.parent_id) if row.parent_id else None
-    parent_resource = session.get(Resource, parent.resource_id) if parent else None
-    creator = session.get(User, row.created_by)
-    return VersionPublic(
-        resource=resource.name,
-        version=row.number,
-        digest=row.digest,
-        files=[VersionFile(**{k: f[k] for k in ("name", "size", "sha256")}) for f in row.files],
-        config=row.config,
-        parent=parent.number if parent else None,
-        parent_resource=parent_resource.name if parent_resource else None,
-        parent_digest=parent.digest if parent else None,
-        reported_metrics=row.reported_metrics,
-        provenance=row.provenance,
-        execution=ExecutionSpec.model_validate(row.execution) if row.execution else None,
-        created_by=creator.username if creator else "",
-        created_at=row.created_at,
-    )
+def versions_of(session: Session, resource: Resource) -> list[ResourceVersion]:
+    """The resource's versions, oldest first."""
+    query = select(ResourceVersion).where(ResourceVersion.resource_id == resource.id)
+    return list(session.exec(query.order_by(col(ResourceVersion.number))))

@@ -22,6 +22,7 @@ from registry import tasks as task_rows
 from registry.execution_policy import check_dispatch
 from registry.models import Task
 from registry.schemas import ExecutionSpec
+from registry.vocabulary import Lane, TaskStatus
 from resources.cost import MemoryEstimate, check_memory
 from services.job_variables import job_variables
 
@@ -55,7 +56,7 @@ def check_lane_memory(settings: Settings, lane: str, memory: MemoryEstimate | No
     """`lane`, unless the task's estimated activation memory is over that lane's budget (then InvalidInput
     naming the block or parameter, the estimate and the budget's setting)."""
     if memory is not None:
-        if lane == "warm":
+        if lane == Lane.WARM:
             budget, setting = settings.warm_lane_activation_bytes, "COMMONS_WARM_LANE_ACTIVATION_BYTES"
         else:
             budget, setting = settings.batch_lane_activation_bytes, "COMMONS_BATCH_LANE_ACTIVATION_BYTES"
@@ -69,7 +70,7 @@ def fail_not_allowed(settings: Settings, task_id: str, error: ExecutionNotAllowe
     return task_rows.change_task(
         settings.resolved_database_url,
         task_id,
-        lambda session, row: task_rows.finish(session, task=row, status="failed", error=error.message),
+        lambda session, row: task_rows.finish(session, task=row, status=TaskStatus.FAILED, error=error.message),
     )
 
 
@@ -119,24 +120,27 @@ class Dispatcher:
                 self._deployment_id = deployment.id
             return self._deployment_id
 
-    def choose_lane(self, *, requested: str, mode: str, input_count: int, memory: MemoryEstimate | None = None) -> str:
-        """`warm` for small infer tasks while a warm worker listens, else `batch`; an explicit choice wins.
+    def choose_lane(
+        self, *, requested: str, mode: str, warm: bool, input_count: int, memory: MemoryEstimate | None = None
+    ) -> str:
+        """`warm` for small tasks of a mode that may run there (`warm`: its kind's `ModeSpec.warm`) while a warm
+        worker listens, else `batch`; an explicit choice wins.
 
         With the task's estimated activation `memory`, auto never picks the warm lane for a task over its budget,
         and a task over the chosen lane's budget is refused (`check_lane_memory`)."""
-        if mode != "infer":
-            if requested == "warm":
+        if not warm:
+            if requested == Lane.WARM:
                 raise InvalidInput(
                     f"{mode} tasks run on the batch lane (their own process or container); the warm lane keeps "
                     "long-lived workers free for small inference tasks — leave lane out or say 'batch'",
                     field="lane",
                 )
-            return check_lane_memory(self.settings, "batch", memory)
+            return check_lane_memory(self.settings, Lane.BATCH, memory)
         if requested != "auto":
             return check_lane_memory(self.settings, requested, memory)
-        small = mode == "infer" and input_count <= self.settings.warm_lane_max_inputs
+        small = input_count <= self.settings.warm_lane_max_inputs
         fits = memory is None or memory.total <= self.settings.warm_lane_activation_bytes
-        lane = "warm" if small and fits and self.warm_worker_online() else "batch"
+        lane = Lane.WARM if small and fits and self.warm_worker_online() else Lane.BATCH
         return check_lane_memory(self.settings, lane, memory)
 
     def pool_type(self) -> str:
@@ -163,7 +167,7 @@ class Dispatcher:
         check_dispatch(execution, settings=self.settings)
         attempt_tags = [f"{ATTEMPT_TAG}{attempt}"] if attempt else []
         try:
-            if lane == "warm":
+            if lane == Lane.WARM:
                 from flows.warm_lane import run_task_warm  # the task object the warm workers serve
 
                 warm = run_task_warm.with_options(tags=set(attempt_tags)) if attempt else run_task_warm
@@ -187,7 +191,7 @@ class Dispatcher:
         On the warm lane the flow runs inside a long-lived worker that must not be killed; it notices the
         cancelled task row at its next step or image and stops there (publishing nothing).
         """
-        if task.lane != "batch" or task.flow_run_id is None:
+        if task.lane != Lane.BATCH or task.flow_run_id is None:
             return
         run_id = UUID(task.flow_run_id)
         run = self._client.read_flow_run(run_id)

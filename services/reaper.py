@@ -18,6 +18,7 @@ from registry import tasks as task_rows
 from registry.clock import as_utc, utcnow
 from registry.models import Task
 from registry.versions import execution_of
+from registry.vocabulary import TaskStatus
 from services.dispatch import Dispatcher, RunState, fail_not_allowed
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def reconcile_once(*, settings: Settings, dispatcher: Dispatcher) -> int:
 def _crashed_before_start(task: Task, state: RunState) -> bool:
     """The run crashed or failed while the task still waited for it (never claimed, e.g. Prefect answered 503
     while the run started): the task has done nothing yet, so it can simply be run again."""
-    unstarted = task.status in ("pending", "scheduled") and task.started_at is None
+    unstarted = task.status in (TaskStatus.PENDING, TaskStatus.SCHEDULED) and task.started_at is None
     return unstarted and state.type in (StateType.CRASHED, StateType.FAILED)
 
 
@@ -116,7 +117,11 @@ def _resubmit_or_fail(settings: Settings, dispatcher: Dispatcher, task: Task, st
 
 def _still_unstarted(row: Task, previous: str | None) -> bool:
     """The row is as the decision saw it: not started, still on the run that crashed."""
-    return row.status in ("pending", "scheduled") and row.started_at is None and row.dispatch_id == previous
+    return (
+        row.status in (TaskStatus.PENDING, TaskStatus.SCHEDULED)
+        and row.started_at is None
+        and row.dispatch_id == previous
+    )
 
 
 def _reschedule(session: Session, row: Task, *, previous: str | None, dispatch_id: str) -> bool:
@@ -129,7 +134,7 @@ def _reschedule(session: Session, row: Task, *, previous: str | None, dispatch_i
 def _finish_unstarted(session: Session, row: Task, *, previous: str | None, reason: str) -> bool:
     if not _still_unstarted(row, previous):
         return False
-    return task_rows.finish(session, task=row, status="failed", error=reason)
+    return task_rows.finish(session, task=row, status=TaskStatus.FAILED, error=reason)
 
 
 def _end_stuck_cancellations(*, settings: Settings, dispatcher: Dispatcher) -> int:
@@ -171,7 +176,7 @@ def end_overdue_tasks(*, settings: Settings, dispatcher: Dispatcher) -> int:
     """
     url = settings.resolved_database_url
     with session_scope(url) as session:
-        running = list(session.exec(select(Task).where(Task.status == "running")))
+        running = list(session.exec(select(Task).where(Task.status == TaskStatus.RUNNING)))
     ended = 0
     for task in running:
         limit: float | None = getattr(settings, f"task_time_limit_{task.mode}", None)
@@ -182,7 +187,7 @@ def end_overdue_tasks(*, settings: Settings, dispatcher: Dispatcher) -> int:
             f"ran longer than its limit of {limit:g} s for mode {task.mode}; ask an admin to raise "
             f"COMMONS_TASK_TIME_LIMIT_{task.mode.upper()}"
         )
-        if not task_rows.change_task(url, task.id, partial(_finish, status="failed", reason=reason)):
+        if not task_rows.change_task(url, task.id, partial(_finish, status=TaskStatus.FAILED, reason=reason)):
             continue  # it ended meanwhile
         ended += 1
         log.warning("task %s %s", task.id, reason)

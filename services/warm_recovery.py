@@ -26,6 +26,7 @@ from commons.settings import Settings
 from flows.warm_lane import claim_folder
 from registry import tasks as task_rows
 from registry.models import Task
+from registry.vocabulary import Lane, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def recover_warm_worker(settings: Settings, *, pid: int, returncode: int) -> lis
     for task_id in held:
 
         def end(session: Session, row: Task) -> Task | None:
-            ended = task_rows.finish(session, task=row, status="failed", error=reason)
+            ended = task_rows.finish(session, task=row, status=TaskStatus.FAILED, error=reason)
             return row if ended else None
 
         try:
@@ -62,7 +63,9 @@ def recover_warm_worker(settings: Settings, *, pid: int, returncode: int) -> lis
     with session_scope(url) as session:
         waiting = list(
             session.exec(
-                select(Task).where(Task.lane == "warm", Task.status == "scheduled", col(Task.task_run_id).is_(None))
+                select(Task).where(
+                    Task.lane == Lane.WARM, Task.status == TaskStatus.SCHEDULED, col(Task.task_run_id).is_(None)
+                )
             )
         )
     waiting = [task for task in waiting if task.id not in held]

@@ -6,17 +6,23 @@ import contextlib
 import random
 import socket
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
+from sqlmodel import select
 
+from commons.db import session_scope
 from commons.settings import Settings
 from commons.store import ObjectStore
 from launcher.client import CommonsClient
+from registry.models import User
+
+if TYPE_CHECKING:
+    from launcher.stack import Stack
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BACKENDS = ["sqlite", "postgresql"]
@@ -75,12 +81,8 @@ def s3_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     from launcher.stack import Stack
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("s3"), s3_port=free_port_block())
-    stack = Stack(settings)
-    try:
-        stack.start_object_store()
+    with running(Stack(settings), Stack.start_object_store):
         yield settings.model_copy(update={"s3_endpoint": settings.resolved_s3_endpoint})
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="session")
@@ -96,10 +98,17 @@ def shared_services(s3_settings: Settings, tmp_path_factory: pytest.TempPathFact
     settings = s3_settings.model_copy(
         update={"data_dir": tmp_path_factory.mktemp("prefect"), "prefect_port": free_port_block(1)}
     )
-    stack = Stack(settings)
-    try:
-        stack.start_prefect_server()
+    with running(Stack(settings), Stack.start_prefect_server):
         yield settings.model_copy(update={"prefect_api_url": settings.resolved_prefect_api_url})
+
+
+@contextlib.contextmanager
+def running(stack: Stack, start: Callable[[Stack], object]) -> Iterator[Stack]:
+    """`start(stack)` (a Stack.start_* method, or several in a function), then the block; the stack stops after it,
+    however it ends."""
+    try:
+        start(stack)
+        yield stack
     finally:
         stack.stop()
 
@@ -119,6 +128,29 @@ class RunningStack:
         client.sign_in(name, "correct horse battery")
         return client
 
+    def api_pid(self) -> int:
+        """The uvicorn process serving this stack's API port (found in /proc)."""
+        port = str(self.settings.api_port)
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                words = [word.decode(errors="replace") for word in (entry / "cmdline").read_bytes().split(b"\0")]
+            except OSError:
+                continue
+            serves = "--port" in words and words[words.index("--port") + 1] == port
+            if serves and any(word.endswith("uvicorn") for word in words):
+                return int(entry.name)
+        raise LookupError(f"no uvicorn process serves port {port}")
+
+    def make_admin(self, client: CommonsClient) -> None:
+        """Make `client`'s user an admin, directly in the database."""
+        username = client.http.get("/users/me").json()["username"]
+        with session_scope(self.settings.resolved_database_url) as session:
+            user = session.exec(select(User).where(User.username == username)).one()
+            user.is_admin = True
+            session.add(user)
+
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def stack(
@@ -135,15 +167,17 @@ def stack(
     ) as settings:
         from launcher.stack import Stack
 
-        stack = Stack(settings)
-        try:
-            stack.create_deployment()
-            stack.start_worker()
-            stack.start_warm_workers()
-            stack.start_api()
+        with running(Stack(settings), start_every_service):
             yield RunningStack(settings=settings, backend=request.param)
-        finally:
-            stack.stop()
+
+
+def start_every_service(stack: Stack) -> None:
+    """What the `stack` fixture runs besides the session's S3 and Prefect servers: the deployment, a worker, the
+    warm workers and the API."""
+    stack.create_deployment()
+    stack.start_worker()
+    stack.start_warm_workers()
+    stack.start_api()
 
 
 @contextlib.contextmanager

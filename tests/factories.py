@@ -1,16 +1,22 @@
-"""Rows the reaper and time-limit tests start from: a user's pending task on a version of a resource of theirs."""
+"""Rows the reaper and time-limit tests start from (a user's pending task on a version of a resource of theirs),
+the reaper's passes over them, and the zip archives the dataset-import tests send."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import Session
 
+from commons.settings import Settings
 from registry import tasks as task_rows
 from registry.models import Resource, ResourceVersion, Task, User
 from registry.resources import create_resource
 from registry.schemas import ResourceCreate
 from registry.users import create_user
+from services.dispatch import Dispatcher
 
 
 def pending_task(
@@ -64,3 +70,22 @@ def new_task(
         idempotency_key=idempotency_key,
         dataset_id=dataset_id,
     )
+
+
+def two_passes(settings: Settings, sweep: Callable[..., int]) -> list[int]:
+    """How many rows each of two passes of the reaper's `sweep` (e.g. `reconcile_once`) changed, with one
+    dispatcher."""
+    dispatcher = Dispatcher(settings)
+    try:
+        return [sweep(settings=settings, dispatcher=dispatcher) for _ in range(2)]
+    finally:
+        dispatcher.close()
+
+
+def zip_bytes(entries: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A zip archive of `entries` (name: content), each compressed with `compression`."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()

@@ -9,7 +9,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "architecture.md"
 # A path of the repository in backticks: a top-level folder of the project, then more (a name may carry a
 # trailing word after a space, as in `launcher/stack.py` `uvicorn_args`; only the path part is checked).
-PATH = re.compile(r"`((?:commons|resources|registry|flows|api|deploy|helm|tests|docs|bench|fuzz)/[\w./-]*)`")
+PATH = re.compile(
+    r"`((?:commons|resources|registry|flows|services|api|launcher|deploy|helm|tests|docs|bench|fuzz)/[\w./-]*)`"
+)
 
 
 def test_every_path_the_architecture_names_exists() -> None:
@@ -22,7 +24,7 @@ def test_every_path_the_architecture_names_exists() -> None:
 def test_no_module_cites_a_design_file_outside_the_repository() -> None:
     citing = [
         str(path.relative_to(ROOT))
-        for folder in ("commons", "resources", "registry", "flows", "api")
+        for folder in ("commons", "resources", "registry", "flows", "services", "api", "launcher")
         for path in (ROOT / folder).rglob("*.py")
         if "DESIGN.md" in path.read_text()
     ]

@@ -15,23 +15,14 @@ from registry.models import User
 COMMONS = str(Path(sys.executable).parent / "commons")
 
 
+def create_user(data_dir: Path, username: str, password: str, *options: str) -> subprocess.CompletedProcess[str]:
+    """`commons user create` on the database under `data_dir`, its output captured."""
+    command = [COMMONS, "user", "create", username, *options, "--password", password, "--data-dir", str(data_dir)]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
 def test_user_create_admin(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            COMMONS,
-            "user",
-            "create",
-            "root-admin",
-            "--admin",
-            "--password",
-            "a long password",
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = create_user(tmp_path, "root-admin", "a long password", "--admin")
     assert result.returncode == 0, result.stderr
     assert "created admin user root-admin" in result.stdout
     with Session(get_engine(f"sqlite:///{tmp_path.resolve() / 'commons.db'}")) as session:
@@ -39,20 +30,10 @@ def test_user_create_admin(tmp_path: Path) -> None:
         assert user.is_admin
         assert user.password_hash.startswith("$argon2")
 
-    again = subprocess.run(
-        [COMMONS, "user", "create", "root-admin", "--password", "a long password", "--data-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    again = create_user(tmp_path, "root-admin", "a long password")
     assert again.returncode != 0
     assert "taken" in again.stdout + again.stderr
-    short = subprocess.run(
-        [COMMONS, "user", "create", "shorty", "--password", "short", "--data-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    short = create_user(tmp_path, "shorty", "short")
     assert short.returncode != 0
     assert "at least 8 characters" in short.stdout + short.stderr
 

@@ -18,14 +18,14 @@ from tests.conftest import free_port_block
 BIN = Path(sys.executable).parent
 
 
+def launch(data_dir: Path, env: dict[str, str], api_port: int) -> subprocess.Popen[str]:
+    """`commons up` in a subprocess, its output (stderr too) in a pipe; it is not up yet when this returns."""
+    command = [str(BIN / "commons"), "up", "--data-dir", str(data_dir), "--port", str(api_port)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
 def start(data_dir: Path, env: dict[str, str], api_port: int) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [str(BIN / "commons"), "up", "--data-dir", str(data_dir), "--port", str(api_port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+    process = launch(data_dir, env, api_port)
     deadline = time.monotonic() + 240
     lines: list[str] = []
     assert process.stdout is not None

@@ -11,7 +11,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from sqlmodel import Session
 from starlette.background import BackgroundTask
 
 from api.deps import ClientAddress, CurrentUser, OptionalUser, PageDep, SessionDep, SettingsDep, StoreDep
@@ -19,11 +18,9 @@ from api.routes import refs  # noqa: F401 - registers the {…:ref} path convert
 from api.security import limit_grant_creation
 from api.staging import stage, stage_images, store_images
 from commons.errors import InvalidInput
-from commons.settings import Settings
-from commons.store import ObjectStore
 from registry import dataset_classes as classes
-from registry import dataset_permissions as perms
 from registry import datasets as rows
+from registry import rights as perms
 from registry.audit import record, record_policy_changes
 from registry.dataset_schemas import (
     ClassCreate,
@@ -37,10 +34,11 @@ from registry.dataset_schemas import (
     ItemUpdate,
 )
 from registry.dataset_zip import ZipLimits, import_archive, write_export
-from registry.grants import grant_on, grant_public, grantee_for
-from registry.models import Dataset, DatasetClass, DatasetItem
 from registry.quotas import check_owner_storage
+from registry.rights import grant_on, grantee_for
 from registry.schemas import GrantCreate, GrantPublic
+from registry.views.datasets import class_view, class_views, dataset_view, item_view
+from registry.views.grants import grant_view
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 # GET/PATCH/DELETE /datasets/{ref}: included after every longer /datasets/{ref}/… route (see api.routes.refs)
@@ -48,30 +46,20 @@ item_router = APIRouter(prefix="/datasets", tags=["datasets"])
 ClassParam = Annotated[str | None, Query(alias="class", description="Only items of this class (by name).")]
 
 
-def _class_public(session: Session, dataset: Dataset, found: DatasetClass) -> ClassPublic:
-    count = rows.count_items(session, dataset, class_id=found.id)
-    return ClassPublic(id=found.id, name=found.name, position=found.position, item_count=count)
-
-
-def _item_public(store: ObjectStore, settings: Settings, item: DatasetItem, names: dict[str, str]) -> ItemPublic:
-    url = store.presigned_url(rows.item_key(item), expires_seconds=settings.presign_expiry_seconds)
-    return rows.item_public(item, names, url=url)
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetPublic)
 def create(spec: DatasetCreate, user: CurrentUser, session: SessionDep) -> DatasetPublic:
-    return rows.dataset_public(session, rows.create_dataset(session, owner=user, spec=spec), user)
+    return dataset_view(session, rows.create_dataset(session, owner=user, spec=spec), user)
 
 
 @router.get("", response_model=list[DatasetPublic])
 def list_datasets(user: OptionalUser, session: SessionDep, page: PageDep) -> list[DatasetPublic]:
     found = rows.list_visible_datasets(session, user, limit=page.limit, offset=page.offset)
-    return [rows.dataset_public(session, dataset, user) for dataset in found]
+    return [dataset_view(session, dataset, user) for dataset in found]
 
 
 @item_router.get("/{dataset_id:ref}", response_model=DatasetPublic)
 def read(dataset_id: str, user: OptionalUser, session: SessionDep) -> DatasetPublic:
-    return rows.dataset_public(session, perms.dataset_for(session, dataset_id=dataset_id, user=user), user)
+    return dataset_view(session, perms.dataset_for(session, dataset_id=dataset_id, user=user), user)
 
 
 @item_router.patch("/{dataset_id:ref}", response_model=DatasetPublic)
@@ -83,7 +71,7 @@ def update(
     before = {field: getattr(dataset, field) for field in DatasetUpdate.OWNER_FIELDS}
     updated = rows.update_dataset(session, dataset=dataset, changes=changes, actor=user)
     record_policy_changes(session, actor=user, item=updated, before=before, address=address)
-    return rows.dataset_public(session, updated, user)
+    return dataset_view(session, updated, user)
 
 
 @item_router.delete("/{dataset_id:ref}", status_code=status.HTTP_204_NO_CONTENT)
@@ -98,14 +86,14 @@ def delete(dataset_id: str, user: CurrentUser, session: SessionDep, store: Store
 @router.post("/{dataset_id:ref}/classes", status_code=status.HTTP_201_CREATED, response_model=ClassPublic)
 def create_class(dataset_id: str, spec: ClassCreate, user: CurrentUser, session: SessionDep) -> ClassPublic:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
-    return _class_public(session, dataset, classes.create_class(session, dataset=dataset, name=spec.name))
+    return class_view(session, dataset, classes.create_class(session, dataset=dataset, name=spec.name))
 
 
 @router.get("/{dataset_id:ref}/classes", response_model=list[ClassPublic])
 def list_classes(dataset_id: str, user: OptionalUser, session: SessionDep, page: PageDep) -> list[ClassPublic]:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user)
     found = classes.list_classes(session, dataset)[page.offset : page.offset + page.limit]
-    return [_class_public(session, dataset, item) for item in found]
+    return class_views(session, dataset, found)
 
 
 @router.patch("/{dataset_id:ref}/classes/{class_id}", response_model=ClassPublic)
@@ -114,7 +102,7 @@ def rename_class(
 ) -> ClassPublic:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
     renamed = classes.rename_class(session, dataset=dataset, class_id=class_id, name=spec.name)
-    return _class_public(session, dataset, renamed)
+    return class_view(session, dataset, renamed)
 
 
 @router.delete("/{dataset_id:ref}/classes/{class_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -146,7 +134,7 @@ async def add_items(
         lambda: store_images(session, store=store, dataset=dataset, images=images, label=label or None)
     )
     names = classes.class_names(session, dataset)
-    return [_item_public(store, settings, item, names) for item in added]
+    return [item_view(item, names, store=store, expires_seconds=settings.presign_expiry_seconds) for item in added]
 
 
 @router.get("/{dataset_id:ref}/items", response_model=list[ItemPublic])
@@ -163,7 +151,7 @@ def list_items(
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user)
     found = rows.list_items(session, dataset, label=label, labelled=labelled, limit=page.limit, offset=page.offset)
     names = classes.class_names(session, dataset)
-    return [_item_public(store, settings, item, names) for item in found]
+    return [item_view(item, names, store=store, expires_seconds=settings.presign_expiry_seconds) for item in found]
 
 
 @router.get("/{dataset_id:ref}/items/{item_id}", response_model=ItemPublic)
@@ -172,7 +160,9 @@ def read_item(
 ) -> ItemPublic:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user)
     item = rows.get_item(session, dataset, item_id)
-    return _item_public(store, settings, item, classes.class_names(session, dataset))
+    return item_view(
+        item, classes.class_names(session, dataset), store=store, expires_seconds=settings.presign_expiry_seconds
+    )
 
 
 @router.patch("/{dataset_id:ref}/items/{item_id}", response_model=ItemPublic)
@@ -187,7 +177,9 @@ def relabel_item(
 ) -> ItemPublic:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="modify")
     item = rows.set_label(session, dataset=dataset, item_id=item_id, label=change.label)
-    return _item_public(store, settings, item, classes.class_names(session, dataset))
+    return item_view(
+        item, classes.class_names(session, dataset), store=store, expires_seconds=settings.presign_expiry_seconds
+    )
 
 
 @router.delete("/{dataset_id:ref}/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -235,7 +227,7 @@ async def import_zip(
                     limits=limits,
                     max_pixels=settings.max_image_pixels,
                 )
-            public = rows.dataset_public(session, dataset, user)
+            public = dataset_view(session, dataset, user)
             return ImportPublic(
                 added=outcome.added, existing=outcome.existing, classes_created=outcome.classes_created, dataset=public
             )
@@ -277,13 +269,13 @@ def create_grant(
     created = grant_on(session, dataset, grantee=grantee, permission=spec.permission, actor=user)
     detail = {"grant": created.id, "to": grantee.label, "permission": spec.permission}
     record(session, actor=user, action="grant.create", target=dataset, detail=detail, address=address)
-    return grant_public(session, created)
+    return grant_view(session, created)
 
 
 @router.get("/{dataset_id:ref}/grants", response_model=list[GrantPublic])
 def list_grants(dataset_id: str, user: CurrentUser, session: SessionDep) -> list[GrantPublic]:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="own")
-    return [grant_public(session, item) for item in perms.list_grants(session, dataset)]
+    return [grant_view(session, item) for item in perms.list_grants(session, dataset)]
 
 
 @router.delete("/{dataset_id:ref}/grants/{grant_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -8,6 +8,7 @@ from api.deps import ClientAddress, CurrentUser, SessionDep
 from commons.errors import Forbidden
 from registry import groups as rows
 from registry.audit import record
+from registry.views.groups import group_view
 
 router = APIRouter(prefix="/groups", tags=["groups"])
 
@@ -17,18 +18,18 @@ def create(spec: rows.GroupCreate, user: CurrentUser, session: SessionDep, addre
     """Create a group; you are its owner and first maintainer."""
     group = rows.create_group(session, owner=user, spec=spec)
     record(session, actor=user, action="group.create", target=group, address=address)
-    return rows.group_public(session, group, user)
+    return group_view(session, group, user)
 
 
 @router.get("", response_model=list[rows.GroupPublic])
 def list_mine(user: CurrentUser, session: SessionDep) -> list[rows.GroupPublic]:
     """The groups you belong to."""
-    return [rows.group_public(session, group, user) for group in rows.groups_of(session, user)]
+    return [group_view(session, group, user) for group in rows.groups_of(session, user)]
 
 
 @router.get("/{group_name}", response_model=rows.GroupPublic)
 def read(group_name: str, user: CurrentUser, session: SessionDep) -> rows.GroupPublic:
-    return rows.group_public(session, rows.group_for(session, name=group_name, user=user), user)
+    return group_view(session, rows.group_for(session, name=group_name, user=user), user)
 
 
 @router.post("/{group_name}/members", response_model=rows.GroupPublic)
@@ -40,7 +41,7 @@ def set_member(
     rows.set_member(session, group=group, spec=spec, actor=user)
     detail = {"username": spec.username, "role": spec.role}
     record(session, actor=user, action="member.add", target=group, detail=detail, address=address)
-    return rows.group_public(session, group, user)
+    return group_view(session, group, user)
 
 
 @router.delete("/{group_name}/members/{username}", status_code=status.HTTP_204_NO_CONTENT)

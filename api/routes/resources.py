@@ -13,22 +13,23 @@ from fastapi import APIRouter, File, Form, UploadFile, status
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
-from sqlmodel import col, select
 
 from api.deps import ClientAddress, CurrentUser, OptionalUser, PageDep, SessionDep, SettingsDep, StoreDep
 from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
 from api.staging import stage
 from commons import strict_json
 from commons.errors import Forbidden, InvalidInput, NotFound
+from commons.settings import Settings
+from flows.kinds import KINDS
 from registry.audit import record_for_owner, record_policy_changes
 from registry.execution_policy import check_upload
-from registry.models import ResourceVersion
-from registry.permissions import resource_for
 from registry.quotas import check_owner_storage
-from registry.resources import create_resource, list_visible, to_public, to_public_many, update_resource
-from registry.rights import check_files_readable, run_only_owner
+from registry.resources import create_resource, list_visible, update_resource
+from registry.rights import check_files_readable, resource_for, run_only_owner
 from registry.schemas import MAX_VERSION, ExecutionSpec, ResourceCreate, ResourcePublic, ResourceUpdate, VersionPublic
-from registry.versions import check_files, create_version, file_key, get_version, version_public
+from registry.versions import check_files, create_version, file_key, get_version, versions_of
+from registry.views.resources import resource_view, resource_views
+from registry.views.versions import version_view
 from resources.schema import parse_model
 from services.kinds import check_config_cost, check_weights, validate_config
 
@@ -74,19 +75,39 @@ def _declared_sha256(raw: str | None) -> dict[str, str] | None:
     return declared
 
 
+def _config(raw: str) -> dict[str, Any]:
+    """The `config` field: a JSON object, required."""
+    parsed: dict[str, Any] | None = _json_field(raw, field="config", expect=dict)
+    if parsed is None:
+        raise InvalidInput("config is required: the kind's config as a JSON object", field="config")
+    return parsed
+
+
+def _execution(raw: str | None, *, settings: Settings, is_admin: bool) -> ExecutionSpec | None:
+    """The `execution` field, parsed and within the caller's limits (allowed images, per-role caps on GPUs, CPU
+    and memory); None when it is left out."""
+    raw_execution = _json_field(raw, field="execution", expect=dict)
+    execution_spec = parse_model(ExecutionSpec, raw_execution, prefix="execution") if raw_execution else None
+    if execution_spec is not None:
+        check_upload(execution_spec, settings=settings, is_admin=is_admin)
+    return execution_spec
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ResourcePublic)
 def create(spec: ResourceCreate, user: CurrentUser, session: SessionDep) -> ResourcePublic:
-    return to_public(session, create_resource(session, owner=user, spec=spec), user)
+    """A new resource of a kind the commons runs (`flows/kinds/`): an unknown kind is a 422 naming the known ones."""
+    KINDS.resource_kind(spec.kind)
+    return resource_view(session, create_resource(session, owner=user, spec=spec), user)
 
 
 @router.get("", response_model=list[ResourcePublic])
 def list_resources(user: OptionalUser, session: SessionDep, page: PageDep) -> list[ResourcePublic]:
-    return to_public_many(session, list_visible(session, user, limit=page.limit, offset=page.offset), user)
+    return resource_views(session, list_visible(session, user, limit=page.limit, offset=page.offset), user)
 
 
 @item_router.get("/{name:ref}", response_model=ResourcePublic)
 def read(name: str, user: OptionalUser, session: SessionDep) -> ResourcePublic:
-    return to_public(session, resource_for(session, name=name, user=user), user)
+    return resource_view(session, resource_for(session, name=name, user=user), user)
 
 
 @item_router.patch("/{name:ref}", response_model=ResourcePublic)
@@ -98,7 +119,7 @@ def update(
     before = {field: getattr(resource, field) for field in ResourceUpdate.OWNER_FIELDS}
     updated = update_resource(session, resource=resource, changes=changes, actor=user)
     record_policy_changes(session, actor=user, item=updated, before=before, address=address)
-    return to_public(session, updated, user)
+    return resource_view(session, updated, user)
 
 
 @router.post("/{name:ref}/versions", status_code=status.HTTP_201_CREATED, response_model=VersionPublic)
@@ -127,17 +148,11 @@ async def upload_version(
     ] = None,
 ) -> VersionPublic:
     resource = await run_in_threadpool(resource_for, session, name=name, user=user, need="modify")
-    raw_config = _json_field(config, field="config", expect=dict)
-    if raw_config is None:
-        raise InvalidInput("config is required: the kind's config as a JSON object", field="config")
-    normalised = validate_config(resource.kind, raw_config)
+    normalised = validate_config(resource.kind, _config(config))
     await run_in_threadpool(check_config_cost, resource.kind, normalised, settings=settings)
     declared = _declared_sha256(sha256)
     metrics = _json_field(reported_metrics, field="reported_metrics", expect=dict)
-    raw_execution = _json_field(execution, field="execution", expect=dict)
-    execution_spec = parse_model(ExecutionSpec, raw_execution, prefix="execution") if raw_execution else None
-    if execution_spec is not None:  # allowed images, per-role caps on GPUs, CPU and memory
-        check_upload(execution_spec, settings=settings, is_admin=user.is_admin)
+    execution_spec = _execution(execution, settings=settings, is_admin=user.is_admin)
     folder = Path(tempfile.mkdtemp(prefix="commons-version-"))
     try:
         staged = [await stage(item, folder=folder, limit=settings.max_weights_bytes) for item in files or []]
@@ -163,7 +178,7 @@ async def upload_version(
                 execution=execution_spec,
             )
         )
-        return version_public(session, resource, row)
+        return version_view(session, resource, row)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -171,10 +186,7 @@ async def upload_version(
 @router.get("/{name:ref}/versions", response_model=list[VersionPublic])
 def list_versions(name: str, user: OptionalUser, session: SessionDep) -> list[VersionPublic]:
     resource = resource_for(session, name=name, user=user)
-    rows = session.exec(
-        select(ResourceVersion).where(ResourceVersion.resource_id == resource.id).order_by(col(ResourceVersion.number))
-    )
-    return [version_public(session, resource, row) for row in rows]
+    return [version_view(session, resource, row) for row in versions_of(session, resource)]
 
 
 @router.get(
@@ -219,4 +231,4 @@ def download_file(
 @router.get("/{name:ref}/versions/{version}", response_model=VersionPublic)
 def read_version(name: str, version: VersionRef, user: OptionalUser, session: SessionDep) -> VersionPublic:
     resource = resource_for(session, name=name, user=user)
-    return version_public(session, resource, get_version(session, resource, version))
+    return version_view(session, resource, get_version(session, resource, version))

@@ -13,7 +13,8 @@ from commons.hashing import sha256_bytes
 from commons.image_io import image_info
 from registry.quotas import check_storage_quota
 from registry.schemas import UploadPublic
-from registry.uploads import create_upload, upload_public
+from registry.uploads import create_upload
+from registry.views.uploads import upload_view
 
 router = APIRouter(prefix="/uploads", tags=["uploads"])
 
@@ -43,4 +44,4 @@ async def upload(
             height=info.height,
         )
     )
-    return upload_public(created)
+    return upload_view(created)

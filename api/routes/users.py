@@ -16,8 +16,6 @@ from api.security import limit_password_change, limit_sign_in, limit_sign_up, li
 from commons.errors import Forbidden
 from registry.api_tokens import create_token, list_tokens, revoke_token
 from registry.audit import record
-from registry.clock import as_utc
-from registry.models import ApiToken, User
 from registry.schemas import (
     ApiTokenCreate,
     ApiTokenCreated,
@@ -30,12 +28,9 @@ from registry.schemas import (
     UserUpdate,
 )
 from registry.users import authenticate, change_password, create_user, end_sessions, issue_token, set_disabled
+from registry.views.users import api_token_view, user_view
 
 router = APIRouter(tags=["users"])
-
-
-def _user_public(user: User) -> UserPublic:
-    return UserPublic(id=user.id, username=user.username, is_admin=user.is_admin, disabled=user.disabled)
 
 
 @router.post(
@@ -55,7 +50,7 @@ def sign_up(spec: UserCreate, session: SessionDep, settings: SettingsDep) -> Use
     user = create_user(
         session, username=spec.username, password=spec.password, min_password_score=settings.min_password_score
     )
-    return _user_public(user)
+    return user_view(user)
 
 
 @router.post(
@@ -78,7 +73,7 @@ def token(
 
 @router.get("/users/me", response_model=UserPublic)
 def me(user: CurrentUser) -> UserPublic:
-    return _user_public(user)
+    return user_view(user)
 
 
 @router.post(
@@ -141,19 +136,7 @@ def update_user(
         record(session, actor=user, action="account.disable", target=changed, address=address)
     else:
         record(session, actor=user, action="account.enable", target=changed, address=address)
-    return _user_public(changed)
-
-
-def _token_public(row: ApiToken) -> ApiTokenPublic:
-    return ApiTokenPublic(
-        id=row.id,
-        name=row.name,
-        prefix=row.prefix,
-        created_at=as_utc(row.created_at) or row.created_at,
-        expires_at=as_utc(row.expires_at),
-        last_used_at=as_utc(row.last_used_at),
-        revoked_at=as_utc(row.revoked_at),
-    )
+    return user_view(changed)
 
 
 @router.post(
@@ -175,12 +158,12 @@ def create_api_token(
     row, plain = create_token(session, user=user, name=spec.name, expires_in_days=days, most=settings.max_api_tokens)
     detail = {"name": row.name, "prefix": row.prefix, "expires_in_days": days}
     record(session, actor=user, action="token.create", target=user, detail=detail, address=address)
-    return ApiTokenCreated(**_token_public(row).model_dump(), token=plain)
+    return ApiTokenCreated(**api_token_view(row).model_dump(), token=plain)
 
 
 @router.get("/users/me/tokens", response_model=list[ApiTokenPublic])
 def list_api_tokens(user: CurrentUser, session: SessionDep) -> list[ApiTokenPublic]:
-    return [_token_public(row) for row in list_tokens(session, user=user)]
+    return [api_token_view(row) for row in list_tokens(session, user=user)]
 
 
 @router.delete("/users/me/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)

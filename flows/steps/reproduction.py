@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from commons.hashing import sha256_file
 from commons.store import ObjectStore
+from flows.steps.manifest import load_manifest
 from registry.models import Task
 
 SCHEMA: Final = "model-commons/reproduction/1"
@@ -50,9 +51,7 @@ def load_original(*, store: ObjectStore, task: Task) -> Original:
     outputs = {o["name"]: o["sha256"] for o in task.outputs if o["name"] != REPORT_NAME}
     metrics = next((o for o in task.outputs if o["name"] == METRICS_NAME), None)
     figures = json.loads(store.get_bytes(metrics["key"])).get("figures", {}) if metrics else {}
-    device = None
-    if task.manifest_key:
-        device = json.loads(store.get_bytes(task.manifest_key)).get("environment", {}).get("device")
+    device = load_manifest(store=store, key=task.manifest_key).device if task.manifest_key else None
     return Original(task_id=task.id, outputs=outputs, figures=figures, device=device)
 
 

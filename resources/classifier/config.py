@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Final, Literal, Protocol
 
-from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, field_validator
+from pydantic import AfterValidator, AllowInfNan, BaseModel, ConfigDict, Field, Strict, field_validator
 
 from commons.errors import InvalidInput
 from resources.schema import WEIGHT_SUFFIXES as WEIGHT_SUFFIXES
@@ -62,6 +62,11 @@ def check_class_names(value: list[str]) -> list[str]:
     return value
 
 
+# A config's class names (distinct, none blank) and its `checkpoint` (a plain weights file name), for every kind.
+ClassNames = Annotated[list[ClassName], AfterValidator(check_class_names)]
+WeightsName = Annotated[str, AfterValidator(check_weights_name)]
+
+
 def check_slug(value: str | None) -> str | None:
     """`value` unless it is not a resource slug (then ValueError, for pydantic validators)."""
     if value is not None and not _SLUG.fullmatch(value):
@@ -106,25 +111,15 @@ class ClassifierConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     arch: Arch
-    classes: list[ClassName] = Field(min_length=2, max_length=MAX_CLASSES)
+    classes: ClassNames = Field(min_length=2, max_length=MAX_CLASSES)
     input_size: Int = Field(default=224, ge=16, le=1024)
     mean: tuple[MeanValue, MeanValue, MeanValue] = IMAGENET_MEAN
     std: tuple[StdValue, StdValue, StdValue] = IMAGENET_STD
-    checkpoint: str | None = None
+    checkpoint: WeightsName | None = None
     init_seed: Seed = 0
     quantization: QuantizationSpec | None = Field(
         default=None, description="Set on INT8 versions made by an export task; absent on float versions."
     )
-
-    @field_validator("classes")
-    @classmethod
-    def _distinct_names(cls, value: list[str]) -> list[str]:
-        return check_class_names(value)
-
-    @field_validator("checkpoint")
-    @classmethod
-    def _plain_weights_name(cls, value: str | None) -> str | None:
-        return None if value is None else check_weights_name(value)
 
     @property
     def input_channels(self) -> int:

@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -25,32 +25,27 @@ from resources.classifier.evaluate import collect_logits
 from resources.classifier.resnet.model import freeze_backbone
 
 EpochCallback = Callable[[dict[str, Any]], None]
+Loader = torch.utils.data.DataLoader[tuple[torch.Tensor, int]]
 
 
 @dataclass
 class TrainResult:
     """What a training run did. `history` holds one dict per completed epoch (the ones `on_epoch` got)."""
 
-    history: list[dict[str, Any]] = field(default_factory=list)
     stopped_early: bool = False
     stop_reason: str | None = None
     cancelled: bool = False
     seconds: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def epochs_run(self) -> int:
         return len(self.history)
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary (history included) for task records and manifests."""
-        return {
-            "epochs_run": self.epochs_run,
-            "stopped_early": self.stopped_early,
-            "stop_reason": self.stop_reason,
-            "cancelled": self.cancelled,
-            "seconds": self.seconds,
-            "history": [dict(record) for record in self.history],
-        }
+        """A JSON-ready summary for task records and manifests: `epochs_run`, then every field (a copy of the
+        history last)."""
+        return {"epochs_run": self.epochs_run, **asdict(self)}
 
 
 def train(
@@ -79,6 +74,43 @@ def train(
     (adaptive average pooling's backward) only warn. The model is left in eval mode.
     """
     _check_inputs(train_items, val_items, params=params, config=config)
+    train_set, train_loader, val_loader = _loaders(train_items, val_items, params=params, config=config, device=device)
+    model.to(device)
+    result = TrainResult()
+    started = time.perf_counter()
+    with _deterministic(device), torch.random.fork_rng(devices=_cuda_devices(device)):
+        torch.manual_seed(params.seed)
+        optimizer = _optimizer(model, params)
+        loss_fn = nn.CrossEntropyLoss()
+        for epoch in range(1, params.epochs + 1):
+            epoch_started = time.perf_counter()
+            train_set.set_epoch(epoch)
+            _train_mode(model, frozen=params.freeze_backbone)
+            totals = _train_epoch(model, train_loader, optimizer, loss_fn, device=device, should_stop=should_stop)
+            if totals is None:
+                result.cancelled = True
+                break
+            val_loss, val_accuracy = _validate(model, val_loader, device=device)
+            record = _epoch_record(epoch, totals, val_loss=val_loss, val_accuracy=val_accuracy, started=epoch_started)
+            result.history.append(record)
+            if on_epoch is not None:
+                on_epoch(dict(record))
+            if _reached_target(result, params=params, epoch=epoch, val_accuracy=val_accuracy):
+                break
+    model.eval()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _loaders(
+    train_items: Sequence[Item],
+    val_items: Sequence[Item],
+    *,
+    params: TrainParams,
+    config: ImageClassifierConfig,
+    device: str,
+) -> tuple[LabelledImages, Loader, Loader]:
+    """(the training images, augmented per epoch; their loader: shuffled, seeded; the validation loader)."""
     train_set = LabelledImages(train_items, config=config, train=True, augment=params.augment, seed=params.seed)
     remainder = len(train_items) % params.batch_size
     train_loader = make_loader(
@@ -93,59 +125,67 @@ def train(
     val_loader = make_loader(
         LabelledImages(val_items, config=config), batch_size=params.batch_size, shuffle=False, seed=0, device=device
     )
-    model.to(device)
-    result = TrainResult()
-    started = time.perf_counter()
-    with _deterministic(device), torch.random.fork_rng(devices=_cuda_devices(device)):
-        torch.manual_seed(params.seed)
-        if params.freeze_backbone:
-            freeze_backbone(_resnet(model))
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        optimizer = _optimizer(trainable, params)
-        loss_fn = nn.CrossEntropyLoss()
-        for epoch in range(1, params.epochs + 1):
-            epoch_started = time.perf_counter()
-            train_set.set_epoch(epoch)
-            _train_mode(model, frozen=params.freeze_backbone)
-            loss_sum = torch.zeros((), device=device)
-            right = torch.zeros((), dtype=torch.int64, device=device)
-            seen = 0
-            for images, labels in train_loader:
-                if should_stop is not None and should_stop():
-                    result.cancelled = True
-                    break
-                images = images.to(device, non_blocking=True)
-                labels = labels.to(device, non_blocking=True)
-                optimizer.zero_grad(set_to_none=True)
-                logits = model(images)
-                loss = loss_fn(logits, labels)
-                loss.backward()
-                optimizer.step()
-                loss_sum += loss.detach() * len(labels)
-                right += (logits.detach().argmax(dim=1) == labels).sum()
-                seen += len(labels)
-            if result.cancelled:
-                break
-            val_loss, val_accuracy = _validate(model, val_loader, device=device)
-            record = {
-                "epoch": epoch,
-                "train_loss": float(loss_sum) / seen,
-                "train_accuracy": int(right) / seen,
-                "val_loss": val_loss,
-                "val_accuracy": val_accuracy,
-                "seconds": time.perf_counter() - epoch_started,
-            }
-            result.history.append(record)
-            if on_epoch is not None:
-                on_epoch(dict(record))
-            target = params.target_accuracy
-            if target is not None and val_accuracy is not None and val_accuracy >= target:
-                result.stopped_early = epoch < params.epochs
-                result.stop_reason = f"validation accuracy {val_accuracy:.4f} reached the target {target:g}"
-                break
-    model.eval()
-    result.seconds = time.perf_counter() - started
-    return result
+    return train_set, train_loader, val_loader
+
+
+def _train_epoch(
+    model: nn.Module,
+    loader: Loader,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: nn.Module,
+    *,
+    device: str,
+    should_stop: Callable[[], bool] | None,
+) -> tuple[torch.Tensor, torch.Tensor, int] | None:
+    """One pass over the training loader: (summed loss, right predictions, images seen), or None when
+    `should_stop()` said so before a batch."""
+    loss_sum = torch.zeros((), device=device)
+    right = torch.zeros((), dtype=torch.int64, device=device)
+    seen = 0
+    for images, labels in loader:
+        if should_stop is not None and should_stop():
+            return None
+        images = images.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(images)
+        loss = loss_fn(logits, labels)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach() * len(labels)
+        right += (logits.detach().argmax(dim=1) == labels).sum()
+        seen += len(labels)
+    return loss_sum, right, seen
+
+
+def _epoch_record(
+    epoch: int,
+    totals: tuple[torch.Tensor, torch.Tensor, int],
+    *,
+    val_loss: float | None,
+    val_accuracy: float | None,
+    started: float,
+) -> dict[str, Any]:
+    """What `on_epoch` receives (see `train`); `seconds` since `started`."""
+    loss_sum, right, seen = totals
+    return {
+        "epoch": epoch,
+        "train_loss": float(loss_sum) / seen,
+        "train_accuracy": int(right) / seen,
+        "val_loss": val_loss,
+        "val_accuracy": val_accuracy,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _reached_target(result: TrainResult, *, params: TrainParams, epoch: int, val_accuracy: float | None) -> bool:
+    """Whether validation accuracy reached `params.target_accuracy` (then `result` says why it stopped)."""
+    target = params.target_accuracy
+    if target is not None and val_accuracy is not None and val_accuracy >= target:
+        result.stopped_early = epoch < params.epochs
+        result.stop_reason = f"validation accuracy {val_accuracy:.4f} reached the target {target:g}"
+        return True
+    return False
 
 
 def _check_inputs(
@@ -166,7 +206,11 @@ def _check_inputs(
         )
 
 
-def _optimizer(parameters: list[nn.Parameter], params: TrainParams) -> torch.optim.Optimizer:
+def _optimizer(model: nn.Module, params: TrainParams) -> torch.optim.Optimizer:
+    """The optimizer over what trains: with params.freeze_backbone only `fc` (frozen here), else everything."""
+    if params.freeze_backbone:
+        freeze_backbone(_resnet(model))
+    parameters = [p for p in model.parameters() if p.requires_grad]
     if params.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=params.lr, momentum=params.momentum)
     if params.optimizer == "adamw":
@@ -192,9 +236,7 @@ def _train_mode(model: nn.Module, *, frozen: bool) -> None:
         model.train()
 
 
-def _validate(
-    model: nn.Module, loader: torch.utils.data.DataLoader[tuple[torch.Tensor, int]], *, device: str
-) -> tuple[float | None, float | None]:
+def _validate(model: nn.Module, loader: Loader, *, device: str) -> tuple[float | None, float | None]:
     """(mean cross-entropy, accuracy) over the validation loader, or (None, None) when it is empty."""
     logits, labels = collect_logits(model, loader, device=device)
     if len(labels) == 0:

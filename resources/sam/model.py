@@ -43,11 +43,6 @@ VIT_B_SIZED_CONFIG: Final[dict[str, Any]] = {
 _FITS: Final[str] = "arch and encoder_* fields"
 
 
-def select_device() -> str:
-    """ "cuda" when a CUDA GPU is usable, else "cpu"."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def build_sam(config: SamConfig, weights_path: Path | None, *, device: str) -> Sam:
     """Return a `Sam` in eval mode on `device` with the weights of `weights_path` (float32).
 

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from launcher.client import ApiError, CommonsClient
+from tests.api.conftest import task_output
 from tests.conftest import RunningStack
 from tests.resources.test_classifier_data import digit_items
 
@@ -54,13 +55,6 @@ def items_of(client: CommonsClient, dataset_id: str) -> list[dict[str, Any]]:
     return list(client.http.get(f"/datasets/{dataset_id}/items", params={"limit": 500}).json())
 
 
-def output(task: dict[str, Any], name: str) -> httpx.Response:
-    match = next(o for o in task["outputs"] if o["name"] == name)
-    response = httpx.get(match["url"], timeout=30)
-    response.raise_for_status()
-    return response
-
-
 def test_augment_makes_five_photos_from_one_with_labels_and_lineage(stack: RunningStack) -> None:
     owner = stack.new_user()
     source = small_dataset(owner)
@@ -85,7 +79,7 @@ def test_augment_makes_five_photos_from_one_with_labels_and_lineage(stack: Runni
     assert derived["digest"] == final["result"]["digest"]
 
     # Every photo's label is carried to its four copies; the flip of a photo is its mirror image.
-    summary = output(final, "augmentation.json").json()
+    summary = task_output(final, "augmentation.json").json()
     assert summary["items"] == 40 and summary["duplicates_skipped"] == 0
     by_source: dict[str, list[dict[str, Any]]] = {}
     for photo in summary["photos"]:
@@ -103,14 +97,14 @@ def test_augment_makes_five_photos_from_one_with_labels_and_lineage(stack: Runni
     assert np.array_equal(decode(httpx.get(items[flipped["sha256"]]["url"], timeout=30).content), original[:, ::-1])
     assert np.array_equal(decode(httpx.get(items[flopped["sha256"]]["url"], timeout=30).content), original[::-1])
     assert flipped["name"].endswith(".flip.png")
-    assert output(final, "preview.png").content.startswith(b"\x89PNG")
+    assert task_output(final, "preview.png").content.startswith(b"\x89PNG")
 
     # The manifest names the source snapshot and no resource; a re-run reproduces every photo bit for bit.
     manifest = httpx.get(final["manifest_url"], timeout=30).json()
     assert manifest["resource"] is None and manifest["dataset"]["digest"] == source["digest"]
     again = owner.wait(owner.reproduce(task["id"])["id"], timeout=300)
     assert again["status"] == "succeeded", again["error"]
-    report = output(again, "reproduction.json").json()
+    report = task_output(again, "reproduction.json").json()
     assert report["pass"] is True and report["digests_match"] is True, report["summary"]
     assert again["result"] is None, "a reproduction makes no second dataset"
 

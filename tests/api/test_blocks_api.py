@@ -11,30 +11,19 @@ import json
 import uuid
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
 from launcher.client import CommonsClient
+from tests.api.conftest import digits_cnn, task_output
 from tests.conftest import RunningStack
 from tests.resources.test_classifier_data import digit_items
 
 pytestmark = pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
 DIGITS = ["zero", "one", "two"]
 PER_CLASS = 20
-CNN: dict[str, Any] = {
-    "input_channels": 1,
-    "input_size": 16,
-    "init_seed": 1,
-    "blocks": [
-        {"type": "Conv2d", "in_channels": 1, "out_channels": 8, "kernel_size": 3, "padding": 1},
-        {"type": "ReLU"},
-        {"type": "MaxPool2d", "kernel_size": 2},
-        {"type": "Flatten"},
-        {"type": "Linear", "in_features": 512, "out_features": 3},
-    ],
-}
+CNN = digits_cnn(channels=8, classes=3)
 
 
 def png(array: np.ndarray) -> bytes:
@@ -55,13 +44,6 @@ def digits_dataset(client: CommonsClient, classes: int = 3) -> dict[str, Any]:
         )
         assert added.status_code == 201, added.text
     return dict(client.http.get(f"/datasets/{dataset['id']}").json())
-
-
-def output(task: dict[str, Any], name: str) -> httpx.Response:
-    match = next(o for o in task["outputs"] if o["name"] == name)
-    response = httpx.get(match["url"], timeout=30)
-    response.raise_for_status()
-    return response
 
 
 def test_catalog_and_validation(stack: RunningStack) -> None:
@@ -141,7 +123,7 @@ def test_a_cnn_from_blocks_trains_evaluates_predicts_and_exports(stack: RunningS
         learner.submit(resource=target, version=1, mode="evaluate", dataset=dataset["id"])["id"], timeout=300
     )
     assert evaluation["status"] == "succeeded", evaluation["error"]
-    assert output(evaluation, "metrics.json").json()["accuracy"] > 0.6
+    assert task_output(evaluation, "metrics.json").json()["accuracy"] > 0.6
 
     image, _ = digit_items(3, 1, skip=PER_CLASS + 3, size=16)[2]
     upload = learner.upload("two.png", png(image))
@@ -150,7 +132,7 @@ def test_a_cnn_from_blocks_trains_evaluates_predicts_and_exports(stack: RunningS
         timeout=300,
     )
     assert prediction["status"] == "succeeded", prediction["error"]
-    ranked = output(prediction, "predictions.json").json()["predictions"][0]["top"]
+    ranked = task_output(prediction, "predictions.json").json()["predictions"][0]["top"]
     assert sorted(r["label"] for r in ranked) == sorted(DIGITS)
     assert sum(r["probability"] for r in ranked) == pytest.approx(1.0, abs=1e-5)
 
@@ -167,7 +149,7 @@ def test_a_cnn_from_blocks_trains_evaluates_predicts_and_exports(stack: RunningS
     assert export["status"] == "succeeded", export["error"]
     names = {o["name"] for o in export["outputs"]}
     assert {"model.onnx", "model.torchscript.pt", "model-int8.torchscript.pt", "quantization.json"} <= names
-    quantization = output(export, "quantization.json").json()
+    quantization = task_output(export, "quantization.json").json()
     assert quantization["accuracy"]["int8_accuracy"] >= quantization["accuracy"]["float_accuracy"] - 0.1
     int8 = learner.http.get(f"/resources/{target}-int8/versions/1").json()
     assert int8["config"]["quantization"]["activations"]

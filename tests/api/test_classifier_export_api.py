@@ -21,8 +21,8 @@ import torch
 
 from launcher.client import CommonsClient
 from resources.classifier.resnet.model import save_weights
-from tests.api.conftest import Published
-from tests.api.test_classifier_training_api import digits_zip, import_dataset, output, png, status_of
+from tests.api.conftest import Published, status_of, task_output
+from tests.api.test_classifier_training_api import digits_zip, import_dataset, png
 from tests.conftest import RunningStack
 from tests.resources.test_classifier_data import digit_items
 from tests.resources.test_classifier_quantize import trained_digits
@@ -47,7 +47,7 @@ class Exported:
 
 
 def json_output(task: dict[str, Any], name: str) -> Any:
-    return json.loads(output(task, name).content)
+    return json.loads(task_output(task, name).content)
 
 
 def publish_and_export(client: CommonsClient, folder: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -127,7 +127,7 @@ def test_export_publishes_an_int8_version_with_a_report(exported: Exported) -> N
     sqnr = [unit["sqnr_db"] for unit in report["units"]]
     assert len(sqnr) == 11 and all(np.isfinite(sqnr)) and sqnr == sorted(sqnr)  # worst first
     assert {sweep["costliest"]["unit"] for sweep in report["cross"].values()} <= {u["name"] for u in report["units"]}
-    markdown = output(task, "quantization.md").text
+    markdown = task_output(task, "quantization.md").text
     assert "| accuracy |" in markdown and report["units"][0]["name"] in markdown
     REPORT_COPY.parent.mkdir(exist_ok=True)
     REPORT_COPY.write_text(markdown)  # README shows one
@@ -140,7 +140,7 @@ def test_export_publishes_an_int8_version_with_a_report(exported: Exported) -> N
 def test_the_onnx_output_runs_in_onnxruntime_like_torch(exported: Exported, tmp_path: Path) -> None:
     trained = trained_digits()
     path = tmp_path / "model.onnx"
-    path.write_bytes(output(exported.export_task, "model.onnx").content)
+    path.write_bytes(task_output(exported.export_task, "model.onnx").content)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (logits,) = session.run(["logits"], {"images": trained.val_images.numpy()})
     with torch.inference_mode():
@@ -210,72 +210,40 @@ def test_bad_export_inspect_and_edit_requests_get_clear_4xx(
     exported: Exported, stack: RunningStack, published: Published
 ) -> None:
     provider = exported.provider
+    name, dataset = exported.name, exported.dataset["id"]
     empty = provider.http.post("/datasets", json={"name": "Empty"}).json()
-    code, message = status_of(
-        lambda: provider.submit(resource=exported.name, version=1, mode="export", dataset=empty["id"])
-    )
+    code, message = refused(provider, name, "export", dataset=empty["id"])
     assert code in (400, 422) and "no labelled images" in message
-    code, message = status_of(
-        lambda: published.provider.submit(
-            resource=published.name, version=1, mode="export", dataset=exported.dataset["id"]
-        )
-    )
+    code, message = refused(published.provider, published.name, "export", dataset=dataset)
     assert code in (400, 403, 404, 422)
     own = published.provider.http.post("/datasets", json={"name": "Mine"}).json()
-    code, message = status_of(
-        lambda: published.provider.submit(resource=published.name, version=1, mode="export", dataset=own["id"])
-    )
+    code, message = refused(published.provider, published.name, "export", dataset=own["id"])
     assert code in (400, 422) and "cannot run 'export'" in message
-    code, message = status_of(
-        lambda: provider.submit(
-            resource=exported.name,
-            version=1,
-            mode="edit",
-            params={"edit": {"layer": "layer2.0.conv9", "op": {"kind": "scale", "factor": 2.0}}},
-        )
-    )
+    code, message = refused(provider, name, "edit", params=edit_params("layer2.0.conv9", kind="scale", factor=2.0))
     assert code in (400, 422) and "layer2.0.conv9" in message and "layer2.0.conv1" in message
-    code, message = status_of(
-        lambda: provider.submit(
-            resource=exported.name,
-            version=1,
-            mode="edit",
-            params={"edit": {"layer": "fc", "op": {"kind": "set", "index": [3, 0], "value": 1.0}}},
-        )
-    )
+    code, message = refused(provider, name, "edit", params=edit_params("fc", kind="set", index=[3, 0], value=1.0))
     assert code in (400, 422) and "out of range" in message
-    code, message = status_of(
-        lambda: provider.submit(resource=exported.name, version=1, mode="inspect", inputs=[exported.digit] * 2)
-    )
+    code, message = refused(provider, name, "inspect", inputs=[exported.digit] * 2)
     assert code in (400, 422) and "one upload id" in message
-    code, message = status_of(
-        lambda: provider.submit(
-            resource=exported.name,
-            version=1,
-            mode="export",
-            dataset=exported.dataset["id"],
-            params={"keep_float": ["layer7.0"]},
-        )
-    )
+    code, message = refused(provider, name, "export", dataset=dataset, params={"keep_float": ["layer7.0"]})
     assert code in (400, 422) and "layer7.0" in message and "layer4.1" in message
-    code, message = status_of(
-        lambda: provider.submit(
-            resource=exported.name, version=exported.int8_version, mode="train", dataset=exported.dataset["id"]
-        )
-    )
+    code, message = refused(provider, name, "train", version=exported.int8_version, dataset=dataset)
     assert code in (400, 422) and "INT8" in message
     # a user who may only use the model cannot edit it in place
     reader = stack.new_user()
-    provider.http.post(f"/resources/{exported.name}/grants", json={"username": reader.username, "permission": "use"})
-    code, message = status_of(
-        lambda: reader.submit(
-            resource=exported.name,
-            version=1,
-            mode="edit",
-            params={"edit": {"layer": "fc", "op": {"kind": "scale", "factor": 2.0}}},
-        )
-    )
+    provider.http.post(f"/resources/{name}/grants", json={"username": reader.username, "permission": "use"})
+    code, message = refused(reader, name, "edit", params=edit_params("fc", kind="scale", factor=2.0))
     assert code == 403 and "publish_as" in message
+
+
+def refused(client: CommonsClient, resource: str, mode: str, *, version: int = 1, **request: Any) -> tuple[int, str]:
+    """The status code and message with which a task `client` submits is refused."""
+    return status_of(lambda: client.submit(resource=resource, version=version, mode=mode, **request))
+
+
+def edit_params(layer: str, **op: Any) -> dict[str, Any]:
+    """An edit task's params: the operation `op` on `layer`."""
+    return {"edit": {"layer": layer, "op": op}}
 
 
 def test_a_use_grantee_exports_without_publishing_and_is_told_what_publishing_needs(

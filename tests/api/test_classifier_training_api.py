@@ -11,16 +11,15 @@ import json
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
-from launcher.client import ApiError, CommonsClient
+from launcher.client import CommonsClient
+from tests.api.conftest import status_of, task_output
 from tests.conftest import RunningStack
 from tests.resources.test_classifier_data import digit_items
 
@@ -77,19 +76,6 @@ def architecture_only(client: CommonsClient, config: dict[str, Any] = ARCH_CONFI
     response = client.http.post(f"/resources/{name}/versions", data={"config": json.dumps(config)})
     assert response.status_code == 201, response.text
     return name
-
-
-def output(task: dict[str, Any], name: str) -> httpx.Response:
-    match = next(o for o in task["outputs"] if o["name"] == name)
-    response = httpx.get(match["url"], timeout=30)
-    response.raise_for_status()
-    return response
-
-
-def status_of(call: Callable[[], object]) -> tuple[int, str]:
-    with pytest.raises(ApiError) as refused:
-        call()
-    return refused.value.status_code, str(refused.value)
 
 
 @dataclass
@@ -153,15 +139,15 @@ def test_training_reports_epochs_live_and_stops_at_the_target(trained: Trained) 
         "model.safetensors",
         "split.json",
     ]
-    curves = Image.open(io.BytesIO(output(task, "curves.png").content))
+    curves = Image.open(io.BytesIO(task_output(task, "curves.png").content))
     assert curves.format == "PNG" and curves.size[0] > curves.size[1]
-    report = output(task, "metrics.json").json()
+    report = task_output(task, "metrics.json").json()
     assert report["head_replaced"] is True and report["classes"] == trained.dataset["classes"]
     assert sorted(trained.dataset["classes"]) == sorted(DIGIT_NAMES)
     assert report["split"]["unlabelled_skipped"] == 6
     assert report["split"]["train"] + report["split"]["val"] == 3 * PER_CLASS
     assert report["figures"]["val_accuracy"] == metrics[-1]["val_accuracy"]
-    split = output(task, "split.json").json()
+    split = task_output(task, "split.json").json()
     assert not set(split["train_items"]) & set(split["val_items"])
 
 
@@ -194,7 +180,7 @@ def test_evaluate_counts_add_up_and_wrong_images_come_first(trained: Trained) ->
     assert task["status"] == "succeeded", task["error"]
     assert [step["name"] for step in task["steps"]] == ["init", "evaluate", "publish"]
     assert "reproduction.json" not in {o["name"] for o in task["outputs"]}, "the version reports no accuracy"
-    metrics = output(task, "metrics.json").json()
+    metrics = task_output(task, "metrics.json").json()
     labelled = trained.dataset["labelled_count"]
     assert metrics["count"] == labelled == 3 * PER_CLASS
     assert metrics["right"] + metrics["wrong"] == labelled
@@ -202,7 +188,7 @@ def test_evaluate_counts_add_up_and_wrong_images_come_first(trained: Trained) ->
     assert metrics["accuracy"] == pytest.approx(metrics["right"] / labelled)
     assert sum(row["support"] for row in metrics["per_class"].values()) == labelled
     assert metrics["accuracy"] > 1 / 3, "the trained model beats chance on its own data"
-    predictions = output(task, "predictions.json").json()["predictions"]
+    predictions = task_output(task, "predictions.json").json()["predictions"]
     assert len(predictions) == labelled
     correct = [p["correct"] for p in predictions]
     assert correct == sorted(correct), "wrong ones first"
@@ -211,7 +197,7 @@ def test_evaluate_counts_add_up_and_wrong_images_come_first(trained: Trained) ->
         assert set(row["probabilities"]) == set(DIGIT_NAMES)
         assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
         assert row["predicted"] == max(row["probabilities"], key=row["probabilities"].get)
-    assert Image.open(io.BytesIO(output(task, "confusion.png").content)).format == "PNG"
+    assert Image.open(io.BytesIO(task_output(task, "confusion.png").content)).format == "PNG"
 
 
 def test_trained_version_predicts_new_photos(trained: Trained) -> None:
@@ -222,7 +208,7 @@ def test_trained_version_predicts_new_photos(trained: Trained) -> None:
         learner.submit(resource=trained.target, version=1, inputs=[u["id"] for u in uploads], params={"top_k": 2})["id"]
     )
     assert task["status"] == "succeeded", task["error"]
-    report = output(task, "predictions.json").json()
+    report = task_output(task, "predictions.json").json()
     assert len(report["predictions"]) == 3
     for prediction in report["predictions"]:
         assert len(prediction["top"]) == 2 and {t["label"] for t in prediction["top"]} <= set(DIGIT_NAMES)
@@ -235,7 +221,7 @@ def test_reproducing_the_training_matches_bit_for_bit(trained: Trained) -> None:
     final = learner.wait(again["id"])
     assert final["status"] == "succeeded", final["error"]
     assert final["result"] is None, "a reproduction publishes no new version"
-    report = output(final, "reproduction.json").json()
+    report = task_output(final, "reproduction.json").json()
     assert report["pass"] is True and report["digests_match"] is True, report["summary"]
     assert report["deterministic_expected"] is True and report["differing_outputs"] == []
     names = {row["name"] for row in report["figures"]}
@@ -255,9 +241,9 @@ def test_evaluate_against_reported_metrics(trained: Trained) -> None:
             "id"
         ]
     )
-    accuracy = output(evaluation, "metrics.json").json()["accuracy"]
-    weights = output(trained.task, "model.safetensors").content
-    config = output(trained.task, "config.json").json()
+    accuracy = task_output(evaluation, "metrics.json").json()["accuracy"]
+    weights = task_output(trained.task, "model.safetensors").content
+    config = task_output(trained.task, "config.json").json()
     reported = {"accuracy": accuracy, "dataset_digest": trained.dataset["digest"]}
     response = learner.http.post(
         f"/resources/{trained.target}/versions",
@@ -270,14 +256,14 @@ def test_evaluate_against_reported_metrics(trained: Trained) -> None:
             "id"
         ]
     )
-    report = output(task, "reproduction.json").json()
+    report = task_output(task, "reproduction.json").json()
     assert report["against"] == "reported_metrics" and report["pass"] is True, report["summary"]
     assert report["digests_match"] is True
     assert report["figures"] == [
         {"name": "accuracy", "original": accuracy, "reproduced": accuracy, "tolerance": 0.01, "pass": True}
     ]
     again = learner.wait(learner.reproduce(task["id"])["id"])
-    rerun = output(again, "reproduction.json").json()
+    rerun = task_output(again, "reproduction.json").json()
     assert rerun["against"] == "task" and rerun["pass"] is True and rerun["digests_match"] is True
 
 

@@ -13,6 +13,7 @@ import pytest
 from commons.store import ObjectStore, keys
 from launcher.client import CommonsClient
 from tests.conftest import RunningStack
+from tests.factories import zip_bytes
 from tests.registry.test_datasets import photo
 
 
@@ -46,14 +47,6 @@ def assert_nothing_stored(stack: RunningStack, client: CommonsClient, dataset_id
     assert dataset["item_count"] == 0 and dataset["classes"] == []
     store = ObjectStore.from_settings(stack.settings)
     assert list(store.list_keys(keys.dataset_prefix(dataset_id))) == []
-
-
-def zip_bytes(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, content in entries.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")

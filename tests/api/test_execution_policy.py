@@ -20,14 +20,14 @@ from launcher.client import CommonsClient
 from registry.clock import utcnow
 from registry.execution_policy import caps_for, check_dispatch, check_upload, image_allowed
 from registry.migrate import upgrade
-from registry.models import Resource, ResourceVersion, Task, User
+from registry.models import Resource, ResourceVersion, Task
 from registry.schemas import ExecutionSpec
 from resources.sam.model import TINY_CONFIG
 from services.dispatch import Dispatcher
 from services.reaper import reconcile_once
 from tests.api.conftest import AUTO_PARAMS, Published
 from tests.conftest import RunningStack
-from tests.factories import pending_task
+from tests.factories import pending_task, two_passes
 
 ALLOWED = DEFAULT_ALLOWED_IMAGES[1]
 FOREIGN = "ghcr.io/someone/crypto-miner:1"
@@ -128,12 +128,7 @@ def test_the_reaper_fails_a_pending_task_the_policy_refuses(shared_services: Set
         task.created_at = utcnow() - timedelta(minutes=5)  # past the reaper's re-submission delay
         session.add(task)
         session.commit()
-    dispatcher = Dispatcher(settings)
-    try:
-        assert reconcile_once(settings=settings, dispatcher=dispatcher) == 1
-        assert reconcile_once(settings=settings, dispatcher=dispatcher) == 0, "a failed task is left alone"
-    finally:
-        dispatcher.close()
+    assert two_passes(settings, reconcile_once) == [1, 0], "the task fails; a failed task is left alone"
     with Session(get_engine(database_url)) as session:
         row = session.get(Task, task.id)
         assert row is not None and row.status == "failed"
@@ -172,14 +167,6 @@ def _resource(client: CommonsClient) -> str:
     return name
 
 
-def _make_admin(stack: RunningStack, client: CommonsClient) -> None:
-    username = client.http.get("/users/me").json()["username"]
-    with session_scope(stack.settings.resolved_database_url) as session:
-        user = session.exec(select(User).where(User.username == username)).one()
-        user.is_admin = True
-        session.add(user)
-
-
 def test_upload_refuses_an_image_off_the_allow_list(stack: RunningStack, tiny_weights: Path) -> None:
     provider = stack.new_user()
     name = _resource(provider)
@@ -212,7 +199,7 @@ def test_upload_caps_resources_per_role(stack: RunningStack, tiny_weights: Path)
     at_caps = {"gpu": {"count": settings.max_gpus}, "cpu": settings.max_cpu, "memory_gb": settings.max_memory_gb}
     assert _post_version(provider, name, tiny_weights, at_caps).status_code == 201
 
-    _make_admin(stack, provider)  # an admin may go up to the admin caps, not beyond
+    stack.make_admin(provider)  # an admin may go up to the admin caps, not beyond
     admin_caps = {
         "gpu": {"count": settings.admin_max_gpus},
         "cpu": settings.admin_max_cpu,

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
-import httpx
 import pytest
 
 from commons.store import ObjectStore, keys
+from tests.api.conftest import digits_cnn, task_output
 from tests.api.test_blocks_api import png
 from tests.conftest import RunningStack
 from tests.resources.test_classifier_data import digit_items
@@ -21,26 +20,8 @@ from tests.resources.test_classifier_data import digit_items
 # The check runs on either registry the same way; its registry writes run on both backends in tests/registry.
 pytestmark = pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
 DIGITS = ["zero", "one"]
-CNN: dict[str, Any] = {
-    "input_channels": 1,
-    "input_size": 16,
-    "init_seed": 1,
-    "blocks": [
-        {"type": "Conv2d", "in_channels": 1, "out_channels": 4, "kernel_size": 3, "padding": 1},
-        {"type": "ReLU"},
-        {"type": "MaxPool2d", "kernel_size": 2},
-        {"type": "Flatten"},
-        {"type": "Linear", "in_features": 256, "out_features": 2},
-    ],
-}
+CNN = digits_cnn(channels=4, classes=2)
 PARAMS = {"epochs": 1, "batch_size": 8, "lr": 0.01, "val_fraction": 0.25, "seed": 2, "target_accuracy": None}
-
-
-def output(task: dict[str, Any], name: str) -> httpx.Response:
-    match = next(o for o in task["outputs"] if o["name"] == name)
-    response = httpx.get(match["url"], timeout=30)
-    response.raise_for_status()
-    return response
 
 
 def test_a_photo_deleted_after_training_still_reproduces(stack: RunningStack) -> None:
@@ -72,5 +53,5 @@ def test_a_photo_deleted_after_training_still_reproduces(stack: RunningStack) ->
 
     again = learner.wait(learner.reproduce(trained["id"])["id"])
     assert again["status"] == "succeeded", again["error"]
-    report = output(again, "reproduction.json").json()
+    report = task_output(again, "reproduction.json").json()
     assert report["pass"] is True and report["digests_match"] is True, report["summary"]

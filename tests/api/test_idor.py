@@ -7,14 +7,13 @@ PUBLIC with the reason a stranger may call it). Presigned URLs are checked to ex
 
 from __future__ import annotations
 
-import io
 import json
 import time
 import uuid
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zipfile import ZIP_STORED as STORED
 
 import httpx
 
@@ -23,6 +22,7 @@ from launcher.client import CommonsClient
 from resources.sam.model import TINY_CONFIG
 from tests.api.conftest import AUTO_PARAMS, Published, publish
 from tests.conftest import RunningStack
+from tests.factories import zip_bytes
 from tests.registry.test_datasets import photo
 
 API = "/api/v1"
@@ -43,14 +43,6 @@ class Owned:
     token: str
 
 
-def zip_of(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in entries.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
-
-
 def body_for(method: str, path: str, *, stranger: str, weights: Path) -> dict[str, Any]:
     """A valid request body, so that validation cannot answer before the permission check does."""
     route = (method, path.removeprefix(API))
@@ -68,7 +60,7 @@ def body_for(method: str, path: str, *, stranger: str, weights: Path) -> dict[st
         ("POST", "/datasets/{dataset_id}/items"): {"files": [("files", ("x.png", photo(7), "image/png"))]},
         ("PATCH", "/datasets/{dataset_id}/items/{item_id}"): {"json": {"class": None}},
         ("POST", "/datasets/{dataset_id}/import"): {
-            "files": {"file": ("a.zip", zip_of({"intruder/x.png": photo(8)}), "application/zip")}
+            "files": {"file": ("a.zip", zip_bytes({"intruder/x.png": photo(8)}, compression=STORED), "application/zip")}
         },
         ("POST", "/datasets/{dataset_id}/grants"): {"json": {"username": stranger, "permission": "modify"}},
         ("POST", "/datasets/{dataset_id}/augment"): {"json": {"operations": [{"op": "flip"}]}},

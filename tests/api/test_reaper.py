@@ -16,9 +16,8 @@ from registry import tasks as task_rows
 from registry.clock import utcnow
 from registry.migrate import upgrade
 from registry.models import Task
-from services.dispatch import Dispatcher
 from services.reaper import reconcile_once
-from tests.factories import pending_task
+from tests.factories import pending_task, two_passes
 
 
 @flow(name="reaper-probe")
@@ -57,12 +56,7 @@ def test_reaper_ends_crashed_and_silent_tasks(shared_services: Settings, tmp_pat
         session.add(silent)
         session.commit()
 
-    dispatcher = Dispatcher(settings)
-    try:
-        assert reconcile_once(settings=settings, dispatcher=dispatcher) == 2
-        assert reconcile_once(settings=settings, dispatcher=dispatcher) == 0, "a second pass changes nothing"
-    finally:
-        dispatcher.close()
+    assert two_passes(settings, reconcile_once) == [2, 0], "two tasks end; a second pass changes nothing"
 
     with Session(get_engine(database_url)) as session:
         crashed_row = session.get(Task, crashed.id)

@@ -1,4 +1,4 @@
-"""The rights matrix: every route of the running app against `registry.rights_table.RULES`.
+"""The rights matrix: every route of the running app against `registry.rights.table.RULES`.
 
 One world per backend: an owner, users granted `use` and `modify`, a signed-in stranger, an admin and the
 anonymous caller; a private and a public resource (one version each) and dataset (a class and a photo each),
@@ -27,7 +27,7 @@ import pytest
 from commons.db import session_scope
 from launcher.client import CommonsClient
 from registry.models import User
-from registry.rights_table import ROLES, RULES, Rule, allowed
+from registry.rights.table import ROLES, RULES, Rule, allowed
 from registry.users import issue_token, password_hash
 from resources.sam.model import TINY_CONFIG
 from tests.api.conftest import AUTO_PARAMS

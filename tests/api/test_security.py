@@ -124,18 +124,17 @@ def test_token_creation_is_limited_per_user(local_settings: Settings) -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "message"),
+    ("field", "value"),
     [
-        ("sign_in_rate_limit", "ten per minute", "COMMONS_SIGN_IN_RATE_LIMIT"),
-        ("token_rate_limit", "", "COMMONS_TOKEN_RATE_LIMIT"),
-        ("cors_origins", "https://ok.example.org,not-an-origin", "COMMONS_CORS_ORIGINS"),
-        ("cors_origins", "https://example.org/path", "COMMONS_CORS_ORIGINS"),
+        ("sign_in_rate_limit", "ten per minute"),
+        ("token_rate_limit", ""),
+        ("cors_origins", "https://ok.example.org,not-an-origin"),
+        ("cors_origins", "https://example.org/path"),
     ],
 )
-def test_bad_security_settings_are_refused_at_start(
-    local_settings: Settings, field: str, value: str, message: str
-) -> None:
-    with pytest.raises(ValueError, match=message):
+def test_bad_security_settings_are_refused_at_start(local_settings: Settings, field: str, value: str) -> None:
+    """The refusal names the setting's environment variable, COMMONS_<FIELD>."""
+    with pytest.raises(ValueError, match=f"COMMONS_{field.upper()}"):
         create_app(local_settings.model_copy(update={field: value}))
 
 

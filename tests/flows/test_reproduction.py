@@ -29,6 +29,13 @@ def _original(
     )
 
 
+def _against(reported: dict[str, Any], figures: dict[str, float], dataset_digest: str | None = None) -> dict[str, Any]:
+    """`against_reported` on the CPU, which must give a report."""
+    report = against_reported(reported=reported, figures=figures, dataset_digest=dataset_digest, device="cpu")
+    assert report is not None
+    return report
+
+
 def _rows(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {row["name"]: row for row in report["figures"]}
 
@@ -183,10 +190,7 @@ def test_reported_without_shared_figures_gives_none() -> None:
 
 
 def test_reported_accuracy_within_default_tolerance_passes() -> None:
-    report = against_reported(
-        reported={"accuracy": 0.905}, figures={"accuracy": 0.9}, dataset_digest=None, device="cpu"
-    )
-    assert report is not None
+    report = _against({"accuracy": 0.905}, {"accuracy": 0.9})
     assert report["pass"] is True
     assert report["against"] == "reported_metrics"
     assert report["original_task"] is None
@@ -198,13 +202,7 @@ def test_reported_accuracy_within_default_tolerance_passes() -> None:
 
 
 def test_reported_accuracy_outside_default_tolerance_fails_and_is_named() -> None:
-    report = against_reported(
-        reported={"accuracy": 0.95, "loss": 0.3},
-        figures={"accuracy": 0.9, "loss": 0.3},
-        dataset_digest=None,
-        device="cpu",
-    )
-    assert report is not None
+    report = _against({"accuracy": 0.95, "loss": 0.3}, {"accuracy": 0.9, "loss": 0.3})
     assert report["pass"] is False
     assert _rows(report)["accuracy"]["pass"] is False
     assert _rows(report)["loss"]["pass"] is True
@@ -214,25 +212,16 @@ def test_reported_accuracy_outside_default_tolerance_fails_and_is_named() -> Non
 
 def test_reported_numeric_tolerance_is_honoured() -> None:
     figures = {"accuracy": 0.9}
-    loose = against_reported(
-        reported={"accuracy": 0.94, "tolerance": 0.05}, figures=figures, dataset_digest=None, device="cpu"
-    )
-    assert loose is not None
+    loose = _against({"accuracy": 0.94, "tolerance": 0.05}, figures)
     assert loose["pass"] is True
     assert _rows(loose)["accuracy"]["tolerance"] == 0.05
-    tight = against_reported(
-        reported={"accuracy": 0.905, "tolerance": 0.001}, figures=figures, dataset_digest=None, device="cpu"
-    )
-    assert tight is not None
+    tight = _against({"accuracy": 0.905, "tolerance": 0.001}, figures)
     assert tight["pass"] is False
 
 
 def test_reported_tolerance_per_figure_is_honoured() -> None:
     reported = {"accuracy": 0.94, "loss": 0.33, "tolerance": {"accuracy": 0.05}}
-    report = against_reported(
-        reported=reported, figures={"accuracy": 0.9, "loss": 0.3}, dataset_digest=None, device="cpu"
-    )
-    assert report is not None
+    report = _against(reported, {"accuracy": 0.9, "loss": 0.3})
     rows = _rows(report)
     assert rows["accuracy"]["tolerance"] == 0.05
     assert rows["accuracy"]["pass"] is True
@@ -244,16 +233,10 @@ def test_reported_tolerance_per_figure_is_honoured() -> None:
 
 def test_reported_counts_need_exact_equality() -> None:
     figures = {"accuracy": 0.9, "right": 90}
-    exact = against_reported(
-        reported={"accuracy": 0.9, "right": 90, "tolerance": 0.05}, figures=figures, dataset_digest=None, device="cpu"
-    )
-    assert exact is not None
+    exact = _against({"accuracy": 0.9, "right": 90, "tolerance": 0.05}, figures)
     assert _rows(exact)["right"]["tolerance"] == 0
     assert exact["pass"] is True
-    off_by_one = against_reported(
-        reported={"accuracy": 0.9, "right": 91, "tolerance": 0.05}, figures=figures, dataset_digest=None, device="cpu"
-    )
-    assert off_by_one is not None
+    off_by_one = _against({"accuracy": 0.9, "right": 91, "tolerance": 0.05}, figures)
     assert _rows(off_by_one)["right"]["pass"] is False
     assert _rows(off_by_one)["accuracy"]["pass"] is True
     assert off_by_one["pass"] is False
@@ -262,39 +245,21 @@ def test_reported_counts_need_exact_equality() -> None:
 
 def test_reported_count_tolerance_named_in_dict_is_honoured() -> None:
     figures: dict[str, float] = {"right": 90}
-    report = against_reported(
-        reported={"right": 92, "tolerance": {"right": 3}}, figures=figures, dataset_digest=None, device="cpu"
-    )
-    assert report is not None
+    report = _against({"right": 92, "tolerance": {"right": 3}}, figures)
     assert _rows(report)["right"]["tolerance"] == 3
     assert report["pass"] is True
-    unnamed = against_reported(
-        reported={"right": 91, "tolerance": {"accuracy": 0.5}}, figures=figures, dataset_digest=None, device="cpu"
-    )
-    assert unnamed is not None
+    unnamed = _against({"right": 91, "tolerance": {"accuracy": 0.5}}, figures)
     assert unnamed["pass"] is False
 
 
 def test_reported_dataset_digest_equal_matches() -> None:
-    report = against_reported(
-        reported={"accuracy": 0.9, "dataset_digest": "sha256:same"},
-        figures={"accuracy": 0.9},
-        dataset_digest="sha256:same",
-        device="cpu",
-    )
-    assert report is not None
+    report = _against({"accuracy": 0.9, "dataset_digest": "sha256:same"}, {"accuracy": 0.9}, "sha256:same")
     assert report["digests_match"] is True
     assert report["pass"] is True
 
 
 def test_reported_dataset_digest_different_fails_and_mentions_dataset() -> None:
-    report = against_reported(
-        reported={"accuracy": 0.9, "dataset_digest": "sha256:claimed"},
-        figures={"accuracy": 0.9},
-        dataset_digest="sha256:measured",
-        device="cpu",
-    )
-    assert report is not None
+    report = _against({"accuracy": 0.9, "dataset_digest": "sha256:claimed"}, {"accuracy": 0.9}, "sha256:measured")
     assert report["digests_match"] is False
     assert report["pass"] is False
     assert _rows(report)["accuracy"]["pass"] is True
@@ -303,10 +268,7 @@ def test_reported_dataset_digest_different_fails_and_mentions_dataset() -> None:
 
 
 def test_reported_dataset_digest_absent_gives_none() -> None:
-    report = against_reported(
-        reported={"accuracy": 0.9}, figures={"accuracy": 0.9}, dataset_digest="sha256:measured", device="cpu"
-    )
-    assert report is not None
+    report = _against({"accuracy": 0.9}, {"accuracy": 0.9}, "sha256:measured")
     assert report["digests_match"] is None
     assert report["pass"] is True
 

@@ -16,11 +16,13 @@ from commons.db import get_engine
 from commons.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from commons.store import ObjectStore, keys
 from registry import dataset_classes as classes
-from registry import dataset_permissions as perms
 from registry import datasets as rows
+from registry import rights as perms
 from registry.dataset_schemas import DatasetCreate, DatasetUpdate
 from registry.dataset_zip import ZipLimits, import_archive, plan_import, write_export
 from registry.users import create_user
+from registry.views.datasets import dataset_view
+from tests.factories import zip_bytes
 
 MAX_PIXELS = 1_000_000
 LIMITS = ZipLimits(max_bytes=50 * 1024 * 1024, max_entries=100, max_ratio=100, max_entry_bytes=1024 * 1024)
@@ -43,15 +45,6 @@ def photo(index: int, size: int = 32) -> bytes:
 
 def image(index: int) -> rows.ItemImage:
     return rows.validate_image(photo(index), name=f"photo-{index}.png", max_pixels=MAX_PIXELS)
-
-
-def zip_of(entries: dict[str, bytes]) -> io.BytesIO:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, content in entries.items():
-            archive.writestr(name, content)
-    buffer.seek(0)
-    return buffer
 
 
 def test_classes_items_relabel_and_digest(database_url: str, store: ObjectStore) -> None:
@@ -133,13 +126,12 @@ def test_visibility_and_grants(database_url: str) -> None:
         rows.update_dataset(
             session, dataset=private, changes=DatasetUpdate(visibility="public", name="renamed"), actor=owner
         )
-        assert rows.dataset_public(session, private, owner).permissions == ["modify", "own", "use"]
+        assert dataset_view(session, private, owner).permissions == ["modify", "own", "use"]
 
 
 def test_zip_round_trip(database_url: str, store: ObjectStore) -> None:
-    source = zip_of(
-        {"cat/a.png": photo(0), "cat/b.png": photo(1), "dog/c.png": photo(2), "d.png": photo(3), ".DS_Store": b"x"}
-    )
+    pets = {"cat/a.png": photo(0), "cat/b.png": photo(1), "dog/c.png": photo(2), "d.png": photo(3), ".DS_Store": b"x"}
+    source = io.BytesIO(zip_bytes(pets))
     with Session(get_engine(database_url), expire_on_commit=False) as session:
         owner = create_user(session, username="owner", password="a long password")
         dataset = rows.create_dataset(session, owner=owner, spec=DatasetCreate(name="zip"))
@@ -176,14 +168,14 @@ def test_zip_round_trip(database_url: str, store: ObjectStore) -> None:
     ],
 )
 def test_bad_zips_are_refused(entries: dict[str, bytes], error: type[Exception], message: str) -> None:
-    with zipfile.ZipFile(zip_of(entries)) as archive, pytest.raises(error, match=message):
+    with zipfile.ZipFile(io.BytesIO(zip_bytes(entries))) as archive, pytest.raises(error, match=message):
         plan_import(archive, limits=LIMITS, max_pixels=MAX_PIXELS)
 
 
 def test_sizes_are_counted_not_trusted() -> None:
     """An entry whose headers claim fewer bytes than it holds is refused while inflating."""
     payload = photo(0) + b"\0" * 4096
-    source = zip_of({"cat/a.png": payload}).getvalue()
+    source = zip_bytes({"cat/a.png": payload})
     lied = source.replace(len(payload).to_bytes(4, "little"), (100).to_bytes(4, "little"))
     with zipfile.ZipFile(io.BytesIO(lied)) as archive, pytest.raises(InvalidInput, match=r"corrupt|truncated"):
         plan_import(archive, limits=LIMITS, max_pixels=MAX_PIXELS)

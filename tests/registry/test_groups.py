@@ -8,14 +8,14 @@ from sqlmodel import Session
 
 from commons.db import get_engine
 from commons.errors import Conflict, Forbidden, InvalidInput, NotFound
-from registry import grants as grant_rows
+from registry import rights as grant_rows
 from registry.groups import GroupCreate, MemberCreate, create_group, delete_group, group_for, remove_member, set_member
 from registry.models import User
-from registry.permissions import rights
 from registry.resources import create_resource
-from registry.rights import record_lineage
+from registry.rights import record_lineage, rights
 from registry.schemas import ResourceCreate
 from registry.users import create_user
+from registry.views.grants import grant_view
 
 
 def user(session: Session, name: str) -> User:
@@ -42,7 +42,7 @@ def test_a_group_grant_reaches_members_while_they_are_members(database_url: str)
         assert rights(session, model, student) == frozenset(), "removed from the group: the right goes at once"
         with pytest.raises(NotFound):
             group_for(session, name="vision-lab", user=student)
-        shown = grant_rows.grant_public(session, grant_rows.list_grants(session, model)[0])
+        shown = grant_view(session, grant_rows.list_grants(session, model)[0])
         assert shown.group == "vision-lab" and shown.username is None
         # deleting the group deletes what it was granted
         delete_group(session, group=lab)

@@ -21,12 +21,24 @@ from registry.dataset_snapshots import store_snapshot, take_snapshot
 from registry.dataset_zip import write_export
 from registry.models import Dataset, DatasetItem, Task, User
 from registry.users import create_user
+from registry.views.datasets import dataset_view
 from tests.registry.test_datasets import image
 
 
 def _dataset(session: Session, name: str = "Pets") -> tuple[User, Dataset]:
     owner = create_user(session, username=f"owner-{name.lower()}", password="a long password")
     return owner, rows.create_dataset(session, owner=owner, spec=DatasetCreate(name=name, classes=["cat", "dog"]))
+
+
+def _add(session: Session, store: ObjectStore, dataset: Dataset, *numbers: int, label: str | None) -> list[DatasetItem]:
+    """The photos `image(n)` for each of `numbers`, added to `dataset` under `label`."""
+    return rows.add_items(session, store=store, dataset=dataset, images=[image(n) for n in numbers], label=label)
+
+
+def _only_one_left(session: Session, store: ObjectStore, dataset: Dataset, item: DatasetItem) -> None:
+    """`item` is the dataset's one photo, its bytes stored, and nothing deleted is retained."""
+    assert rows.retained(session, dataset) == (0, 0)
+    assert store.exists(rows.item_key(item)) and rows.count_items(session, dataset) == 1
 
 
 def _train_on(session: Session, store: ObjectStore, owner: User, dataset: Dataset) -> Task:
@@ -50,25 +62,24 @@ def _exported_names(session: Session, store: ObjectStore, dataset: Dataset) -> l
 def test_a_photo_no_task_froze_goes_with_its_object(database_url: str, store: ObjectStore) -> None:
     with Session(get_engine(database_url), expire_on_commit=False) as session:
         owner, dataset = _dataset(session)
-        before = rows.add_items(session, store=store, dataset=dataset, images=[image(0)], label="cat")[0]
+        before = _add(session, store, dataset, 0, label="cat")[0]
         _train_on(session, store, owner, dataset)
-        after = rows.add_items(session, store=store, dataset=dataset, images=[image(1)], label="dog")[0]
+        after = _add(session, store, dataset, 1, label="dog")[0]
         session.commit()
 
         rows.delete_item(session, store=store, dataset=dataset, item_id=after.id)  # added after the task
         session.commit()
         assert session.get(DatasetItem, after.id) is None
         assert not store.exists(rows.item_key(after))
-        assert rows.retained(session, dataset) == (0, 0)
-        assert store.exists(rows.item_key(before)) and rows.count_items(session, dataset) == 1
+        _only_one_left(session, store, dataset, before)
 
 
 def test_a_frozen_photo_leaves_the_dataset_but_keeps_its_bytes(database_url: str, store: ObjectStore) -> None:
     with Session(get_engine(database_url), expire_on_commit=False) as session:
         owner, dataset = _dataset(session)
-        kept = rows.add_items(session, store=store, dataset=dataset, images=[image(1), image(2)], label="cat")
+        kept = _add(session, store, dataset, 1, 2, label="cat")
         digest_without = rows.dataset_digest(session, dataset)
-        frozen = rows.add_items(session, store=store, dataset=dataset, images=[image(0)], label="dog")[0]
+        frozen = _add(session, store, dataset, 0, label="dog")[0]
         task = _train_on(session, store, owner, dataset)
         session.commit()
 
@@ -96,7 +107,7 @@ def test_a_frozen_photo_leaves_the_dataset_but_keeps_its_bytes(database_url: str
             with pytest.raises(NotFound):
                 refused()
 
-        public = rows.dataset_public(session, dataset, owner)
+        public = dataset_view(session, dataset, owner)
         assert (public.item_count, public.labelled_count) == (2, 2)
         assert (public.retained_items, public.retained_bytes) == (1, frozen.size)
         assert rows.reclaim_unreferenced(session, store=store, dataset=dataset) == 0, "the task still refers to it"
@@ -116,14 +127,14 @@ def rows_of_snapshot(store: ObjectStore, task: Task) -> list[dict[str, object]]:
 def test_adding_a_deleted_photo_again_revives_it_with_the_new_label(database_url: str, store: ObjectStore) -> None:
     with Session(get_engine(database_url), expire_on_commit=False) as session:
         owner, dataset = _dataset(session)
-        frozen = rows.add_items(session, store=store, dataset=dataset, images=[image(0)], label="cat")[0]
-        rows.add_items(session, store=store, dataset=dataset, images=[image(1)], label="cat")
+        frozen = _add(session, store, dataset, 0, label="cat")[0]
+        _add(session, store, dataset, 1, label="cat")
         _train_on(session, store, owner, dataset)
         digest = rows.dataset_digest(session, dataset)
         rows.delete_item(session, store=store, dataset=dataset, item_id=frozen.id)
         session.commit()
 
-        again = rows.add_items(session, store=store, dataset=dataset, images=[image(0)], label="dog")[0]
+        again = _add(session, store, dataset, 0, label="dog")[0]
         session.commit()
         assert again.id == frozen.id and again.deleted_at is None, "the same row, back in the dataset"
         assert classes.class_names(session, dataset)[again.class_id or ""] == "dog"
@@ -132,7 +143,7 @@ def test_adding_a_deleted_photo_again_revives_it_with_the_new_label(database_url
         assert rows.dataset_digest(session, dataset) == digest
 
         rows.delete_item(session, store=store, dataset=dataset, item_id=again.id)  # still frozen by the task
-        unlabelled = rows.add_items(session, store=store, dataset=dataset, images=[image(0)], label=None)[0]
+        unlabelled = _add(session, store, dataset, 0, label=None)[0]
         session.commit()
         assert unlabelled.id == frozen.id and unlabelled.class_id is None, "added without a label: unlabelled"
         assert store.exists(rows.item_key(unlabelled))
@@ -141,7 +152,7 @@ def test_adding_a_deleted_photo_again_revives_it_with_the_new_label(database_url
 def test_reclaim_frees_a_deleted_photo_once_no_task_refers_to_it(database_url: str, store: ObjectStore) -> None:
     with Session(get_engine(database_url), expire_on_commit=False) as session:
         owner, dataset = _dataset(session)
-        frozen, other = rows.add_items(session, store=store, dataset=dataset, images=[image(0), image(1)], label="cat")
+        frozen, other = _add(session, store, dataset, 0, 1, label="cat")
         task = _train_on(session, store, owner, dataset)
         reproduction = Task(owner_id=owner.id, mode="train", dataset_id=dataset.id, reproduces_id=task.id)
         reproduction.status = "succeeded"
@@ -158,16 +169,15 @@ def test_reclaim_frees_a_deleted_photo_once_no_task_refers_to_it(database_url: s
         assert rows.reclaim_unreferenced(session, store=store, dataset=dataset) == 1
         session.commit()
         assert session.get(DatasetItem, frozen.id) is None and not store.exists(rows.item_key(frozen))
-        assert rows.retained(session, dataset) == (0, 0)
-        assert store.exists(rows.item_key(other)) and rows.count_items(session, dataset) == 1
+        _only_one_left(session, store, dataset, other)
 
 
 def test_deleting_a_dataset_keeps_only_the_frozen_photos(database_url: str, store: ObjectStore) -> None:
     with Session(get_engine(database_url), expire_on_commit=False) as session:
         owner, dataset = _dataset(session)
-        frozen = rows.add_items(session, store=store, dataset=dataset, images=[image(0), image(1)], label="cat")
+        frozen = _add(session, store, dataset, 0, 1, label="cat")
         _train_on(session, store, owner, dataset)
-        later = rows.add_items(session, store=store, dataset=dataset, images=[image(2)], label="dog")[0]
+        later = _add(session, store, dataset, 2, label="dog")[0]
         rows.delete_item(session, store=store, dataset=dataset, item_id=frozen[0].id)  # tombstoned first
         session.commit()
         dataset_id = dataset.id
@@ -192,7 +202,7 @@ def test_deleting_a_dataset_keeps_only_the_frozen_photos(database_url: str, stor
 def test_deleting_a_dataset_no_task_used_removes_every_object(database_url: str, store: ObjectStore) -> None:
     with Session(get_engine(database_url), expire_on_commit=False) as session:
         _, dataset = _dataset(session)
-        rows.add_items(session, store=store, dataset=dataset, images=[image(0), image(1)], label="cat")
+        _add(session, store, dataset, 0, 1, label="cat")
         session.commit()
         rows.delete_dataset(session, store=store, dataset=dataset)
         session.commit()
@@ -205,7 +215,7 @@ def test_a_delete_racing_a_submit_waits_for_it_and_keeps_the_photo(database_url:
     engine = get_engine(database_url)
     with Session(engine, expire_on_commit=False) as setup:
         _owner, dataset = _dataset(setup, name="Race")
-        photo = rows.add_items(setup, store=store, dataset=dataset, images=[image(0)], label="cat")[0]
+        photo = _add(setup, store, dataset, 0, label="cat")[0]
         setup.commit()
     deleted = threading.Event()
     errors: list[BaseException] = []

@@ -8,10 +8,10 @@ from sqlmodel import Session
 
 from commons.db import get_engine
 from commons.errors import Conflict, NotFound
-from registry import grants as grant_rows
+from registry import rights as grant_rows
 from registry.models import Resource, User
-from registry.permissions import find_resource, resource_for
 from registry.resources import create_resource
+from registry.rights import find_resource, resource_for
 from registry.schemas import ResourceCreate
 from registry.trained_versions import resolve_target
 from registry.users import create_user

@@ -11,18 +11,19 @@ from sqlmodel import Session
 
 from commons.db import get_engine
 from commons.errors import Conflict, Forbidden, NotFound
-from registry import dataset_permissions as dataset_perms
 from registry import datasets as dataset_rows
-from registry import grants as grant_rows
+from registry import rights as dataset_perms
+from registry import rights as grant_rows
 from registry.dataset_schemas import DatasetCreate, DatasetUpdate
 from registry.models import Dataset, Resource, User
-from registry.permissions import resource_for, rights
 from registry.resources import create_resource, list_visible, update_resource
 from registry.rights import (
     access,
     check_files_readable,
     may_download,
     record_lineage,
+    resource_for,
+    rights,
     run_only_owner,
     sources_public,
 )

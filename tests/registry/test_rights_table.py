@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.rights_table import ROLES, RULES, allowed, render_markdown, rule_for
+from registry.rights.table import ROLES, RULES, allowed, render_markdown, rule_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,7 +17,7 @@ def test_documents_carry_the_table(document: str) -> None:
     start, end = "<!-- rights-table:start -->\n", "<!-- rights-table:end -->"
     assert start in text and end in text, f"{document} lost its rights-table markers"
     shown = text.split(start, 1)[1].split(end, 1)[0]
-    assert shown == render_markdown(), f"{document}'s rights table differs from registry/rights_table.py"
+    assert shown == render_markdown(), f"{document}'s rights table differs from registry/rights/table.py"
 
 
 def test_rules_are_unique_and_ordered_by_role() -> None:

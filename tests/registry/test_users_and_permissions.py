@@ -10,13 +10,14 @@ from sqlmodel import Session
 
 from commons.db import get_engine
 from commons.errors import Conflict, Forbidden, NotFound, Unauthorized
-from registry import grants as grant_rows
+from registry import rights as grant_rows
 from registry.models import ResourceVersion
-from registry.permissions import resource_for, rights
-from registry.resources import create_resource, list_visible, to_public, to_public_many
-from registry.rights import record_lineage
+from registry.resources import create_resource, list_visible
+from registry.rights import record_lineage, resource_for, rights
 from registry.schemas import ResourceCreate
 from registry.users import authenticate, create_user, issue_token, user_from_token
+from registry.views.resources import resource_view as to_public
+from registry.views.resources import resource_views as to_public_many
 
 SECRET = "test-secret-key-for-tokens-0123456789"
 

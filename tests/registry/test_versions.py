@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import Session, select
@@ -12,7 +13,7 @@ from sqlmodel import Session, select
 from commons.db import get_engine
 from commons.errors import DigestMismatch, InvalidInput, InvalidWeights, NotFound
 from commons.store import ObjectStore
-from registry.models import ResourceVersion
+from registry.models import Resource, ResourceVersion, User
 from registry.resources import create_resource
 from registry.schemas import ResourceCreate
 from registry.users import create_user
@@ -25,6 +26,21 @@ def staged(folder: Path, name: str, data: bytes) -> StagedFile:
     path = folder / f"{name}-{hashlib.sha256(data).hexdigest()[:8]}"
     path.write_bytes(data)
     return StagedFile(name=name, path=path, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def add_version(
+    session: Session, store: ObjectStore, owner: User, resource: Resource, files: list[StagedFile], **overrides: Any
+) -> ResourceVersion:
+    """`create_version` of `files` by `owner`, with this file's defaults unless overridden: CONFIG, its weights
+    file required, no declared sha256, no parent, no reported metrics."""
+    defaults: dict[str, Any] = {
+        "config": CONFIG,
+        "required_file": "w.safetensors",
+        "declared_sha256": None,
+        "parent": None,
+        "reported_metrics": None,
+    }
+    return create_version(session, store=store, resource=resource, actor=owner, files=files, **(defaults | overrides))
 
 
 def setup_resource(database_url: str, name: str = "sam"):
@@ -41,30 +57,11 @@ def test_version_files_digest_and_lineage(database_url: str, store: ObjectStore,
     owner, resource = setup_resource(database_url)
     weights = staged(tmp_path, "w.safetensors", b"weights-one")
     with Session(get_engine(database_url), expire_on_commit=False) as session:
-        first = create_version(
-            session,
-            required_file="w.safetensors",
-            store=store,
-            resource=resource,
-            actor=owner,
-            files=[weights],
-            config=CONFIG,
-            declared_sha256={"w.safetensors": weights.sha256},
-            parent=None,
-            reported_metrics=None,
+        first = add_version(
+            session, store, owner, resource, [weights], declared_sha256={"w.safetensors": weights.sha256}
         )
-        second = create_version(
-            session,
-            required_file="w.safetensors",
-            store=store,
-            resource=resource,
-            actor=owner,
-            files=[staged(tmp_path, "w.safetensors", b"weights-two")],
-            config=CONFIG,
-            declared_sha256=None,
-            parent=1,
-            reported_metrics={"mIoU": 0.71},
-        )
+        two = staged(tmp_path, "w.safetensors", b"weights-two")
+        second = add_version(session, store, owner, resource, [two], parent=1, reported_metrics={"mIoU": 0.71})
         session.commit()
         assert (first.number, second.number) == (1, 2)
         assert second.parent_id == first.id
@@ -82,44 +79,11 @@ def test_declared_sha256_and_file_names_are_checked(database_url: str, store: Ob
     weights = staged(tmp_path, "w.safetensors", b"weights")
     with Session(get_engine(database_url)) as session:
         with pytest.raises(DigestMismatch, match=r"sha256 is .* but 0000 was declared"):
-            create_version(
-                session,
-                required_file="w.safetensors",
-                store=store,
-                resource=resource,
-                actor=owner,
-                files=[weights],
-                config=CONFIG,
-                declared_sha256={"w.safetensors": "0000"},
-                parent=None,
-                reported_metrics=None,
-            )
+            add_version(session, store, owner, resource, [weights], declared_sha256={"w.safetensors": "0000"})
         with pytest.raises(InvalidInput, match="not allowed"):
-            create_version(
-                session,
-                required_file="w.safetensors",
-                store=store,
-                resource=resource,
-                actor=owner,
-                files=[staged(tmp_path, "../evil", b"x")],
-                config=CONFIG,
-                declared_sha256=None,
-                parent=None,
-                reported_metrics=None,
-            )
+            add_version(session, store, owner, resource, [staged(tmp_path, "../evil", b"x")])
         with pytest.raises(InvalidInput, match="not uploaded"):
-            create_version(
-                session,
-                required_file="w.safetensors",
-                store=store,
-                resource=resource,
-                actor=owner,
-                files=[weights],
-                config=CONFIG,
-                declared_sha256={"other.pth": "ab"},
-                parent=None,
-                reported_metrics=None,
-            )
+            add_version(session, store, owner, resource, [weights], declared_sha256={"other.pth": "ab"})
     assert list(store.list_keys(f"resources/{resource.id}/")) == []
 
 
@@ -133,17 +97,8 @@ def test_concurrent_uploads_get_distinct_numbers(database_url: str, store: Objec
         try:
             start.wait()
             with Session(get_engine(database_url), expire_on_commit=False) as session:
-                row = create_version(
-                    session,
-                    required_file="w.safetensors",
-                    store=store,
-                    resource=resource,
-                    actor=owner,
-                    files=[staged(tmp_path, "w.safetensors", f"w{index}".encode())],
-                    config=CONFIG,
-                    declared_sha256=None,
-                    parent=None,
-                    reported_metrics=None,
+                row = add_version(
+                    session, store, owner, resource, [staged(tmp_path, "w.safetensors", f"w{index}".encode())]
                 )
                 session.commit()
                 results.append(row.number)
@@ -166,32 +121,10 @@ def test_concurrent_uploads_get_distinct_numbers(database_url: str, store: Objec
 def test_architecture_only_version_and_missing_weights(database_url: str, store: ObjectStore, tmp_path: Path) -> None:
     owner, resource = setup_resource(database_url, name="arch-only")
     with Session(get_engine(database_url), expire_on_commit=False) as session:
-        row = create_version(
-            session,
-            store=store,
-            resource=resource,
-            actor=owner,
-            files=[],
-            config={"arch": "x"},
-            declared_sha256=None,
-            parent=None,
-            reported_metrics=None,
-            required_file=None,
-        )
+        row = add_version(session, store, owner, resource, [], config={"arch": "x"}, required_file=None)
         assert (row.number, row.files) == (1, [])
         with pytest.raises(InvalidWeights, match=r"'w\.safetensors', which is not among the uploaded files"):
-            create_version(
-                session,
-                store=store,
-                resource=resource,
-                actor=owner,
-                files=[staged(tmp_path, "other.pth", b"x")],
-                config=CONFIG,
-                declared_sha256=None,
-                parent=None,
-                reported_metrics=None,
-                required_file="w.safetensors",
-            )
+            add_version(session, store, owner, resource, [staged(tmp_path, "other.pth", b"x")])
 
 
 def test_a_version_made_in_a_transaction_that_fails_later_is_rolled_back(
@@ -202,18 +135,7 @@ def test_a_version_made_in_a_transaction_that_fails_later_is_rolled_back(
     On SQLite this needs the write transaction open before the numbering savepoint."""
     owner, resource = setup_resource(database_url)
     with Session(get_engine(database_url), expire_on_commit=False) as session:
-        create_version(
-            session,
-            required_file="w.safetensors",
-            store=store,
-            resource=resource,
-            actor=owner,
-            files=[staged(tmp_path, "w.safetensors", b"weights-one")],
-            config=CONFIG,
-            declared_sha256=None,
-            parent=None,
-            reported_metrics=None,
-        )
+        add_version(session, store, owner, resource, [staged(tmp_path, "w.safetensors", b"weights-one")])
         session.rollback()  # what session_scope does when a later write of the transaction fails
     with Session(get_engine(database_url)) as session, pytest.raises(NotFound):
         get_version(session, resource, "latest")

@@ -23,7 +23,7 @@ from resources.classifier.blocks.model import (
 from resources.classifier.blocks.shapes import infer_shapes
 from resources.classifier.blocks.spec import parse_blocks_config
 from resources.classifier.resnet.model import save_weights
-from tests.resources.test_blocks_spec import FLAT, LENET, conv, linear, pool, stack
+from tests.resources.test_blocks_spec import FLAT, LENET, POOLS, conv, linear, pool, stack
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "lenet": stack(LENET),
@@ -40,20 +40,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         channels=3,
         size=8,
     ),
-    "pools": stack(
-        [
-            conv(3, 8, 5, stride=2, padding=2, bias=False),
-            {"type": "BatchNorm2d", "num_features": 8},
-            {"type": "Tanh"},
-            pool(3, stride=2, padding=1),
-            pool(3, "AvgPool2d", stride=1, padding=1),
-            pool(2, "AvgPool2d"),
-            FLAT,
-            linear(128, 2),
-        ],
-        channels=3,
-        size=30,
-    ),
+    "pools": stack(POOLS, channels=3, size=30),
     "dilation": stack(
         [conv(2, 4, 3, dilation=3, padding=1), {"type": "Sigmoid"}, pool(3, stride=2), FLAT, FLAT, linear(100, 3)],
         channels=2,

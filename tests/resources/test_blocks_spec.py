@@ -43,6 +43,17 @@ FLAT = {"type": "Flatten"}
 
 # 1x28x28 → 16x28x28 → 16x14x14 → 32x14x14 → 32x7x7 → 1568 → 10
 LENET = [conv(1, 16, 3, padding=1), RELU, pool(2), conv(16, 32, 3, padding=1), RELU, pool(2), FLAT, linear(1568, 10)]
+# 3x30x30 → 8x15x15 (three times) → 8x8x8 (twice) → 8x4x4 → 128 → 2: strides, padding, both pool kinds
+POOLS = [
+    conv(3, 8, 5, stride=2, padding=2, bias=False),
+    {"type": "BatchNorm2d", "num_features": 8},
+    {"type": "Tanh"},
+    pool(3, stride=2, padding=1),
+    pool(3, "AvgPool2d", stride=1, padding=1),
+    pool(2, "AvgPool2d"),
+    FLAT,
+    linear(8 * 4 * 4, 2),
+]
 
 
 def stack(blocks: list[dict[str, Any]], *, channels: int = 1, size: int = 28, **extra: Any) -> dict[str, Any]:
@@ -126,16 +137,7 @@ VALID: list[tuple[str, list[dict[str, Any]], int, int, list[tuple[int, ...]], in
     ),
     (
         "pools with stride and padding",
-        [
-            conv(3, 8, 5, stride=2, padding=2, bias=False),
-            {"type": "BatchNorm2d", "num_features": 8},
-            {"type": "Tanh"},
-            pool(3, stride=2, padding=1),
-            pool(3, "AvgPool2d", stride=1, padding=1),
-            pool(2, "AvgPool2d"),
-            FLAT,
-            linear(8 * 4 * 4, 2),
-        ],
+        POOLS,
         3,
         30,
         [(8, 15, 15), (8, 15, 15), (8, 15, 15), (8, 8, 8), (8, 8, 8), (8, 4, 4), (128,), (2,)],

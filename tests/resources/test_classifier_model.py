@@ -15,8 +15,8 @@ from resources.classifier.resnet.model import (
     check_weights_file,
     freeze_backbone,
     save_weights,
-    select_device,
 )
+from resources.device import select_device
 from tests.resources.test_classifier_data import small_config
 
 

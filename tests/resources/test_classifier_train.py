@@ -16,7 +16,7 @@ from torchvision.models import ResNet
 
 from commons.errors import InvalidInput
 from resources.classifier.config import ClassifierConfig, TrainParams, parse_train_params
-from resources.classifier.data import split_indices
+from resources.classifier.data import Item, split_indices
 from resources.classifier.evaluate import evaluate, predict
 from resources.classifier.resnet.model import build_classifier
 from resources.classifier.train import TrainResult, train
@@ -39,22 +39,25 @@ class Run:
 @pytest.fixture(scope="module")
 def digit_run() -> Run:
     """ResNet-18 from random weights on 105 digits (0, 1, 2), validated on 45, target accuracy 0.9."""
-    items = digit_items(3, 50)
-    train_at, val_at = split_indices([label for _, label in items], val_fraction=0.3, seed=0)
     config = small_config(3, input_size=32)
-    model = build_classifier(config, None, device="cpu")
     seen: list[dict[str, Any]] = []
     params = parse_train_params({"epochs": 15, "batch_size": 16, "lr": 1e-3, "target_accuracy": 0.9})
-    result = train(
-        model,
-        train_items=[items[i] for i in train_at],
-        val_items=[items[i] for i in val_at],
-        params=params,
-        config=config,
-        device="cpu",
-        on_epoch=seen.append,
-    )
+    model, result = _trained(digit_items(3, 50), config, params, val_fraction=0.3, on_epoch=seen.append)
     return Run(model, config, result, seen)
+
+
+def _trained(
+    items: list[Item], config: ClassifierConfig, params: TrainParams, *, val_fraction: float, **options: Any
+) -> tuple[ResNet, TrainResult]:
+    """A new ResNet for `config` trained on the CPU on `items`, `val_fraction` of them (split with seed 0) kept
+    for validation; `options` go to `train`."""
+    train_at, val_at = split_indices([label for _, label in items], val_fraction=val_fraction, seed=0)
+    model = build_classifier(config, None, device="cpu")
+    training, validation = [items[i] for i in train_at], [items[i] for i in val_at]
+    result = train(
+        model, train_items=training, val_items=validation, params=params, config=config, device="cpu", **options
+    )
+    return model, result
 
 
 def test_learns_digits_and_stops_at_the_target(digit_run: Run) -> None:
@@ -119,19 +122,7 @@ def test_predict_top_k(digit_run: Run) -> None:
 
 
 def _texture_run(params: TrainParams, *, init_seed: int = 0) -> tuple[ResNet, TrainResult]:
-    items = texture_items(12)
-    train_at, val_at = split_indices([label for _, label in items], val_fraction=0.25, seed=0)
-    config = small_config(3, input_size=32, init_seed=init_seed)
-    model = build_classifier(config, None, device="cpu")
-    result = train(
-        model,
-        train_items=[items[i] for i in train_at],
-        val_items=[items[i] for i in val_at],
-        params=params,
-        config=config,
-        device="cpu",
-    )
-    return model, result
+    return _trained(texture_items(12), small_config(3, input_size=32, init_seed=init_seed), params, val_fraction=0.25)
 
 
 def _state(model: ResNet) -> dict[str, torch.Tensor]:

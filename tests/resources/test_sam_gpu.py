@@ -12,9 +12,10 @@ import pytest
 import torch
 from skimage import data as skdata
 
+from resources.device import select_device
 from resources.sam.config import AutoParams, parse_sam_config
 from resources.sam.infer import segment_auto
-from resources.sam.model import TINY_CONFIG, build_sam, save_random_weights, select_device
+from resources.sam.model import TINY_CONFIG, build_sam, save_random_weights
 
 pytestmark = pytest.mark.gpu
 

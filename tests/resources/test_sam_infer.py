@@ -65,16 +65,28 @@ def auto_records(sam: Any, coffee: np.ndarray) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def rendered(coffee: np.ndarray, auto_records: list[dict[str, Any]]) -> dict[str, bytes]:
-    return render_segmentation(
-        image=coffee,
+    return _render(
+        coffee,
+        auto_records,
+        ["hard", "blended", "json"],
         image_name="coffee.png",
         image_sha256="ab" * 32,
-        records=auto_records,
         resource={"name": "tiny-sam", "version": 1},
-        mode="auto",
         params=AUTO.model_dump(mode="json"),
-        outputs=["hard", "blended", "json"],
     )
+
+
+def _render(image: np.ndarray, records: list[dict[str, Any]], outputs: list[str], **overrides: Any) -> dict[str, bytes]:
+    """`render_segmentation` with this file's defaults unless overridden: "c.png", a zero sha256, no resource,
+    auto mode, no params."""
+    defaults: dict[str, Any] = {
+        "image_name": "c.png",
+        "image_sha256": "0" * 64,
+        "resource": {},
+        "mode": "auto",
+        "params": {},
+    }
+    return render_segmentation(image=image, records=records, outputs=outputs, **(defaults | overrides))
 
 
 def _png(data: bytes) -> np.ndarray:
@@ -186,16 +198,7 @@ def test_colours_are_distinct_and_not_black(rendered: dict[str, bytes]) -> None:
 
 def test_outputs_select_files(coffee: np.ndarray, auto_records: list[dict[str, Any]]) -> None:
     def render(outputs: list[str]) -> dict[str, bytes]:
-        return render_segmentation(
-            image=coffee,
-            image_name="c.png",
-            image_sha256="0" * 64,
-            records=auto_records,
-            resource={},
-            mode="auto",
-            params={},
-            outputs=outputs,
-        )
+        return _render(coffee, auto_records, outputs)
 
     assert list(render(["hard"])) == ["hard.png", "labels.png"]
     assert list(render(["blended"])) == ["blended.png", "labels.png"]
@@ -220,15 +223,8 @@ def test_render_synthetic_records_exactly() -> None:
         {"segmentation": box(30, 34, 50, 54), "predicted_iou": 0.2, "stability_score": 0.1, "point_coords": [[52, 32]]},
         {"segmentation": np.zeros((40, 60), dtype=bool), "predicted_iou": 0.1, "stability_score": None},
     ]
-    files = render_segmentation(
-        image=image,
-        image_name="s.png",
-        image_sha256="1" * 64,
-        records=records,
-        resource={},
-        mode="prompt",
-        params={},
-        outputs=["hard", "blended", "json"],
+    files = _render(
+        image, records, ["hard", "blended", "json"], image_name="s.png", image_sha256="1" * 64, mode="prompt"
     )
     segments = json.loads(files["segments.json"])["segments"]
     labels = _png(files["labels.png"])
@@ -256,16 +252,7 @@ def test_render_synthetic_records_exactly() -> None:
 
 def test_render_refuses_bad_records(coffee: np.ndarray) -> None:
     with pytest.raises(InvalidInput, match=r"records\[0\]\.segmentation must be a 400x600 bool array"):
-        render_segmentation(
-            image=coffee,
-            image_name="c",
-            image_sha256="0",
-            records=[{"segmentation": np.zeros((4, 4))}],
-            resource={},
-            mode="auto",
-            params={},
-            outputs=["json"],
-        )
+        _render(coffee, [{"segmentation": np.zeros((4, 4))}], ["json"], image_name="c", image_sha256="0")
 
 
 def test_prompt_with_a_point_and_a_box(sam: Any, coffee: np.ndarray) -> None:
@@ -280,16 +267,7 @@ def test_prompt_with_a_point_and_a_box(sam: Any, coffee: np.ndarray) -> None:
     again = segment_prompt(sam, coffee, prompt)
     for first, second in zip(records, again, strict=True):
         np.testing.assert_array_equal(first["segmentation"], second["segmentation"])
-    files = render_segmentation(
-        image=coffee,
-        image_name="c.png",
-        image_sha256="0" * 64,
-        records=records,
-        resource={},
-        mode="prompt",
-        params=prompt.model_dump(mode="json"),
-        outputs=["json"],
-    )
+    files = _render(coffee, records, ["json"], mode="prompt", params=prompt.model_dump(mode="json"))
     assert len(json.loads(files["segments.json"])["segments"]) == 2
 
 

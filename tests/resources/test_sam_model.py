@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from commons.errors import InvalidInput, InvalidWeights
+from resources.device import select_device
 from resources.sam.config import SamConfig, parse_sam_config
 from resources.sam.model import (
     TINY_CONFIG,
@@ -18,7 +19,6 @@ from resources.sam.model import (
     build_sam,
     check_weights_file,
     save_random_weights,
-    select_device,
 )
 
 TINY = parse_sam_config(TINY_CONFIG)

@@ -73,22 +73,6 @@ def closed_by_server(sock: socket.socket, timeout: float = 5) -> bool:
         return False
 
 
-def api_pid(settings: Settings) -> int:
-    """The uvicorn process serving `settings.api_port` (a child of the stack fixture)."""
-    port = str(settings.api_port).encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            args = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        serves = len(args) > 2 and args[1].endswith(b"uvicorn") and b"--port" in args
-        if serves and args[args.index(b"--port") + 1] == port:
-            return int(entry.name)
-    raise LookupError(f"no uvicorn process listens on port {settings.api_port}")
-
-
 def open_temp_files(pid: int) -> int:
     """Unlinked temporary files the process holds open (tempfile.TemporaryFile: `/tmp/#123 (deleted)`)."""
     count = 0
@@ -178,7 +162,7 @@ def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_sent(sta
 @SQLITE_ONLY
 def test_a_chunked_stream_past_the_limit_is_cut_with_413_and_its_spool_freed(stack: RunningStack) -> None:
     user = stack.new_user()
-    pid = api_pid(stack.settings)
+    pid = stack.api_pid()
     before = open_temp_files(pid)
     limit = limit_for(stack.settings, "POST", "/api/v1/uploads").limit
     chunk = b"\xff" * 65536
@@ -302,7 +286,7 @@ def test_a_many_photo_upload_takes_the_memory_of_one_photo(stack: RunningStack) 
     photos = [noise_png(seed) for seed in range(40)]
     total = sum(len(photo) for photo in photos)
     assert total > 100 * 1024 * 1024 and max(len(p) for p in photos) < stack.settings.max_upload_bytes
-    pid = api_pid(stack.settings)
+    pid = stack.api_pid()
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current size
     baseline = memory_kib(pid, "VmRSS")
     response = user.http.post(
@@ -320,7 +304,7 @@ def test_a_many_photo_upload_takes_the_memory_of_one_photo(stack: RunningStack) 
 @SQLITE_ONLY
 def test_the_api_is_started_with_bounded_connections_and_headers(stack: RunningStack) -> None:
     """`commons up` runs uvicorn on h11 with the header bound, the connection bound and the keep-alive timeout."""
-    args = Path(f"/proc/{api_pid(stack.settings)}/cmdline").read_bytes().decode().split("\0")
+    args = Path(f"/proc/{stack.api_pid()}/cmdline").read_bytes().decode().split("\0")
     options = {name: value for name, value in itertools.pairwise(args) if name.startswith("--")}
     assert options["--http"] == "h11" and options["--h11-max-incomplete-event-size"] == str(16 * 1024)
     assert options["--limit-concurrency"] == str(stack.settings.api_max_connections)

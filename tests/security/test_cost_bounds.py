@@ -168,7 +168,9 @@ def test_the_reported_model_no_longer_reaches_the_warm_worker(stack: RunningStac
                 dataset=None,
                 settings=stack.settings,
             )
-            assert dispatcher.choose_lane(requested="auto", mode="infer", input_count=1, memory=memory) == lane
+            assert (
+                dispatcher.choose_lane(requested="auto", mode="infer", warm=True, input_count=1, memory=memory) == lane
+            )
     finally:
         dispatcher.close()
 

@@ -39,6 +39,7 @@ from registry.dataset_zip import ZipLimits, plan_import
 from resources.sam.model import TINY_CONFIG
 from resources.weights import read_state_dict
 from tests.conftest import RunningStack
+from tests.factories import zip_bytes
 
 MB = 1024 * 1024
 BOMB_DECLARED = 500 * MB  # what the compressed record inflates to
@@ -92,14 +93,6 @@ def one_bit_png(marker: int = 0) -> bytes:
     return buffer.getvalue()
 
 
-def zip_of(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, content in entries.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
-
-
 # ---------------------------------------------------------------- memory of a process
 
 
@@ -121,23 +114,6 @@ def peak_growth(pid: int, action: Callable[[], _T]) -> tuple[_T, int]:
     growth = rss_status(pid)["VmHWM"] - before
     print(f"peak RSS growth of {pid}: {growth / MB:.1f} MB")  # shown with pytest -s
     return result, growth
-
-
-def api_pid(stack: RunningStack) -> int:
-    """The uvicorn process serving `stack`'s API port."""
-    port = str(stack.settings.api_port)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        words = [word.decode(errors="replace") for word in argv]
-        serves = "--port" in words and words[words.index("--port") + 1] == port
-        if serves and any(word.endswith("uvicorn") for word in words):
-            return int(entry.name)
-    raise AssertionError(f"no uvicorn process serves port {port}")
 
 
 # ---------------------------------------------------------------- weights: unit
@@ -286,7 +262,7 @@ def _limits(*, max_pixels: int = 2_000_000_000, max_seconds: float = 120.0) -> Z
 
 
 def test_identical_entries_are_decoded_once() -> None:
-    archive = zipfile.ZipFile(io.BytesIO(zip_of({f"cat/{i}.png": one_bit_png() for i in range(20)})))
+    archive = zipfile.ZipFile(io.BytesIO(zip_bytes({f"cat/{i}.png": one_bit_png() for i in range(20)})))
     started = time.monotonic()
     # 20 × 40 MP would be 800 MP: a 50 MP budget passes only if the copies are decoded once
     plan = plan_import(archive, limits=_limits(max_pixels=50_000_000), max_pixels=40_000_000)
@@ -296,7 +272,7 @@ def test_identical_entries_are_decoded_once() -> None:
 
 def test_pixel_budget_says_how_far_it_got() -> None:
     entries = {f"cat/{i}.png": one_bit_png(i + 1) for i in range(3)}
-    archive = zipfile.ZipFile(io.BytesIO(zip_of(entries)))
+    archive = zipfile.ZipFile(io.BytesIO(zip_bytes(entries)))
     with pytest.raises(TooLarge) as caught:
         plan_import(archive, limits=_limits(max_pixels=100_000_000), max_pixels=40_000_000)
     message = caught.value.message
@@ -307,7 +283,7 @@ def test_pixel_budget_says_how_far_it_got() -> None:
 
 def test_time_budget_says_how_far_it_got() -> None:
     entries = {f"dog/{i}.png": one_bit_png(i + 10) for i in range(6)}
-    archive = zipfile.ZipFile(io.BytesIO(zip_of(entries)))
+    archive = zipfile.ZipFile(io.BytesIO(zip_bytes(entries)))
     started = time.monotonic()
     with pytest.raises(TooLarge, match=r"more than the limit of 0.05 s to check: \d+ of 6 entries checked"):
         plan_import(archive, limits=_limits(max_seconds=0.05), max_pixels=40_000_000)
@@ -351,7 +327,7 @@ def test_compressed_pth_is_refused_without_inflating(
     torch.save(load_file(str(tiny_weights)), good)
     status, text = _post_version(client, name, good)  # also loads torch in the API before the measure
     assert status == 201, text
-    (status, text), growth = peak_growth(api_pid(stack), lambda: _post_version(client, name, bomb_pth))
+    (status, text), growth = peak_growth(stack.api_pid(), lambda: _post_version(client, name, bomb_pth))
     assert status == 422, text
     assert "data/0' is compressed" in text and "torch.save" in text
     assert growth < 64 * MB, f"refusing a {bomb_pth.stat().st_size} B .pth grew the API by {growth / MB:.0f} MB"
@@ -372,7 +348,7 @@ def test_one_bit_40_megapixel_item_within_a_memory_bound(stack: RunningStack) ->
     client = stack.new_user()
     dataset = _dataset(client)
     assert _add(client, dataset, "warm.png", one_bit_png(99))[0] == 201
-    (status, text), growth = peak_growth(api_pid(stack), lambda: _add(client, dataset, "big.png", one_bit_png(1)))
+    (status, text), growth = peak_growth(stack.api_pid(), lambda: _add(client, dataset, "big.png", one_bit_png(1)))
     assert status == 201, text
     assert (json.loads(text)[0]["width"], json.loads(text)[0]["height"]) == (8000, 5000)
     assert growth < 120 * MB, f"one 5 KB 40 MP upload grew the API by {growth / MB:.0f} MB"
@@ -390,7 +366,7 @@ def test_four_concurrent_uploads_share_the_decode_slots(stack: RunningStack) -> 
             futures = [pool.submit(_add, c, dataset, f"p{i}.png", one_bit_png(i + 2)) for i, c in enumerate(clients)]
             return [future.result() for future in futures]
 
-    results, growth = peak_growth(api_pid(stack), four)
+    results, growth = peak_growth(stack.api_pid(), four)
     assert [status for status, _ in results] == [201] * 4, results
     assert growth < 200 * MB, f"four concurrent 40 MP uploads grew the API by {growth / MB:.0f} MB"
     for c in clients:
@@ -400,7 +376,7 @@ def test_four_concurrent_uploads_share_the_decode_slots(stack: RunningStack) -> 
 def test_zip_of_twenty_copies_is_decoded_once(stack: RunningStack) -> None:
     client = stack.new_user()
     dataset = _dataset(client)
-    archive = zip_of({f"cat/copy{i}.png": one_bit_png() for i in range(20)})
+    archive = zip_bytes({f"cat/copy{i}.png": one_bit_png() for i in range(20)})
     assert len(archive) < 200_000
     started = time.monotonic()
     response = client.http.post(f"/datasets/{dataset}/import", files={"file": ("copies.zip", archive)})
@@ -415,9 +391,9 @@ def test_zip_over_the_pixel_budget_imports_nothing(stack: RunningStack) -> None:
     dataset = _dataset(client)
     budget = stack.settings.max_import_pixels
     count = budget // 40_000_000 + 1
-    archive = zip_of({f"cat/{i}.png": one_bit_png(i + 1) for i in range(count)})
+    archive = zip_bytes({f"cat/{i}.png": one_bit_png(i + 1) for i in range(count)})
     response, growth = peak_growth(
-        api_pid(stack),
+        stack.api_pid(),
         lambda: client.http.post(f"/datasets/{dataset}/import", files={"file": ("many.zip", archive)}),
     )
     assert response.status_code == 413, response.text

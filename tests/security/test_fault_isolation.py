@@ -31,9 +31,8 @@ from launcher.supervisor import Supervisor
 from resources.sam.model import TINY_CONFIG
 from tests.api.conftest import AUTO_PARAMS
 from tests.conftest import free_port_block
-from tests.test_commons_up import development_environment, listening
+from tests.test_commons_up import development_environment, launch, listening
 
-BIN = Path(sys.executable).parent
 # Thousands of prompt points: a task that keeps the warm worker busy for many seconds.
 SLOW = {"mode": "auto", "auto": {"points_per_side": 48, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}}
 CHILDREN = {"s3": "weed", "prefect-server": "prefect server", "worker": "prefect worker", "warm": "flows.warm_lane"}
@@ -98,13 +97,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         "COMMONS_SIGN_IN_RATE_LIMIT": "1000/minute",
     }
     data_dir = tmp_path_factory.mktemp("fault-isolation") / "data"
-    process = subprocess.Popen(
-        [str(BIN / "commons"), "up", "--data-dir", str(data_dir), "--port", str(api_port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+    process = launch(data_dir, env, api_port)
     running = Up(process=process, api=f"http://127.0.0.1:{api_port}", ports=[s3_port, prefect_port, api_port])
 
     def read() -> None:

@@ -19,15 +19,12 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from sqlmodel import select
 
-from commons.db import session_scope
 from commons.settings import Settings
 from launcher.client import CommonsClient
 from launcher.stack import Stack
-from registry.models import User
 from resources.sam.model import TINY_CONFIG
-from tests.conftest import RunningStack, api_settings
+from tests.conftest import RunningStack, api_settings, running
 
 TASKS = 2
 ADMIN_TASKS = 3
@@ -40,30 +37,20 @@ def quota_stack(
     request: pytest.FixtureRequest, shared_services: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:
     backend = request.param
-    with api_settings(
-        shared_services,
-        tmp_path_factory,
-        backend=backend,
-        work_pool=f"quotas-{backend}-none",  # no deployment: tasks stay pending
-        warm_workers=0,
-        max_active_tasks=TASKS,
-        admin_max_active_tasks=ADMIN_TASKS,
-        max_storage_bytes=STORAGE,
-    ) as settings:
-        stack = Stack(settings)
-        try:
-            stack.start_api()
-            yield RunningStack(settings=settings, backend=backend)
-        finally:
-            stack.stop()
-
-
-def make_admin(stack: RunningStack, client: CommonsClient) -> None:
-    username = client.http.get("/users/me").json()["username"]
-    with session_scope(stack.settings.resolved_database_url) as session:
-        user = session.exec(select(User).where(User.username == username)).one()
-        user.is_admin = True
-        session.add(user)
+    with (
+        api_settings(
+            shared_services,
+            tmp_path_factory,
+            backend=backend,
+            work_pool=f"quotas-{backend}-none",  # no deployment: tasks stay pending
+            warm_workers=0,
+            max_active_tasks=TASKS,
+            admin_max_active_tasks=ADMIN_TASKS,
+            max_storage_bytes=STORAGE,
+        ) as settings,
+        running(Stack(settings), Stack.start_api),
+    ):
+        yield RunningStack(settings=settings, backend=backend)
 
 
 def publish_tiny_sam(client: CommonsClient, weights: Path) -> str:
@@ -81,6 +68,17 @@ def noise_png(seed: int, side: int = 1000) -> bytes:
     return buffer.getvalue()
 
 
+def ready_to_submit(
+    stack: RunningStack, weights: Path, photo: bytes, *, admin: bool = False
+) -> tuple[CommonsClient, str, str]:
+    """A new user (an admin if `admin`) with a tiny SAM of theirs and a photo uploaded: the client, the resource's
+    name and the upload's id."""
+    client = stack.new_user()
+    if admin:
+        stack.make_admin(client)
+    return client, publish_tiny_sam(client, weights), client.upload("coffee.png", photo)["id"]
+
+
 def submit(client: CommonsClient, name: str, upload_id: str) -> Any:
     return client.http.post("/tasks", json={"resource": name, "mode": "infer", "inputs": [upload_id], "params": AUTO})
 
@@ -88,13 +86,11 @@ def submit(client: CommonsClient, name: str, upload_id: str) -> Any:
 def test_task_quota_answers_429_until_a_task_ends(
     quota_stack: RunningStack, tiny_weights: Path, coffee_png: bytes
 ) -> None:
-    client = quota_stack.new_user()
-    name = publish_tiny_sam(client, tiny_weights)
-    upload = client.upload("coffee.png", coffee_png)
-    accepted = [submit(client, name, upload["id"]) for _ in range(TASKS)]
+    client, name, upload_id = ready_to_submit(quota_stack, tiny_weights, coffee_png)
+    accepted = [submit(client, name, upload_id) for _ in range(TASKS)]
     assert [r.status_code for r in accepted] == [202] * TASKS, [r.text for r in accepted]
 
-    refused = submit(client, name, upload["id"])
+    refused = submit(client, name, upload_id)
     assert refused.status_code == 429, refused.text
     assert refused.headers["Retry-After"] == "30"
     detail = refused.json()["detail"]
@@ -104,31 +100,26 @@ def test_task_quota_answers_429_until_a_task_ends(
 
     cancelled = client.http.post(f"/tasks/{accepted[0].json()['id']}/cancel")
     assert cancelled.status_code == 202, cancelled.text
-    assert submit(client, name, upload["id"]).status_code == 202, "an ended task frees its place"
-    assert submit(client, name, upload["id"]).status_code == 429
+    assert submit(client, name, upload_id).status_code == 202, "an ended task frees its place"
+    assert submit(client, name, upload_id).status_code == 429
 
 
 def test_concurrent_submissions_cannot_both_take_the_last_place(
     quota_stack: RunningStack, tiny_weights: Path, coffee_png: bytes
 ) -> None:
-    client = quota_stack.new_user()
-    name = publish_tiny_sam(client, tiny_weights)
-    upload = client.upload("coffee.png", coffee_png)
+    client, name, upload_id = ready_to_submit(quota_stack, tiny_weights, coffee_png)
     with ThreadPoolExecutor(max_workers=6) as pool:
-        statuses = sorted(pool.map(lambda _: submit(client, name, upload["id"]).status_code, range(6)))
+        statuses = sorted(pool.map(lambda _: submit(client, name, upload_id).status_code, range(6)))
     assert statuses == [202] * TASKS + [429] * (6 - TASKS), statuses
     active = [task for task in client.http.get("/tasks").json() if task["status"] in ("pending", "scheduled")]
     assert len(active) == TASKS
 
 
 def test_admins_have_the_higher_task_quota(quota_stack: RunningStack, tiny_weights: Path, coffee_png: bytes) -> None:
-    admin = quota_stack.new_user()
-    make_admin(quota_stack, admin)
-    name = publish_tiny_sam(admin, tiny_weights)
-    upload = admin.upload("coffee.png", coffee_png)
-    statuses = [submit(admin, name, upload["id"]).status_code for _ in range(ADMIN_TASKS + 1)]
+    admin, name, upload_id = ready_to_submit(quota_stack, tiny_weights, coffee_png, admin=True)
+    statuses = [submit(admin, name, upload_id).status_code for _ in range(ADMIN_TASKS + 1)]
     assert statuses == [202] * ADMIN_TASKS + [429], statuses
-    refused = submit(admin, name, upload["id"])
+    refused = submit(admin, name, upload_id)
     assert "COMMONS_ADMIN_MAX_ACTIVE_TASKS" in refused.json()["detail"]
 
 
@@ -171,10 +162,8 @@ def test_a_version_upload_over_the_quota_is_refused(quota_stack: RunningStack, t
 
 
 def test_admin_usage_view(quota_stack: RunningStack, tiny_weights: Path, coffee_png: bytes) -> None:
-    client = quota_stack.new_user()
-    name = publish_tiny_sam(client, tiny_weights)
-    upload = client.upload("coffee.png", coffee_png)
-    assert submit(client, name, upload["id"]).status_code == 202
+    client, name, upload_id = ready_to_submit(quota_stack, tiny_weights, coffee_png)
+    assert submit(client, name, upload_id).status_code == 202
     token = client.http.post("/users/me/tokens", json={"name": "script"})
     assert token.status_code == 201, token.text
     username = client.http.get("/users/me").json()["username"]
@@ -183,7 +172,7 @@ def test_admin_usage_view(quota_stack: RunningStack, tiny_weights: Path, coffee_
     assert refused.status_code == 403, refused.text
 
     admin = quota_stack.new_user()
-    make_admin(quota_stack, admin)
+    quota_stack.make_admin(admin)
     rows: list[dict[str, Any]] = []
     page = 1
     while True:  # paged: 2 users a page

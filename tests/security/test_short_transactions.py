@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,32 @@ def timed(action: Any) -> float:
     return time.monotonic() - started
 
 
+def upload_under_way(
+    slow_store: SlowStoreStack, upload: Callable[[dict[str, Any]], None], *, sent: int, within: float, what: str
+) -> tuple[threading.Thread, dict[str, Any], int]:
+    """Start `upload(result)` in a thread and wait until `sent` bytes of it went to the store: the thread, its
+    result (with "error" if it raised, and "seconds" it took once it ends) and the proxy's count before it."""
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        started = time.monotonic()
+        try:
+            upload(result)
+        except BaseException as error:  # reported by the test
+            result["error"] = error
+        result["seconds"] = time.monotonic() - started
+
+    before = slow_store.proxy.sent
+    uploader = threading.Thread(target=run, daemon=True)
+    uploader.start()
+    deadline = time.monotonic() + within
+    while slow_store.proxy.sent - before < sent:
+        assert uploader.is_alive(), result
+        assert time.monotonic() < deadline, f"{what} never reached the object store"
+        time.sleep(0.05)
+    return uploader, result, before
+
+
 def test_other_writes_go_on_while_a_large_version_goes_to_the_store(
     slow_store: SlowStoreStack, tiny_weights: Path, tmp_path: Path
 ) -> None:
@@ -153,25 +179,11 @@ def test_other_writes_go_on_while_a_large_version_goes_to_the_store(
         timeout=60,
     )
 
-    result: dict[str, Any] = {}
+    def upload(result: dict[str, Any]) -> None:
+        result["version"] = provider.upload_version(name, files=[tiny_weights, big], config=TINY_CONFIG)
 
-    def upload() -> None:
-        started = time.monotonic()
-        try:
-            result["version"] = provider.upload_version(name, files=[tiny_weights, big], config=TINY_CONFIG)
-        except BaseException as error:  # reported below
-            result["error"] = error
-        result["seconds"] = time.monotonic() - started
-
-    before = slow_store.proxy.sent
-    uploader = threading.Thread(target=upload, daemon=True)
-    uploader.start()
-    deadline = time.monotonic() + 120
     on_its_way = tiny_weights.stat().st_size + 16 * 1024 * 1024  # the weights went first; the big file follows
-    while slow_store.proxy.sent - before < on_its_way:
-        assert uploader.is_alive(), result
-        assert time.monotonic() < deadline, "the upload never reached the object store"
-        time.sleep(0.05)
+    uploader, result, _ = upload_under_way(slow_store, upload, sent=on_its_way, within=120, what="the upload")
 
     latencies: list[float] = []
     for index in range(3):
@@ -218,25 +230,13 @@ def test_other_writes_go_on_while_dataset_photos_go_to_the_store(slow_store: Slo
         Image.fromarray(rng.integers(0, 256, (PHOTO_SIDE, PHOTO_SIDE, 3), dtype=np.uint8)).save(buffer, "PNG")
         photos.append(("files", (f"noise-{index}.png", buffer.getvalue(), "image/png")))
     total = sum(len(photo[1][1]) for photo in photos)
-    result: dict[str, Any] = {}
 
-    def upload() -> None:
-        started = time.monotonic()
-        try:
-            answer = owner.http.post(f"/datasets/{dataset['ref']}/items", files=photos, data={"class": "noise"})
-            result["status"], result["items"] = answer.status_code, answer.json()
-        except BaseException as error:  # reported below
-            result["error"] = error
-        result["seconds"] = time.monotonic() - started
+    def upload(result: dict[str, Any]) -> None:
+        answer = owner.http.post(f"/datasets/{dataset['ref']}/items", files=photos, data={"class": "noise"})
+        result["status"], result["items"] = answer.status_code, answer.json()
 
-    before = slow_store.proxy.sent
-    uploader = threading.Thread(target=upload, daemon=True)
-    uploader.start()
-    deadline = time.monotonic() + 180
-    while slow_store.proxy.sent - before < total // 4:  # a quarter of the photos are on their way
-        assert uploader.is_alive(), result
-        assert time.monotonic() < deadline, "the photos never reached the object store"
-        time.sleep(0.05)
+    # wait until a quarter of the photos are on their way
+    uploader, result, before = upload_under_way(slow_store, upload, sent=total // 4, within=180, what="the photos")
     latencies = [
         timed(
             lambda i=index: other.create_resource(

@@ -18,9 +18,8 @@ from commons.settings import Settings
 from registry import tasks as task_rows
 from registry.clock import utcnow
 from registry.models import Task
-from services.dispatch import Dispatcher
 from services.reaper import end_overdue_tasks
-from tests.factories import pending_task
+from tests.factories import pending_task, two_passes
 
 
 @flow(name="time-limit-probe")
@@ -51,12 +50,7 @@ def test_a_task_over_its_time_limit_fails_with_the_reason(shared_services: Setti
         fresh = running_task(session, owner_name="fresh", mode="edit", flow_run_id=str(fresh_run.id), ran_for=0)
         train = running_task(session, owner_name="trainer", mode="train", flow_run_id=str(train_run.id), ran_for=60)
 
-    dispatcher = Dispatcher(settings)
-    try:
-        assert end_overdue_tasks(settings=settings, dispatcher=dispatcher) == 1
-        assert end_overdue_tasks(settings=settings, dispatcher=dispatcher) == 0, "a second pass changes nothing"
-    finally:
-        dispatcher.close()
+    assert two_passes(settings, end_overdue_tasks) == [1, 0], "one task ends; a second pass changes nothing"
 
     with Session(get_engine(database_url)) as session:
         rows = {task.id: session.get(Task, task.id) for task in (overdue, fresh, train)}

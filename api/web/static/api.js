@@ -92,6 +92,25 @@ export async function guarded(action) {
   }
 }
 
+/** Run `action` (guarded) when `form` is submitted, in place of the browser's own submission. */
+export function onSubmit(form, action) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded(action);
+  });
+}
+
+/** Let files be dropped on `zone`, marked "over" while they are dragged over it; `onDrop(files)` takes them. */
+export function dropTarget(zone, onDrop) {
+  zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    onDrop(event.dataTransfer ? event.dataTransfer.files : []);
+  });
+}
+
 /** Build an element: el("a", {href: "/x", class: "button"}, "text", child). Strings become text nodes. */
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
+import json
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import numpy as np
 
@@ -24,18 +24,20 @@ if TYPE_CHECKING:
 
     AnyClassifierConfig = ClassifierConfig | BlocksConfig
 
-BLOCKS_KIND = "classifier.blocks"
+# The weights file of the version a task makes: a train task names it TRAINED_WEIGHTS; an edit or an INT8
+# export (the float weights beside config.quantization) names it DERIVED_WEIGHTS.
+TRAINED_WEIGHTS: Final = "model.safetensors"
+DERIVED_WEIGHTS: Final = "weights.safetensors"
 
 
 def parse_config(prepared: Prepared) -> AnyClassifierConfig:
-    """The version's config as its kind reads it: a ResNet's (`classifier.resnet`) or a model from blocks'."""
-    if prepared.kind == BLOCKS_KIND:
-        from resources.classifier.blocks.spec import parse_blocks_config
+    """The version's config as its kind reads it (the kind's `parse_config`: a ResNet's or a model from blocks')."""
+    from flows.kinds import KINDS  # the registry imports this module's kinds: look it up at run time
 
-        return parse_blocks_config(prepared.config)
-    from resources.classifier.config import parse_classifier_config
-
-    return parse_classifier_config(prepared.config)
+    parse = KINDS.get(prepared.kind).parse_config
+    if parse is None:
+        raise InvalidInput(f"kind {prepared.kind!r} has no config", field="kind")
+    return cast("AnyClassifierConfig", parse(prepared.config))
 
 
 def build_model(config: AnyClassifierConfig, weights_path: Path | None, *, device: str) -> nn.Module:
@@ -60,9 +62,8 @@ def model_device(prepared: Prepared, config: AnyClassifierConfig) -> str:
 def load_float_model(prepared: Prepared, config: AnyClassifierConfig, *, device: str | None = None) -> nn.Module:
     """The version's float classifier (for an INT8 version its float weights), a copy of its own (train,
     export, inspect change or wrap it); on `device` or the task's device. Records `model_load_s`."""
-    started = time.perf_counter()
-    model = build_model(config, _weights_path(prepared, config), device=device or prepared.device)
-    prepared.timings["model_load_s"] = round(time.perf_counter() - started, 4)
+    with prepared.timed("model_load"):
+        model = build_model(config, _weights_path(prepared, config), device=device or prepared.device)
     return model
 
 
@@ -75,18 +76,17 @@ def load_model(prepared: Prepared, config: AnyClassifierConfig) -> nn.Module:
     whatever changes the weights uses `load_float_model`."""
     device = model_device(prepared, config)
     weights_path = _weights_path(prepared, config)
-    started = time.perf_counter()
-    load: Callable[[], nn.Module] = partial(build_model, config, weights_path, device=device)
-    if config.quantization is not None:
-        load = partial(_load_int8, config, weights_path)
-    model = cached_model(
-        digest=prepared.resource["digest"],
-        device=device,
-        load=load,
-        timings=prepared.timings,
-        expected_bytes=sum(w.size for w in prepared.weights.values()),
-    )
-    prepared.timings["model_load_s"] = round(time.perf_counter() - started, 4)
+    with prepared.timed("model_load"):
+        load: Callable[[], nn.Module] = partial(build_model, config, weights_path, device=device)
+        if config.quantization is not None:
+            load = partial(_load_int8, config, weights_path)
+        model = cached_model(
+            digest=prepared.version_record.digest,
+            device=device,
+            load=load,
+            timings=prepared.timings,
+            expected_bytes=sum(w.size for w in prepared.weights.values()),
+        )
     return model
 
 
@@ -106,6 +106,18 @@ def _weights_path(prepared: Prepared, config: AnyClassifierConfig) -> Path | Non
     if weights is None:
         raise InvalidWeights(f"the version has no file {config.checkpoint!r} named by config.checkpoint")
     return weights.path
+
+
+def save_version(model: nn.Module, config: AnyClassifierConfig, *, out: Path, weights_name: str) -> dict[str, Any]:
+    """Write the version a task makes into `out`: `weights_name` (safetensors, no metadata: safetensors
+    writes a multi-key metadata map in a random order, and config.json says it all), then `config.json`.
+    Returns the config as written."""
+    from resources.classifier.resnet.model import save_weights
+
+    save_weights(model, path=out / weights_name)
+    config_dict = config.model_dump(mode="json", exclude_none=True)
+    (out / "config.json").write_text(json.dumps(config_dict, indent=2))
+    return config_dict
 
 
 def load_items(dataset: DatasetInput, *, classes: list[str], input_size: int, max_pixels: int) -> list[Item]:

@@ -12,20 +12,19 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flows.kinds.classifier.common import load_float_model
+from flows.kinds.classifier.common import DERIVED_WEIGHTS, load_float_model, save_version
 from flows.steps.prepare import Prepared
+from flows.steps.records import VersionProduct
 from flows.steps.reporting import Reporter
 
 if TYPE_CHECKING:
     import torch
 
 EDIT_SCHEMA = "model-commons/weight-edit/1"
-WEIGHTS_NAME = "weights.safetensors"
 
 
 def edit_classifier(prepared: Prepared, *, max_image_pixels: int, report: Reporter) -> list[Path]:
     from resources.classifier.config import parse_classifier_config
-    from resources.classifier.resnet.model import save_weights
     from resources.classifier.tools.edit_spec import parse_edit_params
     from resources.classifier.tools.weight_edit import apply_weight_edit, changed_tensors
 
@@ -38,16 +37,14 @@ def edit_classifier(prepared: Prepared, *, max_image_pixels: int, report: Report
     changed = changed_tensors(before, after)
     report.progress(0.5)
 
-    out = prepared.work_dir / "outputs"
+    out = prepared.outputs
     out.mkdir(parents=True, exist_ok=True)
-    weights = out / WEIGHTS_NAME
-    save_weights(model, path=weights)
-    edited_config = config.model_copy(update={"checkpoint": WEIGHTS_NAME})
-    config_dict = edited_config.model_dump(mode="json", exclude_none=True)
-    (out / "config.json").write_text(json.dumps(config_dict, indent=2))
+    weights = out / DERIVED_WEIGHTS
+    edited_config = config.model_copy(update={"checkpoint": DERIVED_WEIGHTS})
+    config_dict = save_version(model, edited_config, out=out, weights_name=DERIVED_WEIGHTS)
     summary = {
         "schema": EDIT_SCHEMA,
-        "parent": {k: prepared.resource[k] for k in ("name", "version", "digest")},
+        "parent": prepared.reference(),
         "edit": params.edit.model_dump(mode="json"),
         "changed": [
             {
@@ -62,14 +59,14 @@ def edit_classifier(prepared: Prepared, *, max_image_pixels: int, report: Report
         "unchanged_tensors": len(before) - len(changed),
     }
     (out / "edit.json").write_text(json.dumps(summary, indent=2))
-    prepared.product = {
-        "weights": weights,
-        "config": config_dict,
-        "reported_metrics": {},  # the parent's figures do not hold for edited weights: evaluate the new version
-        "dataset": None,
-        "split": None,
-        "publish_as": params.publish_as,
-    }
+    prepared.product = VersionProduct(
+        weights=weights,
+        config=config_dict,
+        reported_metrics={},  # the parent's figures do not hold for edited weights: evaluate the new version
+        dataset=None,
+        split=None,
+        publish_as=params.publish_as,
+    )
     report.progress(1.0)
     return [weights, out / "config.json", out / "edit.json"]
 

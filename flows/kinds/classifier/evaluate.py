@@ -10,7 +10,6 @@ item id, name, sha256, true label, predicted label, every class's probability; w
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from commons.errors import InvalidInput
@@ -33,21 +32,20 @@ def evaluate_classifier(prepared: Prepared, *, max_image_pixels: int, report: Re
     params = parse_eval_params(prepared.params)
     classes = list(config.classes)
     model = load_model(prepared, config)
-    started = time.perf_counter()
-    items = load_items(dataset, classes=classes, input_size=config.input_size, max_pixels=max_image_pixels)
-    report.progress(0.4)
-    measured = evaluate(
-        model, items=items, config=config, device=model_device(prepared, config), batch_size=params.batch_size
-    )
-    prepared.timings["evaluate_s"] = round(time.perf_counter() - started, 4)
+    with prepared.timed("evaluate"):
+        items = load_items(dataset, classes=classes, input_size=config.input_size, max_pixels=max_image_pixels)
+        report.progress(0.4)
+        measured = evaluate(
+            model, items=items, config=config, device=model_device(prepared, config), batch_size=params.batch_size
+        )
 
-    out = prepared.work_dir / "outputs"
+    out = prepared.outputs
     out.mkdir(parents=True, exist_ok=True)
     figures = {name: measured[name] for name in ("accuracy", "right", "wrong", "count")}
     figures["macro_f1"] = sum(row["f1"] for row in measured["per_class"].values()) / len(classes)
     metrics = {
         "schema": METRICS_SCHEMA,
-        "resource": {k: prepared.resource[k] for k in ("name", "version", "digest")},
+        "resource": prepared.reference(),
         "dataset": dataset.describe(),
         "classes": classes,
         **{name: measured[name] for name in ("accuracy", "right", "wrong", "count", "per_class")},

@@ -4,7 +4,6 @@ probabilities for every input photo."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from commons.image_io import decode_image
@@ -21,23 +20,22 @@ def infer_classifier(prepared: Prepared, *, max_image_pixels: int, report: Repor
     config = parse_config(prepared)
     params = parse_predict_params(prepared.params)
     model = load_model(prepared, config)
-    started = time.perf_counter()
-    images = [
-        decode_image(item.file.path.read_bytes(), name=item.name, max_pixels=max_image_pixels)
-        for item in prepared.inputs
-    ]
-    report.progress(0.5)
-    top = predict(
-        model,
-        images=images,
-        config=config,
-        device=model_device(prepared, config),
-        top_k=params.top_k,
-        batch_size=params.batch_size,
-    )
-    prepared.timings["predict_s"] = round(time.perf_counter() - started, 4)
+    with prepared.timed("predict"):
+        images = [
+            decode_image(item.file.path.read_bytes(), name=item.name, max_pixels=max_image_pixels)
+            for item in prepared.inputs
+        ]
+        report.progress(0.5)
+        top = predict(
+            model,
+            images=images,
+            config=config,
+            device=model_device(prepared, config),
+            top_k=params.top_k,
+            batch_size=params.batch_size,
+        )
     summary = {
-        "resource": {k: prepared.resource[k] for k in ("name", "version", "digest")},
+        "resource": prepared.reference(),
         "weights": "from config.init_seed (architecture-only version)"
         if config.checkpoint is None
         else config.checkpoint,
@@ -56,7 +54,7 @@ def infer_classifier(prepared: Prepared, *, max_image_pixels: int, report: Repor
             for item, image, ranked in zip(prepared.inputs, images, top, strict=True)
         ],
     }
-    out = prepared.work_dir / "outputs" / "predictions.json"
+    out = prepared.outputs / "predictions.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2))
     report.progress(1.0)

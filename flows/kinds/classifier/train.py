@@ -11,19 +11,77 @@ each file bit for bit.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from commons.errors import InvalidInput
-from flows.kinds.classifier.common import load_float_model, load_items, parse_config
-from flows.steps.prepare import Prepared
+from flows.kinds.classifier.common import (
+    TRAINED_WEIGHTS,
+    load_float_model,
+    load_items,
+    parse_config,
+    save_version,
+)
+from flows.steps.prepare import DatasetInput, Prepared
+from flows.steps.records import VersionProduct
 from flows.steps.reporting import Reporter, TaskCancelled
 
 if TYPE_CHECKING:
+    from torch import nn
     from torchvision.models import ResNet
 
-WEIGHTS_NAME = "model.safetensors"
+    from flows.kinds.classifier.common import AnyClassifierConfig
+    from resources.classifier.config import TrainParams
+    from resources.classifier.data import Item
+    from resources.classifier.train import TrainResult
+
+METRICS_SCHEMA = "model-commons/train-metrics/1"
+
+
+def train_classifier(prepared: Prepared, *, max_image_pixels: int, report: Reporter) -> list[Path]:
+    from resources.classifier.config import parse_train_params
+    from resources.classifier.data import split_indices
+
+    dataset = prepared.dataset
+    if dataset is None:
+        raise InvalidInput("a train task needs a dataset", field="dataset")
+    config = parse_config(prepared)
+    params = parse_train_params(prepared.params)
+    classes = dataset.classes
+    model = load_float_model(prepared, config)
+    head_replaced = _fit_head(model, config, dataset=dataset, params=params)
+    trained_config = config.model_copy(update={"classes": classes, "checkpoint": TRAINED_WEIGHTS, "quantization": None})
+
+    with prepared.timed("load_images"):
+        items = load_items(dataset, classes=classes, input_size=config.input_size, max_pixels=max_image_pixels)
+        labels = [label for _, label in items]
+        train_at, val_at = split_indices(labels, val_fraction=params.val_fraction, seed=params.seed)
+    report.progress(0.0)
+    result = _train(
+        prepared, model, trained_config, items=items, split=(train_at, val_at), params=params, report=report
+    )
+
+    out = prepared.outputs
+    out.mkdir(parents=True, exist_ok=True)
+    config_dict = save_version(model, trained_config, out=out, weights_name=TRAINED_WEIGHTS)
+    split = {
+        "val_fraction": params.val_fraction,
+        "seed": params.seed,
+        "train": len(train_at),
+        "val": len(val_at),
+        "unlabelled_skipped": dataset.unlabelled,
+    }
+    figures = _write_metrics(prepared, result, out=out, split=split, head_replaced=head_replaced)
+    shas = [item.file.sha256 for item in dataset.items]
+    (out / "split.json").write_text(
+        json.dumps({**split, "train_items": [shas[i] for i in train_at], "val_items": [shas[i] for i in val_at]})
+    )
+    _write_curves(result, out=out)
+    prepared.product = _product(
+        dataset, out / TRAINED_WEIGHTS, config_dict, figures=figures, split=split, params=params
+    )
+    report.progress(1.0)
+    return [out / TRAINED_WEIGHTS, out / "config.json", out / "metrics.json", out / "split.json", out / "curves.png"]
 
 
 def _resnet(model: object) -> ResNet:
@@ -34,47 +92,48 @@ def _resnet(model: object) -> ResNet:
     return model
 
 
-METRICS_SCHEMA = "model-commons/train-metrics/1"
+def _fit_head(model: nn.Module, config: AnyClassifierConfig, *, dataset: DatasetInput, params: TrainParams) -> bool:
+    """Fit the model's outputs to the dataset's classes; whether a new final layer was made.
 
-
-def train_classifier(prepared: Prepared, *, max_image_pixels: int, report: Reporter) -> list[Path]:
+    From blocks: no head to replace, the dataset's names must fit. Transfer learning (ResNet): a new final
+    layer, one output per class, when the classes differ."""
     from resources.classifier.blocks.spec import check_dataset_classes
-    from resources.classifier.config import ClassifierConfig, parse_train_params
-    from resources.classifier.data import split_indices
-    from resources.classifier.resnet.model import replace_head, save_weights
-    from resources.classifier.tools.plots import curves_png
-    from resources.classifier.train import train
+    from resources.classifier.config import ClassifierConfig
+    from resources.classifier.resnet.model import replace_head
 
-    dataset = prepared.dataset
-    if dataset is None:
-        raise InvalidInput("a train task needs a dataset", field="dataset")
-    config = parse_config(prepared)
-    params = parse_train_params(prepared.params)
     classes = dataset.classes
-    model = load_float_model(prepared, config)
-    head_replaced = False
-    if not isinstance(config, ClassifierConfig):  # from blocks: no head to replace, the dataset's names
+    if not isinstance(config, ClassifierConfig):
         check_dataset_classes(config, num_classes=len(classes), dataset_name=dataset.name)
-    elif list(config.classes) != classes:  # transfer learning: a new final layer, one output per class
+    elif list(config.classes) != classes:
         replace_head(_resnet(model), num_classes=len(classes), seed=params.seed)
-        head_replaced = True
-    trained_config = config.model_copy(update={"classes": classes, "checkpoint": WEIGHTS_NAME, "quantization": None})
+        return True
+    return False
 
-    started = time.perf_counter()
-    items = load_items(dataset, classes=classes, input_size=config.input_size, max_pixels=max_image_pixels)
-    train_at, val_at = split_indices([label for _, label in items], val_fraction=params.val_fraction, seed=params.seed)
-    prepared.timings["load_images_s"] = round(time.perf_counter() - started, 4)
-    report.progress(0.0)
+
+def _train(
+    prepared: Prepared,
+    model: nn.Module,
+    config: AnyClassifierConfig,
+    *,
+    items: list[Item],
+    split: tuple[list[int], list[int]],
+    params: TrainParams,
+    report: Reporter,
+) -> TrainResult:
+    """Train in place, reporting every epoch; raises TaskCancelled when the task was cancelled meanwhile.
+    Records `train_s` and `epoch_s`."""
+    from resources.classifier.train import train
 
     def on_epoch(record: dict[str, Any]) -> None:
         report.epoch(record, fraction=record["epoch"] / params.epochs)
 
+    train_at, val_at = split
     result = train(
         model,
         train_items=[items[i] for i in train_at],
         val_items=[items[i] for i in val_at],
         params=params,
-        config=trained_config,
+        config=config,
         device=prepared.device,
         on_epoch=on_epoch,
         should_stop=report.should_stop,
@@ -83,31 +142,26 @@ def train_classifier(prepared: Prepared, *, max_image_pixels: int, report: Repor
         raise TaskCancelled(f"task {prepared.task_id} was cancelled during epoch {result.epochs_run + 1}")
     prepared.timings["train_s"] = round(result.seconds, 4)
     prepared.timings["epoch_s"] = [round(record["seconds"], 4) for record in result.history]
+    return result
 
-    out = prepared.work_dir / "outputs"
-    out.mkdir(parents=True, exist_ok=True)
-    weights = out / WEIGHTS_NAME
-    # No metadata: safetensors writes a multi-key metadata map in a random order (config.json says it all).
-    save_weights(model, path=weights)
-    config_dict = trained_config.model_dump(mode="json", exclude_none=True)
-    (out / "config.json").write_text(json.dumps(config_dict, indent=2))
+
+def _write_metrics(
+    prepared: Prepared, result: TrainResult, *, out: Path, split: dict[str, Any], head_replaced: bool
+) -> dict[str, Any]:
+    """Write `metrics.json` (every epoch, the final figures, the split); returns the final figures."""
+    dataset = prepared.dataset
+    if dataset is None:  # checked by the caller; keeps the type checker informed
+        raise InvalidInput("a train task needs a dataset", field="dataset")
     epochs = [{k: v for k, v in record.items() if k != "seconds"} for record in result.history]
     final = epochs[-1]
     figures = {name: final[name] for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")}
     figures = {name: value for name, value in figures.items() if value is not None}
     figures["epochs_run"] = result.epochs_run
-    split = {
-        "val_fraction": params.val_fraction,
-        "seed": params.seed,
-        "train": len(train_at),
-        "val": len(val_at),
-        "unlabelled_skipped": dataset.unlabelled,
-    }
     metrics = {
         "schema": METRICS_SCHEMA,
         "dataset": dataset.describe(),
-        "classes": classes,
-        "parent": {k: prepared.resource[k] for k in ("name", "version", "digest")},
+        "classes": dataset.classes,
+        "parent": prepared.reference(),
         "head_replaced": head_replaced,
         "split": split,
         "epochs": epochs,
@@ -116,23 +170,35 @@ def train_classifier(prepared: Prepared, *, max_image_pixels: int, report: Repor
         "stop_reason": result.stop_reason,
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    shas = [item.file.sha256 for item in dataset.items]
-    (out / "split.json").write_text(
-        json.dumps({**split, "train_items": [shas[i] for i in train_at], "val_items": [shas[i] for i in val_at]})
-    )
+    return figures
+
+
+def _write_curves(result: TrainResult, *, out: Path) -> None:
+    from resources.classifier.tools.plots import curves_png
+
     (out / "curves.png").write_bytes(curves_png(result.history))
-    prepared.product = {
-        "weights": weights,
-        "config": config_dict,
-        "reported_metrics": {
+
+
+def _product(
+    dataset: DatasetInput,
+    weights: Path,
+    config: dict[str, Any],
+    *,
+    figures: dict[str, Any],
+    split: dict[str, Any],
+    params: TrainParams,
+) -> VersionProduct:
+    """What the publish step turns into the trained version."""
+    return VersionProduct(
+        weights=weights,
+        config=config,
+        reported_metrics={
             **{name: value for name, value in figures.items() if name != "epochs_run"},
             "measured_on": "validation split",
             "dataset_digest": dataset.digest,
             "split": {"val_fraction": params.val_fraction, "seed": params.seed},
         },
-        "dataset": dataset.describe(),
-        "split": split,
-        "publish_as": params.publish_as,
-    }
-    report.progress(1.0)
-    return [weights, out / "config.json", out / "metrics.json", out / "split.json", out / "curves.png"]
+        dataset=dataset.describe(),
+        split=split,
+        publish_as=params.publish_as,
+    )

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from commons.errors import InvalidInput
 from resources.classifier.blocks.layer_types import UNIT_STARTS, Block, Linear, Shape
@@ -29,14 +29,14 @@ from resources.classifier.config import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     MAX_CLASSES,
-    ClassName,
+    ClassNames,
     MeanValue,
     QuantizationSpec,
     Seed,
     StdValue,
-    check_class_names,
+    WeightsName,
 )
-from resources.schema import Int, check_weights_name, field_error, parse_model
+from resources.schema import Int, field_error, parse_model
 
 MAX_BLOCKS: Final[int] = 100
 MAX_INPUT_CHANNELS: Final[int] = 64
@@ -66,10 +66,10 @@ class BlocksConfig(StackSpec):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Left out (the default is not validated): filled with "class 0" … after the shapes are known.
-    classes: list[ClassName] = Field(default_factory=list, min_length=2, max_length=MAX_CLASSES)
+    classes: ClassNames = Field(default_factory=list, min_length=2, max_length=MAX_CLASSES)
     mean: tuple[MeanValue, ...] = Field(default=IMAGENET_MEAN, min_length=1, max_length=MAX_INPUT_CHANNELS)
     std: tuple[StdValue, ...] = Field(default=IMAGENET_STD, min_length=1, max_length=MAX_INPUT_CHANNELS)
-    checkpoint: str | None = None
+    checkpoint: WeightsName | None = None
     init_seed: Seed = 0
     quantization: QuantizationSpec | None = Field(
         default=None, description="Set on INT8 versions made by an export task; absent on float versions."
@@ -83,16 +83,6 @@ class BlocksConfig(StackSpec):
             if type(channels) is int and channels != 3 and 1 <= channels <= MAX_INPUT_CHANNELS:
                 data = {"mean": (0.5,) * channels, "std": (0.5,) * channels, **data}
         return data
-
-    @field_validator("classes")
-    @classmethod
-    def _distinct_names(cls, value: list[str]) -> list[str]:
-        return check_class_names(value)
-
-    @field_validator("checkpoint")
-    @classmethod
-    def _plain_weights_name(cls, value: str | None) -> str | None:
-        return None if value is None else check_weights_name(value)
 
     @model_validator(mode="after")
     def _check_shapes(self) -> Self:

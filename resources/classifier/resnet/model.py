@@ -29,11 +29,6 @@ _ARCHS: Final[dict[str, Callable[..., ResNet]]] = {"resnet18": resnet18, "resnet
 _FITS: Final[str] = "arch and classes (fc.weight has one row per class)"
 
 
-def select_device() -> str:
-    """ "cuda" when a CUDA GPU is usable, else "cpu"."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def build_classifier(config: ClassifierConfig, weights_path: Path | None, *, device: str) -> ResNet:
     """Return the classifier in eval mode on `device`, float32.
 

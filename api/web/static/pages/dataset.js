@@ -166,6 +166,20 @@ function classForm() {
   return form;
 }
 
+/** Run `send` with `button` disabled and `busy` in `status`; `status` is cleared if `send` fails. */
+async function whileSending(button, status, busy, send) {
+  button.disabled = true;
+  status.textContent = busy;
+  try {
+    await send();
+  } catch (error) {
+    status.textContent = "";
+    throw error;
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function uploadCard() {
   const files = el("input", { id: "photos", type: "file", multiple: true, accept: "image/png,image/jpeg,image/tiff,image/bmp,image/webp" });
   const zip = el("input", { id: "zip", type: "file", accept: ".zip,application/zip" });
@@ -177,38 +191,24 @@ function uploadCard() {
     const form = new FormData();
     for (const file of files.files) form.append("files", file);
     if (uploadLabel.value) form.append("class", uploadLabel.value);
-    uploadPhotos.disabled = true;
-    status.textContent = `Uploading ${files.files.length} photos…`;
-    try {
+    await whileSending(uploadPhotos, status, `Uploading ${files.files.length} photos…`, async () => {
       const added = await api(`${base}/items`, { method: "POST", form });
       status.textContent = `Added ${added.length} photos.`;
       files.value = "";
       await reloadAll();
-    } catch (error) {
-      status.textContent = "";
-      throw error;
-    } finally {
-      uploadPhotos.disabled = false;
-    }
+    });
   }));
   importZip.addEventListener("click", () => guarded(async () => {
     if (!zip.files.length) throw new Error("Choose a zip file first.");
     const form = new FormData();
     form.append("file", zip.files[0]);
-    importZip.disabled = true;
-    status.textContent = "Importing…";
-    try {
+    await whileSending(importZip, status, "Importing…", async () => {
       const outcome = await api(`${base}/import`, { method: "POST", form });
       status.textContent = `Added ${outcome.added} photos (${outcome.existing} already there)` +
         (outcome.classes_created.length ? `; new classes: ${outcome.classes_created.join(", ")}.` : ".");
       zip.value = "";
       await reloadAll();
-    } catch (error) {
-      status.textContent = "";
-      throw error;
-    } finally {
-      importZip.disabled = false;
-    }
+    });
   }));
   return el("section", { class: "card", id: "upload" },
     el("h2", {}, "Add photos"),

@@ -1,4 +1,4 @@
-import { api, el, followTask, guarded, param, requireUser, stepList } from "/static/api.js";
+import { api, dropTarget, el, followTask, guarded, param, requireUser, stepList } from "/static/api.js";
 
 const root = document.getElementById("evaluate");
 const PAGE_SIZE = 24;
@@ -138,13 +138,7 @@ function predictCard(choice) {
       el("ol", { id: "top-classes" }, top.map((t) => el("li", {}, `${t.label}: ${percent(t.probability)}`))));
   });
   input.addEventListener("change", () => predict(input.files[0]));
-  zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
-  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (event) => {
-    event.preventDefault();
-    zone.classList.remove("over");
-    predict(event.dataTransfer.files[0]);
-  });
+  dropTarget(zone, (files) => predict(files[0]));
   return el("section", { class: "card", id: "predict" }, el("h2", {}, "Predict a new photo"), zone, preview, slot, result);
 }
 

@@ -2,7 +2,7 @@
 // drawn as SVG with a layered top-to-bottom layout; choosing a node selects its unit, whose statistics,
 // histogram and feature maps (inspect.json, maps/*.png) show in the side panel. For an INT8 version the
 // task also wrote float/inspect.json (a float/INT8 toggle) and cross.json (what quantizing each unit costs).
-import { api, el, followTask, guarded, param, requireUser, stepList } from "/static/api.js";
+import { api, dropTarget, el, followTask, guarded, param, requireUser, stepList } from "/static/api.js";
 import { count, drawGraph, layout, number, shapeText } from "/static/pages/inspect-graph.js";
 import { PRECISION_NAMES, crossSection, featureMaps, histogram, statsTable } from "/static/pages/inspect-panels.js";
 
@@ -223,12 +223,8 @@ guarded(async () => {
   modelSelect.addEventListener("change", () => guarded(() => loadVersions()));
   versionSelect.addEventListener("change", describeVersion);
   photoInput.addEventListener("change", () => setPhoto(photoInput.files[0]));
-  zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
-  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (event) => {
-    event.preventDefault();
-    zone.classList.remove("over");
-    const files = [...event.dataTransfer.files];
+  dropTarget(zone, (dropped) => {
+    const files = [...dropped];
     if (files.length > 1) guarded(() => { throw new Error("An inspection follows one photo; the first one dropped is used."); });
     setPhoto(files[0]);
   });

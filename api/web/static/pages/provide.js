@@ -1,4 +1,4 @@
-import { api, el, field, guarded, param, requireUser, resourcePath, select, showError } from "/static/api.js";
+import { api, dropTarget, el, field, guarded, onSubmit, param, requireUser, resourcePath, select, showError } from "/static/api.js";
 import { grantsCard, policyCard } from "/static/pages/sharing.js";
 
 const root = document.getElementById("provide");
@@ -37,19 +37,16 @@ function createForm(onCreated) {
     field("new-visibility", "Visibility", visibility, "You can grant rights on a private resource to chosen users."),
     el("p", {}, el("button", { type: "submit" }, "Create resource")),
   );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    guarded(async () => {
-      const created = await api("/resources", {
-        method: "POST",
-        json: {
-          name: name.value.trim(), kind: kind.value, title: title.value, description: description.value,
-          citation: citation.value, license: license.value, visibility: visibility.value,
-        },
-      });
-      form.reset();
-      await onCreated(created);
+  onSubmit(form, async () => {
+    const created = await api("/resources", {
+      method: "POST",
+      json: {
+        name: name.value.trim(), kind: kind.value, title: title.value, description: description.value,
+        citation: citation.value, license: license.value, visibility: visibility.value,
+      },
     });
+    form.reset();
+    await onCreated(created);
   });
   return form;
 }
@@ -116,13 +113,7 @@ function uploadForm(resource, versions, onPublished) {
     renderConfig();
   };
   input.addEventListener("change", () => setFiles(input.files));
-  zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
-  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (event) => {
-    event.preventDefault();
-    zone.classList.remove("over");
-    if (event.dataTransfer && event.dataTransfer.files.length) setFiles(event.dataTransfer.files);
-  });
+  dropTarget(zone, (files) => { if (files.length) setFiles(files); });
   renderConfig();
 
   const parent = select([["", "none"], ...versions.map((v) => [String(v.version), `v${v.version}`])],
@@ -138,17 +129,14 @@ function uploadForm(resource, versions, onPublished) {
     el("p", {}, el("button", { type: "submit" }, "Publish version")),
     el("div", { id: "publish-result", "aria-live": "polite" }),
   );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    guarded(async () => {
-      const body = new FormData();
-      body.append("config", JSON.stringify(config.read()));
-      for (const file of chosen) body.append("files", file, file.name);
-      if (parent.value) body.append("parent", parent.value);
-      if (metrics.value.trim()) body.append("reported_metrics", metrics.value.trim());
-      const made = await api(`/resources/${enc(resource.name)}/versions`, { method: "POST", form: body });
-      await onPublished(made);
-    });
+  onSubmit(form, async () => {
+    const body = new FormData();
+    body.append("config", JSON.stringify(config.read()));
+    for (const file of chosen) body.append("files", file, file.name);
+    if (parent.value) body.append("parent", parent.value);
+    if (metrics.value.trim()) body.append("reported_metrics", metrics.value.trim());
+    const made = await api(`/resources/${enc(resource.name)}/versions`, { method: "POST", form: body });
+    await onPublished(made);
   });
   return form;
 }

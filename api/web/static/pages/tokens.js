@@ -1,4 +1,4 @@
-import { api, el, guarded, requireUser, setToken } from "/static/api.js";
+import { api, el, guarded, onSubmit, requireUser, setToken } from "/static/api.js";
 
 const form = document.getElementById("token-form");
 const result = document.getElementById("token-result");
@@ -36,42 +36,36 @@ async function showTokens() {
 }
 
 // The listener is attached at once, so a quick click never falls through to a native form submit.
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  guarded(async () => {
-    const days = document.getElementById("token-expiry").value;
-    const created = await api("/users/me/tokens", {
-      method: "POST",
-      json: { name: document.getElementById("token-name").value, expires_in_days: Number(days) },
-    });
-    result.hidden = false;
-    result.replaceChildren(
-      el("p", {}, `Token “${created.name}” — copy it now, it is not shown again. It expires ${when(created.expires_at)}.`),
-      el("p", { class: "mono", id: "new-token" }, created.token),
-      el("p", { class: "hint" }, `curl -H "Authorization: Bearer ${created.prefix}…" ${location.origin}/api/v1/users/me`),
-    );
-    form.reset();
-    await showTokens();
+onSubmit(form, async () => {
+  const days = document.getElementById("token-expiry").value;
+  const created = await api("/users/me/tokens", {
+    method: "POST",
+    json: { name: document.getElementById("token-name").value, expires_in_days: Number(days) },
   });
+  result.hidden = false;
+  result.replaceChildren(
+    el("p", {}, `Token “${created.name}” — copy it now, it is not shown again. It expires ${when(created.expires_at)}.`),
+    el("p", { class: "mono", id: "new-token" }, created.token),
+    el("p", { class: "hint" }, `curl -H "Authorization: Bearer ${created.prefix}…" ${location.origin}/api/v1/users/me`),
+  );
+  form.reset();
+  await showTokens();
 });
 
 const passwordForm = document.getElementById("password-form");
-passwordForm.addEventListener("submit", (event) => {
-  event.preventDefault();
-  guarded(async () => {
-    const changed = await api("/users/me/password", {
-      method: "POST",
-      json: {
-        current_password: document.getElementById("current-password").value,
-        new_password: document.getElementById("new-password").value,
-      },
-    });
-    setToken(changed.access_token); // every session ended, this one too: keep the new token the answer carries
-    passwordForm.reset();
-    const done = document.getElementById("password-result");
-    done.textContent = changed.detail;
-    done.hidden = false;
+onSubmit(passwordForm, async () => {
+  const changed = await api("/users/me/password", {
+    method: "POST",
+    json: {
+      current_password: document.getElementById("current-password").value,
+      new_password: document.getElementById("new-password").value,
+    },
   });
+  setToken(changed.access_token); // every session ended, this one too: keep the new token the answer carries
+  passwordForm.reset();
+  const done = document.getElementById("password-result");
+  done.textContent = changed.detail;
+  done.hidden = false;
 });
 
 guarded(async () => {

@@ -10,49 +10,48 @@ from commons.store import ObjectStore
 from registry.clock import as_utc
 from registry.models import Dataset, Resource, ResourceVersion, Task, User
 from registry.rights import access, run_only_owner
-from registry.schemas import OutputPublic, StepPublic, TaskPublic
+from registry.schemas import OutputPublic, TaskPublic
+from registry.views.base import view
 
 
-def task_public(session: Session, task: Task, *, store: ObjectStore, expires_seconds: int) -> TaskPublic:
+def task_view(session: Session, task: Task, *, store: ObjectStore, expires_seconds: int) -> TaskPublic:
+    """The task with its resource and version by name and number; a succeeded task's outputs and manifest are
+    presigned for `expires_seconds`, except the outputs it withholds (see `withheld_outputs`)."""
     resource = session.get(Resource, task.resource_id) if task.resource_id else None
     version = session.get(ResourceVersion, task.version_id) if task.version_id else None
-    outputs = []
-    if task.status == "succeeded":
-        held = withheld_outputs(session, task, resource)
-        for o in task.outputs:
-            reason = held(o["name"])
-            url = None if reason else store.presigned_url(o["key"], expires_seconds=expires_seconds)
-            outputs.append(OutputPublic(name=o["name"], size=o["size"], sha256=o["sha256"], url=url, withheld=reason))
-    manifest_url = (
-        store.presigned_url(task.manifest_key, expires_seconds=expires_seconds)
-        if task.manifest_key and task.status == "succeeded"
-        else None
-    )
-    return TaskPublic(
-        id=task.id,
-        status=task.status,
+    succeeded = task.status == "succeeded"
+    return view(
+        TaskPublic,
+        task,
         resource=resource.name if resource else ("" if task.resource_id else None),
         version=version.number if version else (0 if task.version_id else None),
-        mode=task.mode,
-        lane=task.lane,
-        params=task.params,
-        inputs=task.inputs,
         dataset=task.dataset_id,
-        dataset_digest=task.dataset_digest,
         reproduces=task.reproduces_id,
         epochs_done=len(task.metrics),
-        result=task.result if task.status == "succeeded" else None,
-        steps=[StepPublic(**step) for step in task.steps],
+        result=task.result if succeeded else None,
         progress=round(task.progress, 4),
-        error=task.error,
-        outputs=outputs,
-        manifest_url=manifest_url,
-        flow_run_id=task.flow_run_id,
-        task_run_id=task.task_run_id,
+        outputs=_outputs(session, task, resource, store=store, expires_seconds=expires_seconds) if succeeded else [],
+        manifest_url=(
+            store.presigned_url(task.manifest_key, expires_seconds=expires_seconds)
+            if task.manifest_key and succeeded
+            else None
+        ),
         created_at=as_utc(task.created_at) or task.created_at,
         started_at=as_utc(task.started_at),
         finished_at=as_utc(task.finished_at),
     )
+
+
+def _outputs(
+    session: Session, task: Task, resource: Resource | None, *, store: ObjectStore, expires_seconds: int
+) -> list[OutputPublic]:
+    held = withheld_outputs(session, task, resource)
+    shown = []
+    for output in task.outputs:
+        reason = held(output["name"])
+        url = None if reason else store.presigned_url(output["key"], expires_seconds=expires_seconds)
+        shown.append(view(OutputPublic, output, url=url, withheld=reason))
+    return shown
 
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".onnx", ".ckpt", ".bin")
