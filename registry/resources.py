@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from commons.errors import Conflict
-from registry.models import Grant, Resource, ResourceVersion, User
-from registry.rights import check_policy_change, grants_reaching, not_bound_condition
+from registry.models import Resource, ResourceVersion, User
+from registry.rights import check_policy_change, visible_condition
 from registry.schemas import ResourceCreate, ResourceUpdate
 
 
@@ -40,11 +40,11 @@ def update_resource(session: Session, *, resource: Resource, changes: ResourceUp
 
 
 def list_visible(session: Session, user: User | None, *, limit: int, offset: int) -> list[Resource]:
+    """The resources `user` may see, newest first (the rule of `registry.rights.visible_condition`)."""
     query = select(Resource).order_by(col(Resource.created_at).desc(), col(Resource.name))
-    if user is None or not user.is_admin:
-        reached = col(Resource.id).in_(select(Grant.resource_id).where(grants_reaching(user)))
-        readable = and_(or_(col(Resource.visibility) == "public", reached), not_bound_condition("resource", user))
-        query = query.where(or_(col(Resource.owner_id) == user.id, readable) if user is not None else readable)
+    visible = visible_condition("resource", user)
+    if visible is not None:
+        query = query.where(visible)
     return list(session.exec(query.offset(offset).limit(limit)).all())
 
 

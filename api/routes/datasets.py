@@ -35,7 +35,6 @@ from registry.dataset_schemas import (
 )
 from registry.dataset_zip import ZipLimits, import_archive, write_export
 from registry.quotas import check_owner_storage
-from registry.rights import grant_on, grantee_for
 from registry.schemas import GrantCreate, GrantPublic
 from registry.views.datasets import class_view, class_views, dataset_view, item_view
 from registry.views.grants import grant_view
@@ -265,11 +264,7 @@ def create_grant(
     dataset_id: str, spec: GrantCreate, user: CurrentUser, session: SessionDep, address: ClientAddress
 ) -> GrantPublic:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="own")
-    grantee = grantee_for(session, username=spec.username, group=spec.group)
-    created = grant_on(session, dataset, grantee=grantee, permission=spec.permission, actor=user)
-    detail = {"grant": created.id, "to": grantee.label, "permission": spec.permission}
-    record(session, actor=user, action="grant.create", target=dataset, detail=detail, address=address)
-    return grant_view(session, created)
+    return grant_view(session, perms.create_grant(session, dataset, spec, actor=user, address=address))
 
 
 @router.get("/{dataset_id:ref}/grants", response_model=list[GrantPublic])
@@ -283,5 +278,4 @@ def delete_grant(
     dataset_id: str, grant_id: str, user: CurrentUser, session: SessionDep, address: ClientAddress
 ) -> None:
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user, need="own")
-    revoked = perms.revoke(session, dataset=dataset, grant_id=grant_id)
-    record(session, actor=user, action="grant.revoke", target=dataset, detail=revoked, address=address)
+    perms.delete_grant(session, dataset, grant_id, actor=user, address=address)
