@@ -120,7 +120,13 @@ def submit_task(sub: Submitter, spec: TaskCreate, idempotency: Idempotency) -> t
     background. Returns (task, created): an idempotent repeat answers the task the first request made."""
     resource = resource_for(sub.session, name=spec.resource, user=sub.user, need="use")
     version = get_version(sub.session, resource, spec.version)
-    mode = KINDS.mode(resource.kind, spec.mode)
+    kind = KINDS.get(resource.kind)
+    named = kind.modes.get(Mode(spec.mode))
+    if spec.dataset is not None and not spec.inputs and (named is None or named.inputs is Inputs.DATASET):
+        # Access before validity: a dataset the caller may not use is refused as such (404/403) before anything
+        # else about the request is judged, so a 422 never tells whether someone else's dataset exists.
+        dataset_for(sub.session, dataset_id=spec.dataset, user=sub.user, need="use")
+    mode = kind.mode(spec.mode)
     found = _read_inputs(sub, spec, mode)
     params = validate_params(
         resource.kind, spec.mode, spec.params, found.uploads, config=version.config, dataset=found.snapshot
