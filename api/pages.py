@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -47,6 +47,12 @@ def render(request: Request, template: str, title: str, settings: Any, **context
         f"{template}.html",
         {"page": template, "title": title, "prefect_ui": prefect_ui, **context},
     )
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The icon browsers ask for on their own (pages name /static/favicon.svg too): an SVG, as modern ones accept."""
+    return FileResponse(WEB / "static" / "favicon.svg", media_type="image/svg+xml")
 
 
 @router.get("/")

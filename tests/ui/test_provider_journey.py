@@ -108,7 +108,7 @@ def test_signed_out_explore_shows_public_resources_only(page: Page, ui_stack: Ru
     card = page.locator(f'[data-resource="{public}"]')
     expect(card).to_contain_text("He et al. 2016")
     expect(card).to_contain_text("v1")
-    expect(card).to_contain_text("accuracy 0.9")
+    expect(card).to_contain_text("accuracy 90.0 %")  # shown as a percentage, rounded (issue 17)
     link = card.get_by_role("link", name=f"Pets {public}")
     expect(link).to_have_attribute("href", f"/resources/{provider_name}/{public}")  # names live under their owner
     expect(page.locator(f'[data-resource="{private}"]')).to_have_count(0)

@@ -311,6 +311,21 @@ export function lineChart(target, { title, series, yMin, yMax, xLabel = "epoch" 
   });
 }
 
+/** A number as the pages show it: integers as they are; an accuracy (a key naming one, a value in 0…1) as a
+ * percentage with one decimal ("55.9 %"); other fractions with 4 significant digits (0.5588539838790894 → 0.5589).
+ * Anything else as JSON. */
+export function shownNumber(value, key = "") {
+  if (typeof value !== "number") return typeof value === "string" ? value : JSON.stringify(value);
+  if (!Number.isFinite(value) || Number.isInteger(value)) return String(value);
+  if (/accuracy|acc$|^acc/i.test(key) && value >= 0 && value <= 1) return `${(value * 100).toFixed(1)} %`;
+  return String(Number(value.toPrecision(4)));
+}
+
+/** Reported metrics on one line: "accuracy 91.2 %, loss 0.3127". */
+export function metricsText(reported) {
+  return Object.entries(reported).map(([key, value]) => `${key} ${shownNumber(value, key)}`).join(", ");
+}
+
 /** Human-readable seconds between two ISO times (or until now). */
 export function duration(start, end) {
   if (!start) return "";

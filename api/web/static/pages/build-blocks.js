@@ -8,7 +8,7 @@ export function shapeText(shape) {
 }
 
 /** A resource slug: 1-64 lowercase letters, digits or '-', not starting or ending with '-'. */
-export const SLUG = /^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/;
+export const SLUG = /^[a-z0-9]([a-z0-9\-]{0,62}[a-z0-9])?$/; // "\-": a pattern attribute is compiled with the v flag
 
 export function slugify(text) {
   return text.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60).replace(/-+$/, "");

@@ -148,7 +148,10 @@ guarded(async () => {
   const models = resources.filter((r) => r.kind === "classifier.resnet" && r.latest_version !== null &&
     (r.permissions.includes("use") || r.visibility === "public"));
   if (!models.length) {
-    root.replaceChildren(el("p", { class: "notice" }, "No ResNet classifier you may use yet. ", el("a", { href: "/train" }, "Train one"), "."));
+    root.replaceChildren(el("p", { class: "notice", id: "no-models" }, "No ResNet classifier you may use yet. ",
+      el("a", { href: "/explore" }, "Explore models"), " for a starter such as “ResNet-18 starter (untrained)” and ",
+      el("a", { href: "/train" }, "train it"), " on a labelled dataset, or ", el("a", { href: "/provide" }, "provide one"),
+      ": a ResNet-18 version published without files is enough to start training."));
     return;
   }
   const modelSelect = el("select", { id: "model" }, models.map((r) => el("option", { value: r.name }, r.name)));

@@ -1,11 +1,10 @@
-import { api, currentUser, el, guarded, resourcePath } from "/static/api.js";
+import { api, currentUser, el, guarded, metricsText, resourcePath } from "/static/api.js";
 
 const root = document.getElementById("explore");
 
 function metrics(reported) {
   if (!reported || !Object.keys(reported).length) return null;
-  return el("p", { class: "hint" }, "Reported: ",
-    Object.entries(reported).map(([key, value]) => `${key} ${typeof value === "number" ? value : JSON.stringify(value)}`).join(", "));
+  return el("p", { class: "hint" }, "Reported: ", metricsText(reported));
 }
 
 function card(resource) {
@@ -40,8 +39,9 @@ guarded(async () => {
   const user = await currentUser();
   const resources = await api("/resources?limit=500");
   if (!resources.length) {
-    root.replaceChildren(el("p", { class: "notice" }, "No models to show yet. ",
-      user ? el("a", { href: "/provide" }, "Provide one") : el("a", { href: "/signin?next=/explore" }, "Sign in"), "."));
+    root.replaceChildren(el("p", { class: "notice", id: "no-models" }, "No models to show yet. ", ...(user
+      ? [el("a", { href: "/provide" }, "Provide one"), ": a ResNet-18 version published without files is an untrained starter anyone you share it with can train."]
+      : [el("a", { href: "/signin?next=/explore" }, "Sign in"), " to see the models shared with you, or to provide one."])));
     return;
   }
   const cards = resources.map((r) => card(r));

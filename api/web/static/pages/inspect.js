@@ -182,7 +182,9 @@ guarded(async () => {
   const resultSlot = el("div", { id: "result" });
   if (!resources.length) {
     root.replaceChildren(el("p", { class: "notice" }, "No ResNet classifier you may use has a version yet. ",
-      el("a", { href: "/explore" }, "Explore models"), " or ", el("a", { href: "/train" }, "train one"), "."), progressSlot, resultSlot);
+      el("a", { href: "/explore" }, "Explore models"), " for a starter such as “ResNet-18 starter (untrained)”, ",
+      el("a", { href: "/train" }, "train one"), " from it, or ", el("a", { href: "/provide" }, "provide one"),
+      " (a ResNet-18 version published without files is enough)."), progressSlot, resultSlot);
     if (resumedTask) await follow(resumedTask, progressSlot, resultSlot);
     return;
   }

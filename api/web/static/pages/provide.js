@@ -19,7 +19,7 @@ function setBadge(count) {
 // ---------------------------------------------------------------- create a resource
 
 function createForm(onCreated) {
-  const name = el("input", { type: "text", required: true, pattern: "[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?", autocomplete: "off" });
+  const name = el("input", { type: "text", required: true, pattern: "[a-z0-9]([a-z0-9\\-]{0,62}[a-z0-9])?", autocomplete: "off" });
   const kind = select(Object.entries(KINDS), "classifier.resnet");
   const title = el("input", { type: "text", required: true, maxlength: "200" });
   const description = el("textarea", { rows: "3" });

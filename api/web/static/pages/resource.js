@@ -1,4 +1,4 @@
-import { ApiError, api, currentUser, el, guarded } from "/static/api.js";
+import { ApiError, api, currentUser, el, guarded, metricsText } from "/static/api.js";
 import { activityCard, sourcesNote } from "/static/pages/sharing.js";
 
 const root = document.getElementById("resource");
@@ -117,7 +117,7 @@ function versionCard(version, children) {
     el("details", {}, el("summary", {}, "Config"), el("pre", { class: "mono" }, JSON.stringify(version.config, null, 2))),
     version.reported_metrics && Object.keys(version.reported_metrics).length
       ? el("p", {}, el("strong", {}, "Reported metrics: "),
-        Object.entries(version.reported_metrics).map(([k, v]) => `${k} ${typeof v === "number" ? v : JSON.stringify(v)}`).join(", "))
+        metricsText(version.reported_metrics))
       : null,
     version.provenance ? el("details", {}, el("summary", {}, "Provenance"),
       el("pre", { class: "mono" }, JSON.stringify(version.provenance, null, 2))) : null,

@@ -1,4 +1,4 @@
-import { api, el, followTask, guarded, lineChart, requireUser, resourcePath, stepList } from "/static/api.js";
+import { api, el, followTask, guarded, lineChart, requireUser, resourcePath, shownNumber, stepList } from "/static/api.js";
 
 const root = document.getElementById("task");
 const taskId = root.dataset.taskId;
@@ -19,8 +19,8 @@ async function reproductionCard(task) {
     el("p", {}, body.summary),
     el("div", { class: "table-wrap" }, el("table", {},
       el("thead", {}, el("tr", {}, ["Figure", "Original", "Reproduced", "Tolerance", "Pass"].map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, body.figures.map((f) => el("tr", {}, el("td", {}, f.name), el("td", {}, f.original), el("td", {}, f.reproduced),
-        el("td", {}, f.tolerance), el("td", {}, f.pass ? "yes" : "no")))))));
+      el("tbody", {}, body.figures.map((f) => el("tr", {}, el("td", {}, f.name), el("td", {}, shownNumber(f.original, f.name)),
+        el("td", {}, shownNumber(f.reproduced, f.name)), el("td", {}, shownNumber(f.tolerance, f.name)), el("td", {}, f.pass ? "yes" : "no")))))));
 }
 
 let logText = "No log lines yet.";
