@@ -21,6 +21,8 @@ from registry.rights import Item, check_open_audience, item_type, record_lineage
 from registry.schemas import ExecutionSpec, ResourceCreate
 from registry.versions import StagedFile, create_version
 
+TITLE_MAX = 200  # a resource title's limit (`ResourceCreate.title`)
+
 
 @dataclass(frozen=True)
 class PublishTarget:
@@ -68,6 +70,39 @@ def made_from(session: Session, *, source: Resource, target: Resource, dataset: 
     return [*direct, *(further for item in direct for further in found[(item_type(item), item.id)])]
 
 
+def architecture_name(config: dict[str, Any]) -> str | None:
+    """What a classifier's config says the model is: "ResNet-18" (arch resnet18), "CNN from blocks"; None when
+    it says neither."""
+    arch = config.get("arch")
+    if isinstance(arch, str) and arch.startswith("resnet") and arch[len("resnet") :].isdigit():
+        return f"ResNet-{arch[len('resnet') :]}"
+    if isinstance(arch, str) and arch:
+        return arch
+    if isinstance(config.get("blocks"), list):
+        return "CNN from blocks"
+    return None
+
+
+def new_title(
+    source: Resource, *, config: dict[str, Any], reported_metrics: dict[str, Any], provenance: dict[str, Any]
+) -> str:
+    """The title of a resource made to hold a task's version: for a training, what the model is and what it
+    was trained on ("ResNet-18 trained on Handwritten digits, 83 % val."; no accuracy without validation);
+    else the source's title and how it was derived. At most `TITLE_MAX` characters."""
+    mode = str(provenance.get("mode"))
+    if mode != "train":
+        how = {"export": "in INT8", "edit": "with edited weights"}.get(mode, "derived")
+        return f"{source.title} {how}"[:TITLE_MAX]
+    what = architecture_name(config) or source.title
+    dataset = str((provenance.get("dataset") or {}).get("name") or "a dataset")
+    accuracy = reported_metrics.get("val_accuracy")
+    measured = f", {accuracy * 100:.0f} % val." if isinstance(accuracy, int | float) else ""
+    room = TITLE_MAX - len(f"{what} trained on ") - len(measured)
+    if len(dataset) > room:
+        dataset = dataset[: max(room - 1, 0)] + "…"
+    return f"{what} trained on {dataset}{measured}"[:TITLE_MAX]
+
+
 def publish_trained_version(
     session: Session,
     *,
@@ -87,16 +122,13 @@ def publish_trained_version(
     target = resolve_target(session, user=owner, source=source, publish_as=publish_as, dataset=trained_on)
     resource = target.existing
     if resource is None:
-        dataset = (provenance.get("dataset") or {}).get("name", "a dataset")
-        made = {"train": f"trained on {dataset}", "export": "in INT8", "edit": "with edited weights"}
-        how = made.get(str(provenance.get("mode")), "derived")
         resource = create_resource(
             session,
             owner=owner,
             spec=ResourceCreate(
                 name=target.name,
                 kind=source.kind,
-                title=f"{source.title} {how}"[:200],
+                title=new_title(source, config=config, reported_metrics=reported_metrics, provenance=provenance),
                 description=f"Made by {provenance.get('mode', 'a')} task {provenance.get('task')} from {source.name} "
                 f"version {parent.number}.",
                 citation=source.citation,

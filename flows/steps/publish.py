@@ -58,8 +58,9 @@ def publish_product(
     outputs: list[dict[str, Any]],
     max_pixels: int,
 ) -> dict[str, Any] | None:
-    """Turn what the work step made for the registry into a version: `{"resource", "version", "digest"}`,
-    or, for a dataset task (augment), into a dataset: `{"dataset", "name", "items", "digest"}`.
+    """Turn what the work step made for the registry into a version: `{"resource", "version", "digest"}` and
+    the product's `summary` (train: `best_epoch`, `best_val_accuracy`, `warnings`), or, for a dataset task
+    (augment), into a dataset: `{"dataset", "name", "items", "digest"}`.
 
     A reproduction publishes nothing to the registry: it only checks that the outputs come out the same.
     """
@@ -104,6 +105,7 @@ def publish_product(
         "ref": f"{owner_name.username if owner_name else ''}/{resource.name}",
         "version": version.number,
         "digest": version.digest,
+        **product.summary,
     }
 
 

@@ -7,7 +7,7 @@ They never leave the worker's process, so they are frozen dataclasses; what is s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ class VersionProduct:
     dataset: dict[str, Any] | None  # the dataset it was made on (`DatasetInput.describe()`); None for an edit
     split: dict[str, Any] | None  # how that dataset was divided; None for an edit
     publish_as: str | None  # the resource to publish into (None: a new version of the source)
+    summary: dict[str, Any] = field(default_factory=dict)  # added to the task's result (train: best_epoch, warnings)
 
 
 # One photo of a derived dataset: the file, its name, its label (None: unlabelled).

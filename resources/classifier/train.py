@@ -1,7 +1,8 @@
 """Train a classifier (ResNet or from blocks) on labelled images: seeded, deterministic, early stop, cancellable.
 
 Items are ``(HxWx3 uint8 RGB array, class index)`` pairs (see `resources.classifier.data`); the caller
-splits them with `split_indices`. The model is trained in place.
+splits them with `split_indices`. The model is trained in place and ends with the weights of its best epoch
+by validation accuracy (the last epoch's without validation).
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ Loader = torch.utils.data.DataLoader[tuple[torch.Tensor, int]]
 
 @dataclass
 class TrainResult:
-    """What a training run did. `history` holds one dict per completed epoch (the ones `on_epoch` got)."""
+    """What a training run did. `history` holds one dict per completed epoch (the ones `on_epoch` got);
+    `best_epoch` (1-based) is the epoch whose weights the model was left with, the first of those with the
+    highest validation accuracy (`best_val_accuracy`); both None without validation."""
 
     stopped_early: bool = False
     stop_reason: str | None = None
     cancelled: bool = False
     seconds: float = 0.0
+    best_epoch: int | None = None
+    best_val_accuracy: float | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -68,6 +73,9 @@ def train(
     True the run ends without error, the unfinished epoch is dropped and `cancelled` is set. With
     params.freeze_backbone only `fc` learns, and the backbone's batch norm statistics stay fixed too.
 
+    With validation, the best epoch's weights (highest val_accuracy, the earlier on ties) are kept on the CPU
+    and loaded back at the end, after an early stop or a cancellation too; without, the last epoch's stay.
+
     Deterministic: torch is seeded with params.seed (the caller's RNG state is restored afterwards) and
     deterministic algorithms are enforced while training, so on the CPU the same model, data and seed
     give bit-identical weights. On CUDA the non-deterministic kernels some ops lack an alternative for
@@ -77,6 +85,7 @@ def train(
     train_set, train_loader, val_loader = _loaders(train_items, val_items, params=params, config=config, device=device)
     model.to(device)
     result = TrainResult()
+    best: dict[str, torch.Tensor] | None = None
     started = time.perf_counter()
     with _deterministic(device), torch.random.fork_rng(devices=_cuda_devices(device)):
         torch.manual_seed(params.seed)
@@ -93,10 +102,14 @@ def train(
             val_loss, val_accuracy = _validate(model, val_loader, device=device)
             record = _epoch_record(epoch, totals, val_loss=val_loss, val_accuracy=val_accuracy, started=epoch_started)
             result.history.append(record)
+            if _improved(result, epoch=epoch, val_accuracy=val_accuracy):
+                best = _cpu_state(model)
             if on_epoch is not None:
                 on_epoch(dict(record))
             if _reached_target(result, params=params, epoch=epoch, val_accuracy=val_accuracy):
                 break
+    if best is not None:
+        model.load_state_dict(best)
     model.eval()
     result.seconds = time.perf_counter() - started
     return result
@@ -176,6 +189,19 @@ def _epoch_record(
         "val_accuracy": val_accuracy,
         "seconds": time.perf_counter() - started,
     }
+
+
+def _improved(result: TrainResult, *, epoch: int, val_accuracy: float | None) -> bool:
+    """Whether `epoch` is the best so far (strictly higher validation accuracy); then `result` records it."""
+    if val_accuracy is None or (result.best_val_accuracy is not None and val_accuracy <= result.best_val_accuracy):
+        return False
+    result.best_epoch, result.best_val_accuracy = epoch, val_accuracy
+    return True
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the model's weights and buffers on the CPU (the best epoch's, kept while training goes on)."""
+    return {name: tensor.detach().to("cpu", copy=True) for name, tensor in model.state_dict().items()}
 
 
 def _reached_target(result: TrainResult, *, params: TrainParams, epoch: int, val_accuracy: float | None) -> bool:

@@ -147,12 +147,19 @@ def test_training_reports_epochs_live_and_stops_at_the_target(trained: Trained) 
     assert report["split"]["unlabelled_skipped"] == 6
     assert report["split"]["train"] + report["split"]["val"] == 3 * PER_CLASS
     assert report["figures"]["val_accuracy"] == metrics[-1]["val_accuracy"]
+    assert report["best_epoch"] == len(metrics), "the epoch that reached the target is the best so far"
     split = task_output(task, "split.json").json()
     assert not set(split["train_items"]) & set(split["val_items"])
 
 
 def test_trained_version_has_lineage_and_the_dataset_digest(trained: Trained) -> None:
-    assert trained.task["result"]["resource"] == trained.target and trained.task["result"]["version"] == 1
+    result = trained.task["result"]
+    assert result["resource"] == trained.target and result["version"] == 1
+    metrics = trained.learner.metrics(trained.task["id"])
+    best = result["best_epoch"]
+    assert best == max(range(len(metrics)), key=lambda i: metrics[i]["val_accuracy"]) + 1
+    assert result["best_val_accuracy"] == metrics[best - 1]["val_accuracy"]
+    assert result["warnings"] == [], "27 validation photos are enough"
     version = trained.learner.http.get(f"/resources/{trained.target}/versions/1").json()
     assert version["parent_resource"] == trained.source and version["parent"] == 1
     source_version = trained.learner.http.get(f"/resources/{trained.source}/versions/1").json()
@@ -166,8 +173,12 @@ def test_trained_version_has_lineage_and_the_dataset_digest(trained: Trained) ->
     weights = next(f for f in version["files"] if f["name"] == "model.safetensors")
     produced = next(o for o in trained.task["outputs"] if o["name"] == "model.safetensors")
     assert weights["sha256"] == produced["sha256"]
+    assert version["reported_metrics"]["best_epoch"] == best
+    assert version["reported_metrics"]["val_accuracy"] == result["best_val_accuracy"]
     resource = trained.learner.http.get(f"/resources/{trained.target}").json()
     assert resource["owner"] == trained.learner.username and resource["visibility"] == "private"
+    percent = round(result["best_val_accuracy"] * 100)
+    assert resource["title"] == f"ResNet-18 trained on {trained.dataset['name']}, {percent} % val."
 
 
 def test_evaluate_counts_add_up_and_wrong_images_come_first(trained: Trained) -> None:

@@ -150,3 +150,10 @@ def test_build_a_cnn_save_it_and_train_it(page: Page, ui_stack: RunningStack) ->
     expect(page.locator("#new-version")).to_have_text(f"{target} version 1")
     task_id = re.sub(r".*[?&]task=", "", page.url)
     assert len(learner.http.get(f"/tasks/{task_id}/metrics").json()) == 2
+    # The best epoch is published and marked on the curve; a validation split this small is warned about.
+    best = learner.http.get(f"/tasks/{task_id}").json()["result"]["best_epoch"]
+    expect(page.locator("#best-epoch-mark")).to_have_text(f"published: epoch {best}")
+    expect(page.locator("#trained")).to_contain_text(f"(epoch {best}, the best by validation accuracy")
+    expect(page.locator("#train-warnings")).to_contain_text(re.compile(r"validation split has \d+ photos; accuracy"))
+    title = learner.http.get(f"/resources/{target}").json()["title"]
+    assert re.fullmatch(r"CNN from blocks trained on Digits to build for, \d+ % val\.", title), title

@@ -2,10 +2,14 @@
 (`classifier.blocks`, the dataset's class names on its outputs) on the task's dataset snapshot.
 
 Writes under `work_dir/outputs`: `model.safetensors`, `config.json` (the trained version's config),
-`metrics.json` (per-epoch figures, final figures, the split), `split.json` (which photos trained and
-which validated, by sha256) and `curves.png`. Every output is a function of the version, the dataset
-snapshot, the parameters and the seed only (timings go to the manifest), so a CPU re-run reproduces
-each file bit for bit.
+`metrics.json` (per-epoch figures, the published epoch's figures, the split), `split.json` (which photos
+trained and which validated, by sha256) and `curves.png`. Every output is a function of the version, the
+dataset snapshot, the parameters and the seed only (timings go to the manifest), so a CPU re-run
+reproduces each file bit for bit.
+
+The weights published are those of the best epoch by validation accuracy (`resources.classifier.train`);
+its figures are the version's reported metrics, and the task's result names it (`best_epoch`) with any
+`warnings` (a validation split under `MIN_VAL_PHOTOS` photos).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
     from resources.classifier.train import TrainResult
 
 METRICS_SCHEMA = "model-commons/train-metrics/1"
+MIN_VAL_PHOTOS = 20  # fewer validation photos than this: the task's result warns that accuracy is noisy
 
 
 def train_classifier(prepared: Prepared, *, max_image_pixels: int, report: Reporter) -> list[Path]:
@@ -71,14 +76,21 @@ def train_classifier(prepared: Prepared, *, max_image_pixels: int, report: Repor
         "val": len(val_at),
         "unlabelled_skipped": dataset.unlabelled,
     }
-    figures = _write_metrics(prepared, result, out=out, split=split, head_replaced=head_replaced)
+    warnings = split_warnings(len(val_at))
+    figures = _write_metrics(prepared, result, out=out, split=split, head_replaced=head_replaced, warnings=warnings)
     shas = [item.file.sha256 for item in dataset.items]
     (out / "split.json").write_text(
         json.dumps({**split, "train_items": [shas[i] for i in train_at], "val_items": [shas[i] for i in val_at]})
     )
     _write_curves(result, out=out)
     prepared.product = _product(
-        dataset, out / TRAINED_WEIGHTS, config_dict, figures=figures, split=split, params=params
+        dataset,
+        out / TRAINED_WEIGHTS,
+        config_dict,
+        figures=figures,
+        split=split,
+        params=params,
+        summary={"best_epoch": result.best_epoch, "best_val_accuracy": result.best_val_accuracy, "warnings": warnings},
     )
     report.progress(1.0)
     return [out / TRAINED_WEIGHTS, out / "config.json", out / "metrics.json", out / "split.json", out / "curves.png"]
@@ -145,16 +157,39 @@ def _train(
     return result
 
 
+def split_warnings(val_photos: int) -> list[str]:
+    """What the task's result warns about the validation split: none from `MIN_VAL_PHOTOS` photos up."""
+    if val_photos == 0:
+        return [
+            "there is no validation split, so the last epoch is published and its accuracy is not measured — add "
+            "photos or raise val_fraction"
+        ]
+    if val_photos < MIN_VAL_PHOTOS:
+        photos = "photo" if val_photos == 1 else "photos"
+        return [
+            f"the validation split has {val_photos} {photos}; accuracy on so few is noisy — add photos or raise "
+            "val_fraction"
+        ]
+    return []
+
+
 def _write_metrics(
-    prepared: Prepared, result: TrainResult, *, out: Path, split: dict[str, Any], head_replaced: bool
+    prepared: Prepared,
+    result: TrainResult,
+    *,
+    out: Path,
+    split: dict[str, Any],
+    head_replaced: bool,
+    warnings: list[str],
 ) -> dict[str, Any]:
-    """Write `metrics.json` (every epoch, the final figures, the split); returns the final figures."""
+    """Write `metrics.json` (every epoch, the published epoch's figures, the split); returns those figures:
+    the best epoch's by validation accuracy, the last epoch's without validation."""
     dataset = prepared.dataset
     if dataset is None:  # checked by the caller; keeps the type checker informed
         raise InvalidInput("a train task needs a dataset", field="dataset")
     epochs = [{k: v for k, v in record.items() if k != "seconds"} for record in result.history]
-    final = epochs[-1]
-    figures = {name: final[name] for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")}
+    published = epochs[-1] if result.best_epoch is None else epochs[result.best_epoch - 1]
+    figures = {name: published[name] for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")}
     figures = {name: value for name, value in figures.items() if value is not None}
     figures["epochs_run"] = result.epochs_run
     metrics = {
@@ -166,8 +201,11 @@ def _write_metrics(
         "split": split,
         "epochs": epochs,
         "figures": figures,
+        "best_epoch": result.best_epoch,
+        "best_val_accuracy": result.best_val_accuracy,
         "stopped_early": result.stopped_early,
         "stop_reason": result.stop_reason,
+        "warnings": warnings,
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return figures
@@ -187,13 +225,16 @@ def _product(
     figures: dict[str, Any],
     split: dict[str, Any],
     params: TrainParams,
+    summary: dict[str, Any],
 ) -> VersionProduct:
-    """What the publish step turns into the trained version."""
+    """What the publish step turns into the trained version (its figures: the published epoch's) and adds to
+    the task's result (`summary`)."""
     return VersionProduct(
         weights=weights,
         config=config,
         reported_metrics={
             **{name: value for name, value in figures.items() if name != "epochs_run"},
+            "best_epoch": summary["best_epoch"],
             "measured_on": "validation split",
             "dataset_digest": dataset.digest,
             "split": {"val_fraction": params.val_fraction, "seed": params.seed},
@@ -201,4 +242,5 @@ def _product(
         dataset=dataset.describe(),
         split=split,
         publish_as=params.publish_as,
+        summary=summary,
     )

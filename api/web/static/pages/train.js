@@ -28,7 +28,46 @@ function chartSvg(id) {
   return svg;
 }
 
-function drawCharts(lossChart, accuracyChart, epochs) {
+function svgNode(tag, attributes, text) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** The first epoch with the highest validation accuracy so far (training keeps its weights), or null. */
+export function bestEpoch(epochs) {
+  let best = null;
+  for (const e of epochs) {
+    if (e.val_accuracy === null || e.val_accuracy === undefined) continue;
+    if (best === null || e.val_accuracy > best.val_accuracy) best = e;
+  }
+  return best ? best.epoch : null;
+}
+
+/** Mark `mark.epoch`'s val accuracy point on the accuracy chart with a line and `mark.label`. */
+function markEpoch(chart, mark) {
+  const prefix = `val accuracy, epoch ${mark.epoch}:`;
+  const point = [...chart.querySelectorAll('circle.point[data-series="val accuracy"]')]
+    .find((c) => (c.querySelector("title")?.textContent || "").startsWith(prefix));
+  if (!point) return;
+  const x = Number(point.getAttribute("cx")), y = Number(point.getAttribute("cy"));
+  const width = 480, top = 30, bottom = 256; // lineChart's plot area (api.js)
+  const anchor = x > width - 90 ? "end" : x < 110 ? "start" : "middle";
+  const labelX = anchor === "end" ? x - 10 : anchor === "start" ? x + 10 : x;
+  const labelY = y - 12 >= top + 32 ? y - 12 : y + 22; // below the point near the top, clear of the legend
+  const group = svgNode("g", { id: "best-epoch-mark", "data-epoch": mark.epoch });
+  group.append(
+    svgNode("line", { x1: x, x2: x, y1: top, y2: bottom, stroke: "#2e7d32", "stroke-dasharray": "4 3" }),
+    svgNode("circle", { cx: x, cy: y, r: 7, fill: "none", stroke: "#2e7d32", "stroke-width": 2 }),
+    svgNode("text", { x: labelX, y: labelY, "font-size": 12, "font-weight": 600, fill: "#2e7d32", stroke: "#fff", "stroke-width": 3, "paint-order": "stroke", "text-anchor": anchor }, mark.label));
+  chart.append(group);
+  chart.setAttribute("aria-label", `${chart.getAttribute("aria-label")}; ${mark.label}`);
+}
+
+/** The loss and accuracy charts; the accuracy chart marks `published` (an epoch), or when it is undefined the
+ * best epoch so far; null marks nothing (a finished task from before the best epoch was kept). */
+function drawCharts(lossChart, accuracyChart, epochs, published = undefined) {
   lineChart(lossChart, { title: "Loss", series: [
     { name: "train loss", color: "#1f77b4", points: epochs.map((e) => [e.epoch, e.train_loss]) },
     { name: "val loss", color: "#e6781e", points: epochs.map((e) => [e.epoch, e.val_loss]) },
@@ -37,6 +76,26 @@ function drawCharts(lossChart, accuracyChart, epochs) {
     { name: "train accuracy", color: "#1f77b4", points: epochs.map((e) => [e.epoch, e.train_accuracy]) },
     { name: "val accuracy", color: "#e6781e", points: epochs.map((e) => [e.epoch, e.val_accuracy]) },
   ] });
+  const best = published === undefined ? bestEpoch(epochs) : published;
+  if (best !== null) markEpoch(accuracyChart, { epoch: best, label: `${published === undefined ? "best so far" : "published"}: epoch ${best}` });
+}
+
+/** What the finished training published: the link, which epoch, and the result's warnings. */
+function publishedNotice(result, datasetId) {
+  const { resource, version } = result;
+  const evaluate = `/evaluate?${new URLSearchParams({ resource, version: String(version), dataset: datasetId })}`;
+  const accuracy = result.best_val_accuracy;
+  const which = result.best_epoch
+    ? ` (epoch ${result.best_epoch}, the best by validation accuracy${accuracy === null || accuracy === undefined ? "" : `: ${(accuracy * 100).toFixed(1)} %`})`
+    : " (the last epoch: there was no validation split)";
+  const warnings = result.warnings || [];
+  return [
+    el("p", { class: "notice", id: "trained" }, "Trained and published ",
+      el("a", { href: `/resources/${encodeURIComponent(resource)}`, id: "new-version" }, `${resource} version ${version}`),
+      which, ". ", el("a", { href: evaluate, id: "evaluate-link", class: "button" }, "Evaluate it")),
+    warnings.length ? el("ul", { class: "notice", id: "train-warnings", role: "status", style: "color:#7a4300;padding-left:1.6rem" },
+      warnings.map((w) => el("li", {}, `Warning: ${w}.`))) : null,
+  ];
 }
 
 async function watch(task, datasetId, slot) {
@@ -90,11 +149,8 @@ async function watch(task, datasetId, slot) {
   last = ended || (await api(`/tasks/${task.id}`));
   show(last);
   if (last.status === "succeeded" && last.result) {
-    const { resource, version } = last.result;
-    const evaluate = `/evaluate?${new URLSearchParams({ resource, version: String(version), dataset: datasetId })}`;
-    finished.replaceChildren(el("p", { class: "notice", id: "trained" }, "Trained and published ",
-      el("a", { href: `/resources/${encodeURIComponent(resource)}`, id: "new-version" }, `${resource} version ${version}`),
-      ". ", el("a", { href: evaluate, id: "evaluate-link", class: "button" }, "Evaluate it")));
+    drawCharts(lossChart, accuracyChart, epochs, last.result.best_epoch ?? null);
+    finished.replaceChildren(...publishedNotice(last.result, datasetId).filter(Boolean));
   } else if (last.status === "cancelled") {
     finished.replaceChildren(el("p", { class: "notice" }, "Stopped: nothing was published."));
   }
@@ -110,7 +166,7 @@ guarded(async () => {
     return;
   }
   if (!models.length) {
-    root.replaceChildren(el("p", { class: "notice" }, "No classifier you may use is published yet. ", el("a", { href: "/explore" }, "Explore models"), "."));
+    root.replaceChildren(el("p", { class: "notice" }, "No classifier you may use is published yet. ", el("a", { href: "/explore" }, "Explore models"), " for a starter such as “ResNet-18 starter (untrained)”, or ", el("a", { href: "/provide" }, "provide one"), ": a ResNet-18 version published without files is enough to start training."));
     return;
   }
   const datasetSelect = el("select", { id: "dataset", name: "dataset" },
@@ -128,7 +184,7 @@ guarded(async () => {
   const valFraction = numberInput("val-fraction", "0.2", { min: 0, max: 0.9, step: "any", required: true });
   const seed = numberInput("seed", "0", { min: 0, step: 1, required: true });
   const publishAs = el("input", { id: "publish-as", name: "publish_as", type: "text", required: true, maxlength: 64, size: 40,
-    pattern: "[a-z0-9]([a-z0-9-]*[a-z0-9])?" });
+    pattern: "[a-z0-9]([a-z0-9\\-]*[a-z0-9])?" });
   let publishEdited = false;
   publishAs.addEventListener("input", () => { publishEdited = true; });
   const augments = AUGMENTS.map(([value, text]) => {
