@@ -16,7 +16,7 @@ from commons.db import session_scope
 from commons.errors import Conflict, InvalidInput, NotFound
 from registry.clock import as_utc, utcnow
 from registry.models import Resource, ResourceVersion, Task, User
-from registry.vocabulary import ACTIVE, TERMINAL, Lane, Mode, StepStatus, TaskStatus
+from registry.vocabulary import ACTIVE, DATASET_ONLY_MODES, TERMINAL, Lane, Mode, StepStatus, TaskStatus
 
 T = TypeVar("T")
 CHANGE_ATTEMPTS = 10
@@ -84,10 +84,11 @@ def _check_subject(
     mode: str, *, resource: Resource | None, version: ResourceVersion | None, dataset_id: str | None
 ) -> None:
     """A task runs a resource version, or (a dataset-only mode) works on a dataset alone."""
-    if (resource is None) != (version is None):
-        raise Conflict(f"a {mode} task names a resource and its version, or neither")
-    if version is None and dataset_id is None:
-        raise Conflict(f"a {mode} task on no resource version needs a dataset")
+    dataset_only = mode in DATASET_ONLY_MODES
+    if (version is None) != dataset_only or (resource is None) != (version is None):
+        raise Conflict(f"a {mode} task needs {'no' if dataset_only else 'a'} resource version")
+    if dataset_only and dataset_id is None:
+        raise Conflict(f"a {mode} task needs a dataset")
 
 
 def new_steps(mode: Mode) -> list[dict[str, Any]]:

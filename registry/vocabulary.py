@@ -50,5 +50,8 @@ class Lane(StrEnum):
     BATCH = "batch"
 
 
+# Modes that work on a dataset alone and never on a resource version (the `dataset` kind's, `flows/kinds/dataset`);
+# the registry refuses a task row that mixes them up (`tests/test_kinds_registry.py` keeps the two in step).
+DATASET_ONLY_MODES = frozenset({Mode.AUGMENT})
 TERMINAL = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 ACTIVE = frozenset({TaskStatus.PENDING, TaskStatus.SCHEDULED, TaskStatus.RUNNING})

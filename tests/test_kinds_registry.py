@@ -18,7 +18,7 @@ from commons.errors import InvalidInput
 from commons.settings import Settings
 from flows.kinds import KINDS, KindRegistry
 from flows.kinds.spec import Inputs, KindSpec
-from registry.vocabulary import Mode
+from registry.vocabulary import DATASET_ONLY_MODES, Mode
 from tests.conftest import RunningStack, api_settings
 from tests.toy_kind import KIND as TOY
 from tests.toy_kind import NAME as TOY_NAME
@@ -41,6 +41,7 @@ def test_every_kind_and_mode_resolves_to_a_runner_and_a_parameter_reader() -> No
             assert spec.runner.__module__.startswith(("flows.kinds.", "tests.")), spec.runner
             assert kind.steps(mode) == ("init", mode, "publish")
             assert Mode(mode) == mode
+        assert kind.for_resources == DATASET_ONLY_MODES.isdisjoint(kind.modes), kind.name  # the registry's rule
         if kind.for_resources:
             assert kind.parse_config is not None and kind.check_weights is not None and kind.memory is not None
     assert KINDS.resource_kinds() == ["segmenter.sam", "classifier.resnet", "classifier.blocks"]
@@ -127,8 +128,8 @@ def test_a_toy_kind_runs_end_to_end_through_the_rest_api(toy_stack: RunningStack
     body = {"resource": "brightness", "params": {"gain": 0}, "inputs": [dark["id"]]}
     refused = provider.http.post("/tasks", json=body)
     assert refused.status_code == 422 and "params.gain" in refused.json()["detail"], refused.text
-    export = provider.http.post("/tasks", json={"resource": "brightness", "mode": "export", "dataset": "x"})
-    assert export.status_code == 422 and "its modes are infer" in export.json()["detail"], export.text
+    edit = provider.http.post("/tasks", json={"resource": "brightness", "mode": "edit"})
+    assert edit.status_code == 422 and "its modes are infer" in edit.json()["detail"], edit.text
     nine = provider.http.post("/tasks", json={"resource": "brightness", "inputs": [dark["id"]] * 9})
     assert nine.status_code == 422 and "at most 8 upload ids" in nine.json()["detail"], nine.text
 
