@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, UniqueConstraint, func
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, Text, UniqueConstraint, func
 from sqlmodel import Field, SQLModel
 
 from registry.clock import new_id, utcnow
@@ -78,6 +78,11 @@ class ResourceVersion(SQLModel, table=True):
     provenance: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # registry.schemas.ExecutionSpec as JSON: image, gpu {count, min_memory_gb, shareable}, cpu, memory_gb.
     execution: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The model card (Markdown source, bounded; rendered and sanitised on read by registry/cards.py): kept per
+    # version, written by the owner and `modify` holders.
+    card: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    card_updated_by: str | None = Field(default=None, foreign_key="users.id", max_length=32)
+    card_updated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_by: str = Field(foreign_key="users.id", max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
@@ -99,10 +104,11 @@ class Grant(GrantColumns, table=True):
     resource_id: str = Field(foreign_key="resources.id", index=True, max_length=32)
 
 
-class AccessRequest(SQLModel, table=True):
-    __tablename__ = "access_requests"
+class AccessRequestColumns(SQLModel):
+    """The columns of an access request, whatever it asks for (a resource: AccessRequest, a dataset:
+    DatasetAccessRequest)."""
+
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
-    resource_id: str = Field(foreign_key="resources.id", index=True, max_length=32)
     requester_id: str = Field(foreign_key="users.id", max_length=32)
     # Asked on behalf of a group the requester maintains: approval grants the group.
     group_id: str | None = Field(default=None, foreign_key="groups.id", index=True, max_length=32)
@@ -112,6 +118,16 @@ class AccessRequest(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     decided_by: str | None = Field(default=None, foreign_key="users.id", max_length=32)
     decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class AccessRequest(AccessRequestColumns, table=True):
+    __tablename__ = "access_requests"
+    resource_id: str = Field(foreign_key="resources.id", index=True, max_length=32)
+
+
+class DatasetAccessRequest(AccessRequestColumns, table=True):
+    __tablename__ = "dataset_access_requests"
+    dataset_id: str = Field(foreign_key="datasets.id", index=True, max_length=32)
 
 
 class Upload(SQLModel, table=True):
@@ -280,3 +296,17 @@ class GroupMember(SQLModel, table=True):
     role: str = Field(max_length=16)  # "member" | "maintainer"
     added_by: str = Field(foreign_key="users.id", max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class Notification(SQLModel, table=True):
+    """One message in a user's in-app inbox: an access request approved or denied, a task finished, someone asking
+    for access to one's resource. `link` is a page path in the commons (never an outside URL)."""
+
+    __tablename__ = "notifications"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    kind: str = Field(max_length=32)
+    text: str = Field(max_length=500)
+    link: str = Field(default="", max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)
+    read_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
