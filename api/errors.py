@@ -107,16 +107,42 @@ async def _handle_validation_error(_request: Request, error: Exception) -> JSONR
     return JSONResponse(status_code=422, content=validation_body(errors))
 
 
+PREFIXES = ("Value error, ", "Assertion failed, ")
+# Pydantic's own wording where it is not a plain sentence for a person filling in a form.
+PLAIN_WORDING = {
+    "extra_forbidden": "This is not a field this request takes; remove it",
+}
+
+
+def plain_message(error: dict[str, Any]) -> str:
+    """An error's message as a person reads it: without pydantic's "Value error, " prefix, a capital first."""
+    message = PLAIN_WORDING.get(str(error.get("type")), str(error.get("msg") or "invalid value"))
+    for prefix in PREFIXES:
+        message = message.removeprefix(prefix)
+    return message[:1].upper() + message[1:]
+
+
+def field_path(error: dict[str, Any]) -> str:
+    """Where the error is, as a form names its control: "username", "config.arch" (no "body." in front)."""
+    loc = [str(part) for part in error.get("loc", ())]
+    return ".".join(loc[1:] if len(loc) > 1 and loc[0] in {"body", "query", "path", "header", "form"} else loc)
+
+
 def validation_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
     """The one error shape, for request validation too: `detail` says what was wrong in words ("title: Field
-    required"), `field` names the first field, and `errors` keeps pydantic's list for programs."""
-
-    def where(error: dict[str, Any]) -> str:
-        loc = [str(part) for part in error.get("loc", ())]
-        return ".".join(loc[1:] if len(loc) > 1 and loc[0] in {"body", "query", "path", "header", "form"} else loc)
-
-    detail = "; ".join(f"{where(e) or 'request'}: {e.get('msg', 'invalid')}" for e in errors) or "invalid request"
-    return {"detail": detail, "field": where(errors[0]) if errors else None, "errors": jsonable_encoder(errors)}
+    required"), `field` names the first field and `message` says what is wrong with it (for a page to show next
+    to that control), `fields` pairs every field with its message, and `errors` keeps pydantic's list (each
+    `msg` in plain words) for programs."""
+    plain = [{**error, "msg": plain_message(error)} for error in errors]
+    fields = [{"field": field_path(e) or "request", "message": e["msg"]} for e in plain]
+    detail = "; ".join(f"{item['field']}: {item['message']}" for item in fields) or "invalid request"
+    return {
+        "detail": detail,
+        "field": field_path(plain[0]) if plain else None,
+        "message": fields[0]["message"] if fields else detail,
+        "fields": fields,
+        "errors": jsonable_encoder(plain),
+    }
 
 
 def install_error_handlers(app: FastAPI) -> None:

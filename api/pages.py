@@ -37,6 +37,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "/provide": ("provide", "Provide a model"),
     "/tasks": ("tasks", "Your tasks"),
     "/groups": ("groups", "Groups"),
+    "/inbox": ("inbox", "Inbox"),
 }
 
 

@@ -1,9 +1,10 @@
 """Receive uploaded files into temporary files, hashing as they stream and enforcing size limits.
 
-Many-file photo uploads (`stage_images`, then `store_images`) take the memory of one photo whatever their
-number: each photo is read, validated and dropped before the next is read; it waits for the others in its
-upload's temporary file (the multipart parser's, on disk past 64 KiB: see `api/body_limits.py`), and is read
-back from there, one at a time, when it is stored. Every photo is still checked before any is stored.
+Many-file photo uploads (`api.photo_batches.stage_batch`, then `store_images`) take the memory of one photo
+whatever their number: each photo is read, validated and dropped before the next is read; it waits for the
+others in its upload's temporary file (the multipart parser's, on disk past 64 KiB: see `api/body_limits.py`),
+and is read back from there, one at a time, when it is stored. Every photo is checked before any is stored; a
+bad one is set aside with its reason and the rest kept.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import UploadFile
-from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
 from commons.errors import InvalidInput, TooLarge
@@ -71,18 +71,6 @@ class StagedImage:
         if len(data) != self.size:  # the temporary file is ours alone; a change would be a bug, not bad input
             raise RuntimeError(f"{self.name} changed in its temporary file ({len(data)} bytes, not {self.size})")
         return rows.ItemImage(name=self.name, data=data, sha256=self.sha256, info=self.info)
-
-
-async def stage_images(files: list[UploadFile], *, limit: int, max_pixels: int) -> list[StagedImage]:
-    """Validate every photo, one at a time (each read, decoded and dropped before the next is read)."""
-    staged = []
-    for upload in files:
-        name = (upload.filename or "upload").rsplit("/", 1)[-1][:255] or "upload"
-        data = await read_limited(upload, limit=limit)
-        image = await run_in_threadpool(rows.validate_image, data, name=name, max_pixels=max_pixels)
-        staged.append(StagedImage(upload=upload, name=name, size=len(data), sha256=image.sha256, info=image.info))
-        del data, image
-    return staged
 
 
 def store_images(

@@ -39,7 +39,7 @@ class UserCreate(BaseModel):
     @classmethod
     def _username(cls, value: str) -> str:
         if not USERNAME.match(value):
-            raise ValueError("3–64 characters of letters, digits, '_', '.' or '-'")
+            raise ValueError("User names are 3–64 characters: letters, digits, '_', '.' or '-'; choose another")
         return value
 
 

@@ -16,6 +16,7 @@ from commons.db import session_scope
 from commons.errors import Conflict, InvalidInput, NotFound
 from registry.clock import as_utc, utcnow
 from registry.models import Resource, ResourceVersion, Task, User
+from registry.notification_events import task_finished
 from registry.vocabulary import ACTIVE, DATASET_ONLY_MODES, TERMINAL, Lane, Mode, StepStatus, TaskStatus
 
 T = TypeVar("T")
@@ -261,7 +262,8 @@ def finish(
     manifest_key: str | None = None,
     result: dict[str, Any] | None = None,
 ) -> bool:
-    """End the task once; a task already ended keeps its first ending. Returns whether it changed."""
+    """End the task once; a task already ended keeps its first ending. Returns whether it changed. The owner
+    finds a message about the ending in their inbox (in the same transaction: sent exactly when it ends)."""
     if status not in TERMINAL:
         raise ValueError(f"finish() needs a terminal status, not {status!r}")
     if task.status in TERMINAL:
@@ -279,6 +281,7 @@ def finish(
     task.steps = [_ended_step(step, status=status, at=task.finished_at.isoformat()) for step in task.steps]
     _touch(task)
     session.add(task)
+    task_finished(session, task)
     return True
 
 

@@ -8,15 +8,16 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from api.deps import ClientAddress, CurrentUser, OptionalUser, PageDep, SessionDep, SettingsDep, StoreDep
+from api.photo_batches import REJECTED_COUNT_HEADER, UploadReport, stage_batch
 from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
 from api.security import limit_grant_creation
-from api.staging import stage, stage_images, store_images
+from api.staging import stage, store_images
 from commons.errors import InvalidInput
 from registry import dataset_classes as classes
 from registry import datasets as rows
@@ -111,29 +112,46 @@ def delete_class(dataset_id: str, class_id: str, user: CurrentUser, session: Ses
     classes.delete_class(session, dataset=dataset, class_id=class_id)
 
 
-@router.post("/{dataset_id:ref}/items", status_code=status.HTTP_201_CREATED, response_model=list[ItemPublic])
+@router.post(
+    "/{dataset_id:ref}/items",
+    status_code=status.HTTP_201_CREATED,
+    response_model=list[ItemPublic] | UploadReport,
+    responses={201: {"headers": {REJECTED_COUNT_HEADER: {"description": "How many files were skipped (when any)."}}}},
+)
 async def add_items(
     dataset_id: str,
     user: CurrentUser,
     session: SessionDep,
     store: StoreDep,
     settings: SettingsDep,
+    response: Response,
     files: Annotated[list[UploadFile], File(description="Photos: PNG, JPEG, TIFF, BMP or WebP.")],
     label: Annotated[str | None, Form(alias="class", description="Label them all with this class.")] = None,
-) -> list[ItemPublic]:
-    """Add photos; one already in the dataset is returned as it is (relabelled when `class` is given)."""
+    report: Annotated[
+        bool, Query(description="true: answer {items, rejected}, naming each skipped file and why.")
+    ] = False,
+) -> list[ItemPublic] | UploadReport:
+    """Add photos; one already in the dataset is returned as it is (relabelled when `class` is given).
+
+    A bad file (not an image, damaged, too large) is skipped and the rest are added: the answer is the list of
+    added items, with the `Commons-Rejected-Count` header when files were skipped, or with `report=true`
+    `{items, rejected}` where `rejected` names each skipped file and why. When every file is bad, 4xx."""
     dataset = await run_in_threadpool(perms.dataset_for, session, dataset_id=dataset_id, user=user, need="modify")
     if len(files) > settings.max_zip_entries:
         raise InvalidInput(f"send at most {settings.max_zip_entries} files at once, or a zip", field="files")
     # every file is checked before any is stored, one at a time: memory of one photo, whatever their number
-    images = await stage_images(files, limit=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
-    adding = sum(image.size for image in images)
+    batch = await stage_batch(files, limit=settings.max_upload_bytes, max_pixels=settings.max_image_pixels)
+    batch.refuse_if_nothing_kept()
+    adding = sum(image.size for image in batch.images)
     await run_in_threadpool(check_owner_storage, session, owner_id=dataset.owner_id, settings=settings, adding=adding)
     added = await run_in_threadpool(
-        lambda: store_images(session, store=store, dataset=dataset, images=images, label=label or None)
+        lambda: store_images(session, store=store, dataset=dataset, images=batch.images, label=label or None)
     )
     names = classes.class_names(session, dataset)
-    return [item_view(item, names, store=store, expires_seconds=settings.presign_expiry_seconds) for item in added]
+    views = [item_view(item, names, store=store, expires_seconds=settings.presign_expiry_seconds) for item in added]
+    if batch.rejected:
+        response.headers[REJECTED_COUNT_HEADER] = str(len(batch.rejected))
+    return UploadReport(items=views, rejected=batch.rejected) if report else views
 
 
 @router.get("/{dataset_id:ref}/items", response_model=list[ItemPublic])

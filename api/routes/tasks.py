@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlmodel import Session
+from starlette.background import BackgroundTask
 
 from api.deps import CurrentUser, DispatcherDep, PageDep, SessionDep, SettingsDep, StoreDep
 from api.submitting import IdempotencyKey, SubmitterDep, request_digest, submitted_view
 from commons.db import get_engine
+from commons.errors import NotFound
 from commons.settings import Settings
-from commons.store import ObjectStore
+from commons.store import ObjectStore, keys
+from registry import task_reading
 from registry import tasks as task_rows
 from registry.models import Task, User
 from registry.schemas import EpochMetrics, TaskCreate, TaskLogLine, TaskPublic
-from registry.views.tasks import task_view
+from registry.task_outputs_zip import write_outputs_zip, zip_entries
+from registry.task_schemas import TaskShown
+from registry.task_thumbnail import make_thumbnail
+from registry.views.tasks import task_shown, task_shown_many, task_view, thumbnail_source
 from registry.vocabulary import TaskStatus
 from services import submission
 from services.submission import Idempotency, answered_before, submit_task
@@ -80,23 +89,91 @@ def logs(
 
 @router.get("/{task_id}/metrics", response_model=list[EpochMetrics])
 def metrics(task_id: str, user: CurrentUser, session: SessionDep) -> list[EpochMetrics]:
-    """One record per finished epoch so far (a train task writes them as it runs); empty for other modes."""
-    task = task_rows.task_for(session, task_id=task_id, user=user)
+    """One record per finished epoch so far (a train task writes them as it runs); empty for other modes.
+    Part of a task's public view too (see GET /tasks/{task_id})."""
+    task = task_reading.readable_task(session, task_id=task_id, user=user).task
     return [EpochMetrics(**record) for record in task.metrics]
 
 
-@router.get("", response_model=list[TaskPublic])
+@router.get("", response_model=list[TaskShown])
 def list_own(
-    user: CurrentUser, session: SessionDep, store: StoreDep, settings: SettingsDep, page: PageDep
-) -> list[TaskPublic]:
-    rows = task_rows.list_tasks(session, owner=user, limit=page.limit, offset=page.offset)
-    return [task_view(session, row, store=store, expires_seconds=settings.presign_expiry_seconds) for row in rows]
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    page: PageDep,
+    mode: Annotated[str | None, Query(description="Only tasks of this mode (infer, train, …).")] = None,
+    task_status: Annotated[
+        str | None, Query(alias="status", description="Only tasks in this status (succeeded, failed, …).")
+    ] = None,
+) -> list[TaskShown]:
+    """Your tasks, newest first, with what you know them by: the model (`owner/name vN`), the input photos'
+    names, the dataset's name, and a thumbnail URL (fetch it with the same token)."""
+    rows = task_reading.history(
+        session, owner=user, mode=mode, status=task_status, limit=page.limit, offset=page.offset
+    )
+    return task_shown_many(session, rows, reader=user, store=store, expires_seconds=settings.presign_expiry_seconds)
 
 
-@router.get("/{task_id}", response_model=TaskPublic)
-def read(task_id: str, user: CurrentUser, session: SessionDep, store: StoreDep, settings: SettingsDep) -> TaskPublic:
-    task = task_rows.task_for(session, task_id=task_id, user=user)
-    return task_view(session, task, store=store, expires_seconds=settings.presign_expiry_seconds)
+@router.get("/{task_id}", response_model=TaskShown)
+def read(task_id: str, user: CurrentUser, session: SessionDep, store: StoreDep, settings: SettingsDep) -> TaskShown:
+    """The task in full for its submitter; for anyone who may reproduce it (a training whose published version
+    they may use), its public view: steps, parameters, manifest and the outputs they may read (`public`: true)."""
+    reading = task_reading.readable_task(session, task_id=task_id, user=user)
+    return task_shown(session, reading, reader=user, store=store, expires_seconds=settings.presign_expiry_seconds)
+
+
+@router.get(
+    "/{task_id}/thumbnail",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "A JPEG of at most 256 pixels a side."}},
+)
+def thumbnail(task_id: str, user: CurrentUser, session: SessionDep, store: StoreDep, settings: SettingsDep) -> Response:
+    """A small preview of the task: its first input photo (submitter) or its first image output you may read."""
+    reading = task_reading.readable_task(session, task_id=task_id, user=user)
+    public = task_view(session, reading.task, store=store, expires_seconds=60, reader=user)
+    source = thumbnail_source(reading, public.outputs)
+    if source is not None and source[0] == "upload" and not store.exists(keys.upload(source[1])):
+        source = thumbnail_source(task_reading.Reading(task=reading.task, public=True), public.outputs)  # deleted
+    if source is None:
+        raise NotFound(f"task {task_id} has no photo to preview: no input photo and no image output you may read")
+    kind, name = source
+    data = store.get_bytes(keys.upload(name) if kind == "upload" else _output_key(reading.task, name))
+    picture = make_thumbnail(data, name=name, max_pixels=settings.max_image_pixels)
+    return Response(picture, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
+def _output_key(task: Task, name: str) -> str:
+    return str(next(o["key"] for o in task.outputs if o["name"] == name))
+
+
+@router.get(
+    "/{task_id}/outputs.zip",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/zip": {}}, "description": "The outputs and manifest.json."}},
+)
+def outputs_zip(
+    task_id: str, user: CurrentUser, session: SessionDep, store: StoreDep, settings: SettingsDep
+) -> FileResponse:
+    """Every output you may read under its name, and `manifest.json` (their sizes and sha256 digests), as one
+    zip; 409 before the task succeeded, 413 past the zip size limit."""
+    reading = task_reading.readable_task(session, task_id=task_id, user=user)
+    public = task_view(session, reading.task, store=store, expires_seconds=60, reader=user)
+    entries = zip_entries(reading.task, public.outputs)
+    handle = tempfile.NamedTemporaryFile(prefix="commons-task-", suffix=".zip", delete=False)  # noqa: SIM115
+    path = Path(handle.name)
+    try:
+        with handle:
+            write_outputs_zip(store, entries, target=handle, max_bytes=settings.max_zip_bytes)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return FileResponse(
+        path,
+        media_type="application/zip",
+        filename=f"task-{reading.task.id[:8]}-outputs.zip",
+        background=BackgroundTask(path.unlink),
+    )
 
 
 @router.post("/{task_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=TaskPublic)

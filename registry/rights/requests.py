@@ -1,5 +1,6 @@
 """Access requests: a caller asks a resource's owner for a right (for themselves, or for a group they
-maintain); the owner approves (a grant) or denies. Every decision records who and when."""
+maintain); the owner approves (a grant) or denies. Every decision records who and when; the owner hears of a
+request and the requester of its answer in their inbox (registry.notification_events)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from commons.errors import Conflict, Forbidden, NotFound
 from registry.clock import utcnow
 from registry.groups import group_to_grant, role_in
 from registry.models import AccessRequest, Group, Resource, User
+from registry.notification_events import access_decided, access_requested
 from registry.rights.decision import access
 from registry.rights.grants import Grantee, grant_on
 
@@ -66,6 +68,7 @@ def request_access(
     )
     session.add(created)
     session.flush()
+    access_requested(session, request=created, resource=resource, requester=requester)
     return created
 
 
@@ -94,6 +97,7 @@ def decide(session: Session, *, resource: Resource, request_id: str, approve: bo
     if approve:
         grant_on(session, resource, grantee=_asked_for(session, found), permission=found.permission, actor=actor)
     session.flush()
+    access_decided(session, request=found, resource=resource, actor=actor)
     return found
 
 

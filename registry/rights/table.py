@@ -71,6 +71,9 @@ GET    /resources/{name}/versions                   resource read       list ver
 GET    /resources/{name}/versions/{version}         resource read       describe a version
 GET    /resources/{name}/versions/{version}/files/{file_name} resource read       download a version's file
        also: owner only when it or a source is run-only (download: false)
+GET    /resources/{name}/versions/{version}/card    resource read       read a version's model card
+PUT    /resources/{name}/versions/{version}/card    resource modify     write a version's model card
+       also: ?preview=true renders without keeping; over 64 KiB: 413
 POST   /resources/{name}/grants                     resource owner      grant use or modify
        also: refused (409) beyond a bound derivative's sources' audience
 GET    /resources/{name}/grants                     resource owner      list grants
@@ -83,14 +86,20 @@ POST   /resources/{name}/access-requests/{request_id}/deny resource owner      d
 GET    /access-requests                             -        signed-in  inbox of requests
        also: on items you own and on items made from them
 POST   /uploads                                     -        signed-in  upload a photo for a task
+GET    /uploads/{upload_id}/file                    account  self       read back a photo you uploaded
 POST   /tasks                                       resource use        submit a task on a version
        also: `use` on its dataset too; train/edit/export publish only where you may (modify, or a new resource of yours)
 GET    /tasks                                       -        signed-in  list your tasks
 GET    /tasks/{task_id}                             task     submitter  read a task
-       also: outputs carrying weights: see files
+       also: weights: see files; a succeeded training's public view to whoever may use what it published
+GET    /tasks/{task_id}/thumbnail                   task     submitter  preview a task (a small JPEG)
+       also: and whoever reads its public view: from the outputs they may read
+GET    /tasks/{task_id}/outputs.zip                 task     submitter  download a task's outputs as one zip
+       also: and whoever reads its public view: the outputs they may read
 GET    /tasks/{task_id}/events                      task     submitter  follow a task
 GET    /tasks/{task_id}/logs                        task     submitter  read a task's log
 GET    /tasks/{task_id}/metrics                     task     submitter  read a task's epochs
+       also: and whoever reads its public view
 POST   /tasks/{task_id}/cancel                      task     submitter  cancel a task
 POST   /tasks/{task_id}/reproduce                   task     submitter  re-run a task
        also: and `use` on its version and dataset now
@@ -119,6 +128,15 @@ POST   /datasets/{dataset_id}/grants                dataset  owner      grant us
        also: refused (409) beyond a bound derivative's sources' audience
 GET    /datasets/{dataset_id}/grants                dataset  owner      list grants
 DELETE /datasets/{dataset_id}/grants/{grant_id}     dataset  owner      revoke a grant
+POST   /datasets/{dataset_id}/access-requests       dataset  read       ask the owner for a right
+GET    /datasets/{dataset_id}/access-requests       dataset  read(signed-in) list access requests
+       also: owner: all; others: their own
+POST   /datasets/{dataset_id}/access-requests/{request_id}/approve dataset  owner      approve a request
+POST   /datasets/{dataset_id}/access-requests/{request_id}/deny dataset  owner      deny a request
+GET    /notifications                               account  self       read your inbox
+GET    /notifications/unread-count                  account  self       count your unread messages
+POST   /notifications/{notification_id}/read        account  self       mark a message read
+POST   /notifications/read-all                      account  self       mark every message read
 GET    /audit                                       -        signed-in  read the audit trail
        also: events on items you own; admins: all
 POST   /groups                                      -        signed-in  create a group (you own and maintain it)

@@ -25,6 +25,7 @@ from segment_anything.utils.amg import batched_mask_to_box, box_xyxy_to_xywh, ca
 
 from commons.image_io import check_rgb_array
 from resources.sam.config import AutoParams, PromptParams
+from resources.sam.cutoffs import CutoffTally
 
 STABILITY_OFFSET: Final[float] = 1.0  # SamAutomaticMaskGenerator's default stability_score_offset
 
@@ -33,15 +34,19 @@ BatchCallback = Callable[[int, int], None]
 
 
 class _ReportingMaskGenerator(SamAutomaticMaskGenerator):
-    """The library's generator, calling `on_batch(done, total)` before each batch of point prompts.
+    """The library's generator, calling `on_batch(done, total)` before each batch of point prompts and, given a
+    `tally`, counting what each quality cut-off removes.
 
     The callback may raise to stop the run between batches (cancellation); it sees the same batches the
-    library would run, so results are unchanged.
+    library would run, so results are unchanged. The tally watches the library's own predictions (each
+    batch's masks and predicted IoUs, as `predict_torch` returns them) and computes the stability score as the
+    library does; the library's filtering runs untouched, so the masks are the library's.
     """
 
-    def __init__(self, sam: Sam, *, on_batch: BatchCallback, **kwargs: Any) -> None:
+    def __init__(self, sam: Sam, *, on_batch: BatchCallback, tally: CutoffTally | None = None, **kwargs: Any) -> None:
         super().__init__(sam, **kwargs)
         self._on_batch = on_batch
+        self._tally = tally
         self._done = 0
         layers = range(len(self.point_grids))
         self._total = sum(
@@ -51,7 +56,43 @@ class _ReportingMaskGenerator(SamAutomaticMaskGenerator):
     def _process_batch(self, *args: Any, **kwargs: Any) -> Any:
         self._on_batch(self._done, self._total)
         self._done += 1
-        return super()._process_batch(*args, **kwargs)
+        tally = self._tally
+        if tally is None:
+            return super()._process_batch(*args, **kwargs)
+        predict = self.predictor.predict_torch
+        passed: list[int] = []
+
+        def observed(*p_args: Any, **p_kwargs: Any) -> Any:
+            masks, iou_preds, low_res = predict(*p_args, **p_kwargs)
+            passed.append(self._observe(tally, masks.flatten(0, 1), iou_preds.flatten(0, 1)))
+            return masks, iou_preds, low_res
+
+        self.predictor.predict_torch = observed  # this batch only
+        try:
+            data = super()._process_batch(*args, **kwargs)
+        finally:
+            del self.predictor.predict_torch  # the class's method again
+        tally.survived_batch(passed=sum(passed), survived=len(data["iou_preds"]))
+        return data
+
+    def _observe(self, tally: CutoffTally, masks: torch.Tensor, iou_preds: torch.Tensor) -> int:
+        """Count one batch's proposals removed by each cut-off, as `_process_batch` filters them; returns how
+        many pass both."""
+        stability = calculate_stability_score(masks, self.predictor.model.mask_threshold, self.stability_score_offset)
+        keep = torch.ones_like(iou_preds, dtype=torch.bool)
+        if self.pred_iou_thresh > 0.0:
+            keep = iou_preds > self.pred_iou_thresh
+        by_quality = int((~keep).sum().item())
+        if self.stability_score_thresh > 0.0:
+            keep = keep & (stability >= self.stability_score_thresh)
+        passing = int(keep.sum().item())
+        tally.observe(
+            quality=iou_preds.float().cpu().numpy(),
+            stability=stability.float().cpu().numpy(),
+            by_quality=by_quality,
+            by_stability=len(iou_preds) - by_quality - passing,
+        )
+        return passing
 
 
 def segment_auto(
@@ -73,6 +114,25 @@ def segment_auto(
     with torch.inference_mode():
         records: list[dict[str, Any]] = generator.generate(image)
     return records
+
+
+def segment_auto_tallied(
+    sam: Sam, image: np.ndarray, params: AutoParams, *, on_batch: BatchCallback | None = None
+) -> tuple[list[dict[str, Any]], CutoffTally]:
+    """`segment_auto`'s records (the same masks), and what each quality cut-off removed (see
+    `resources.sam.cutoffs`)."""
+    check_rgb_array(image)
+    tally = CutoffTally(params.pred_iou_thresh, params.stability_score_thresh)
+    kwargs = {"output_mode": "binary_mask", **params.as_kwargs()}
+    generator = _ReportingMaskGenerator(sam, on_batch=on_batch or _ignore, tally=tally, **kwargs)
+    with torch.inference_mode():
+        records: list[dict[str, Any]] = generator.generate(image)
+    tally.finish(len(records))
+    return records, tally
+
+
+def _ignore(_done: int, _total: int) -> None:
+    return None
 
 
 def segment_prompt(sam: Sam, image: np.ndarray, params: PromptParams) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from commons.store import ObjectStore, keys
 from tests.api.conftest import AUTO_PARAMS, Published
 from tests.conftest import RunningStack
 
-EXPECTED_FILES = {"hard.png", "blended.png", "labels.png", "segments.json"}
+EXPECTED_FILES = {"hard.png", "blended.png", "labels.png", "segments.json", "summary.json"}
 
 
 def fetch(url: str) -> bytes:
@@ -157,7 +157,7 @@ def test_prompt_mode_points_and_boxes(stack: RunningStack, published: Published,
     task = client.wait(client.submit(resource=published.name, version=1, inputs=[upload["id"]], params=params)["id"])
     assert task["status"] == "succeeded", task["error"]
     names = {o["name"] for o in task["outputs"]}
-    assert names == {"coffee/segments.json", "coffee/labels.png"}
+    assert names == {"coffee/segments.json", "coffee/labels.png", "coffee/summary.json"}
     segments = json.loads(fetch(next(o["url"] for o in task["outputs"] if o["name"].endswith(".json"))))
     assert segments["mode"] == "prompt" and len(segments["segments"]) >= 1
 

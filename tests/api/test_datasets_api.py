@@ -184,13 +184,17 @@ def test_grants_use_and_modify(stack: RunningStack) -> None:
         ("cut.png", photo(0, size=64)[:-60], "cut.png is truncated"),
     ],
 )
-def test_bad_files_are_refused(stack: RunningStack, name: str, content: bytes, message: str) -> None:
+def test_bad_files_are_skipped_and_named(stack: RunningStack, name: str, content: bytes, message: str) -> None:
     owner = stack.new_user()
     dataset = new_dataset(owner)
-    response = add(owner, dataset["id"], {"good.png": photo(0), name: content})
-    assert response.status_code == 422, response.text
-    assert message in response.json()["detail"].lower()
+    alone = add(owner, dataset["id"], {name: content})  # nothing to keep: refused, nothing stored
+    assert alone.status_code == 422, alone.text
+    assert message in alone.json()["detail"].lower()
     assert_nothing_stored(stack, owner, dataset["id"])
+    response = add(owner, dataset["id"], {"good.png": photo(0), name: content})  # the good one is kept
+    assert response.status_code == 201, response.text
+    assert [item["original_name"] for item in response.json()] == ["good.png"]
+    assert response.headers["Commons-Rejected-Count"] == "1"
 
 
 def test_bad_zips_are_refused(stack: RunningStack, zip_bomb: bytes) -> None:

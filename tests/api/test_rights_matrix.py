@@ -23,10 +23,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from commons.db import session_scope
 from launcher.client import CommonsClient
 from registry.models import User
+from registry.notifications import NotificationKind, notify
 from registry.rights.table import ROLES, RULES, Rule, allowed
 from registry.users import issue_token, password_hash
 from resources.sam.model import TINY_CONFIG
@@ -48,6 +50,9 @@ CONSUMES: dict[tuple[str, str], str] = {
     ("DELETE", "/datasets/{dataset_id}/classes/{class_id}"): "class_id",
     ("DELETE", "/datasets/{dataset_id}/items/{item_id}"): "item_id",
     ("DELETE", "/datasets/{dataset_id}/grants/{grant_id}"): "grant_id",
+    ("POST", "/datasets/{dataset_id}/access-requests/{request_id}/approve"): "request_id",
+    ("POST", "/datasets/{dataset_id}/access-requests/{request_id}/deny"): "request_id",
+    ("POST", "/notifications/{notification_id}/read"): "notification_id",
     ("DELETE", "/groups/{group_name}/members/{username}"): "username",
     ("DELETE", "/groups/{group_name}"): "group_name",
 }
@@ -82,6 +87,7 @@ class World:
     group: str  # the owner's group: `use` is a member, `modify` a maintainer
     checkpoint: str
     task_id: str
+    database_url: str  # to put a message in a caller's inbox (nothing a caller can do sends one to itself)
     counter: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     fresh: dict[tuple[str, ...], str] = field(default_factory=dict)
 
@@ -161,6 +167,9 @@ def build_world(stack: RunningStack, weights: Path) -> World:
         item = checked(owner.http.post(f"/datasets/{dataset_id}/items", files=files, data={"class": "cat"}))[0]
         spare = checked(owner.http.post(f"/datasets/{dataset_id}/classes", json={"name": "spare"}))
         datasets[public] = DatasetIds(id=dataset_id, item_id=item["id"], spare_class_id=spare["id"])
+        if not public:  # likewise for the private dataset
+            share = {"username": requester.username, "permission": "use"}
+            checked(owner.http.post(f"/datasets/{dataset_id}/grants", json=share))
     request = stranger.http.post(f"/resources/{resources[True]}/access-requests", json={"permission": "modify"})
     checked(request)  # pending, for GET …/access-requests; the matrix's own requests ask for `use`
 
@@ -192,6 +201,7 @@ def build_world(stack: RunningStack, weights: Path) -> World:
         group=group,
         checkpoint=str(TINY_CONFIG["checkpoint"]),
         task_id=task["id"],
+        database_url=stack.settings.resolved_database_url,
     )
 
 
@@ -217,6 +227,8 @@ def fresh_object(world: World, param: str, rule: Rule, caller: Caller, public: b
         return world.take(
             key, lambda: checked(holder.http.post("/users/me/tokens", json={"name": world.unique("t")}))["id"]
         )
+    if param == "notification_id":
+        return world.take(("notification", caller.label), lambda: new_notification(world, caller))
     users = {c.label: c.client.username for c in world.callers}
     if param == "group_name":
         return world.take(("group",), lambda: new_group(world.owner, member=users["use"], maintainer=users["modify"]))
@@ -253,10 +265,30 @@ def fresh_object(world: World, param: str, rule: Rule, caller: Caller, public: b
         body = {"username": world.grantee, "permission": "use"}
         return world.take(("grant", rule.on, visibility), lambda: checked(owner.post(f"{on}/grants", json=body))["id"])
     if param == "request_id":
-        on = f"/resources/{world.resources[public]}/access-requests"
+        on = f"/resources/{world.resources[public]}" if rule.on == "resource" else f"/datasets/{dataset}"
         body = {"permission": "modify" if not public else "use", "message": "please"}
-        return world.take(("request", visibility), lambda: checked(world.requester.http.post(on, json=body))["id"])
+
+        def ask() -> str:
+            return str(checked(world.requester.http.post(f"{on}/access-requests", json=body))["id"])
+
+        return world.take(("request", rule.on, visibility), ask)
     raise AssertionError(f"no fresh {param} for {rule.method} {rule.path}")
+
+
+def new_notification(world: World, caller: Caller) -> str:
+    """A message in the caller's inbox (the owner's for an anonymous caller), written as the registry does."""
+    username = (world.owner if caller.anonymous else caller.client).username
+    with session_scope(world.database_url) as session:
+        user = session.exec(select(User).where(User.username == username)).one()
+        kind = NotificationKind.TASK_FINISHED
+        return notify(session, user_id=user.id, kind=kind, text="Your infer succeeded", link="/tasks/x").id
+
+
+def own_upload(world: World, caller: Caller) -> str:
+    """A photo uploaded by the caller (by the owner for an anonymous caller)."""
+    holder = world.owner if caller.anonymous else caller.client
+    files = {"file": ("mine.png", photo(next(world.counter)), "image/png")}
+    return str(checked(holder.http.post("/uploads", files=files))["id"])
 
 
 def path_params(world: World, rule: Rule, caller: Caller, public: bool) -> dict[str, str]:
@@ -278,6 +310,8 @@ def path_params(world: World, rule: Rule, caller: Caller, public: bool) -> dict[
     for name in PARAM.findall(rule.path):
         if name == consumed:
             params[name] = fresh_object(world, name, rule, caller, public)
+        elif name == "upload_id":
+            params[name] = world.take(("upload", caller.label), functools.partial(own_upload, world, caller))
         else:
             assert name in stable, f"no value for {{{name}}} of {rule.method} {rule.path}: give the test one"
             params[name] = stable[name]
@@ -294,7 +328,8 @@ def spend(world: World, rule: Rule, caller: Caller, public: bool) -> None:
         "class_id": ("class", visibility),
         "item_id": ("item", visibility),
         "grant_id": ("grant", rule.on, visibility),
-        "request_id": ("request", visibility),
+        "request_id": ("request", rule.on, visibility),
+        "notification_id": ("notification", caller.label),
         "group_name": ("group",),
         "username": ("member",),
     }
@@ -327,6 +362,7 @@ def request_for(world: World, rule: Rule, caller: Caller, public: bool) -> dict[
         ("POST", "/resources/{name}/versions"): {"data": {"config": "not json"}},
         ("POST", "/resources/{name}/grants"): grant,
         ("POST", "/resources/{name}/access-requests"): {"json": {"permission": "use", "message": "let me in"}},
+        ("PUT", "/resources/{name}/versions/{version}/card"): {"json": {"markdown": "# A card\n\nFor tests."}},
         ("POST", "/uploads"): {"files": {"file": ("u.png", photo(5), "image/png")}},
         ("POST", "/tasks"): {
             "json": {"resource": world.resources[public], "version": 1, "mode": "infer", "inputs": []}
@@ -344,6 +380,7 @@ def request_for(world: World, rule: Rule, caller: Caller, public: bool) -> dict[
         },
         ("POST", "/datasets/{dataset_id}/augment"): {"json": {"operations": [{"op": "no-such-op"}]}},
         ("POST", "/datasets/{dataset_id}/grants"): grant,
+        ("POST", "/datasets/{dataset_id}/access-requests"): {"json": {"permission": "use", "message": "let me in"}},
         ("POST", "/groups"): {"json": {"name": f"g-{uuid.uuid4().hex[:8]}"}},
         ("POST", "/groups/{group_name}/members"): {"json": {"username": world.grantee, "role": "member"}},
         ("POST", "/blocks/validate"): {"json": {"input_channels": 1, "input_size": 28, "blocks": []}},

@@ -57,3 +57,15 @@ def test_confusion_scales_to_many_classes_and_checks_shape() -> None:
     assert max(pixels.shape[:2]) < 1200
     with pytest.raises(InvalidInput, match="must be 2x2"):
         confusion_png([[1, 2, 3]], ["a", "b"])
+
+
+def test_curves_mark_the_best_epoch() -> None:
+    from resources.classifier.tools.plots import BEST
+
+    plain = _open(curves_png(HISTORY))
+    marked = _open(curves_png(HISTORY, best_epoch=2))
+    assert not _has_colour(plain, BEST)
+    assert _has_colour(marked, BEST)
+    columns = np.flatnonzero((marked == np.array(BEST, dtype=np.uint8)).all(axis=2).any(axis=0))
+    assert columns.min() < 480 < columns.max(), "both charts, loss (left) and accuracy (right), are marked"
+    assert _has_colour(_open(curves_png(HISTORY, best_epoch=9)), BEST) is False, "an epoch not run marks nothing"

@@ -11,12 +11,15 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, ViewportSize, expect, sync_playwright
 
 from launcher.client import CommonsClient
+from resources.sam.config import parse_sam_config
+from resources.sam.model import TINY_CONFIG, save_random_weights
 from tests.conftest import RunningStack
 
 CHROMIUM = "/usr/bin/chromium"
@@ -30,6 +33,8 @@ LAUNCH_FLAGS = [
 ]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 PASSWORD = "correct horse battery"
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 375, "height": 800}
 
 
 def ensure_chromium() -> str:
@@ -64,16 +69,32 @@ def ui_stack(stack: RunningStack) -> RunningStack:
 
 @pytest.fixture
 def page(browser: Browser, ui_stack: RunningStack) -> Iterator[Page]:
-    context = browser.new_context(base_url=ui_stack.settings.api_url, viewport={"width": 1280, "height": 900})
+    with fresh_page(browser, ui_stack) as opened:
+        yield opened
+
+
+@contextmanager
+def fresh_page(browser: Browser, stack: RunningStack, viewport: ViewportSize = DESKTOP) -> Iterator[Page]:
+    """A page in a new browser context (another day, another person: nothing remembered), failing the test when
+    the page logs an error or a warning (see `console_problem`) or throws."""
+    context = browser.new_context(base_url=stack.settings.api_url, viewport=viewport)
     context.set_default_timeout(20_000)
     opened = context.new_page()
     problems: list[str] = []
     opened.on("console", lambda message: problems.append(console_problem(message)))
     opened.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-    yield opened
-    context.close()
+    try:
+        yield opened
+    finally:
+        context.close()
     blocked = [text for text in problems if text]
     assert not blocked, f"the page logged errors or warnings: {blocked}"
+
+
+def fits(page: Page, width: int = PHONE["width"]) -> None:
+    """The page needs no sideways scrolling at `width` px."""
+    shown = page.evaluate("document.documentElement.scrollWidth")
+    assert shown <= width, f"the page is {shown} px wide at {width} px"
 
 
 def console_problem(message: ConsoleMessage) -> str:
@@ -91,6 +112,19 @@ def console_problem(message: ConsoleMessage) -> str:
     ):
         return ""
     return f"{message.type}: {message.text} ({url})"
+
+
+@pytest.fixture(scope="module")
+def sam_resource(stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A public tiny SAM (random weights) that anyone may use, published by a provider over REST."""
+    weights = tmp_path_factory.mktemp("sam") / TINY_CONFIG["checkpoint"]
+    save_random_weights(parse_sam_config(TINY_CONFIG), weights, seed=0)
+    provider, _ = new_account(stack)
+    name = f"sam-{uuid.uuid4().hex[:8]}"
+    provider.create_resource(name=name, kind="segmenter.sam", title="Tiny SAM for the UI", visibility="public")
+    provider.upload_version(name, files=[weights], config=TINY_CONFIG)
+    provider.grant(name, "*", "use")
+    return name
 
 
 def screenshot(page: Page, name: str) -> Path:

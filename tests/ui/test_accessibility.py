@@ -14,7 +14,7 @@ from resources.sam.config import parse_sam_config
 from resources.sam.model import TINY_CONFIG, save_random_weights
 from tests.conftest import RunningStack
 from tests.resources.test_classifier_data import digit_items
-from tests.ui.conftest import new_account, screenshot, sign_in
+from tests.ui.conftest import new_account, sign_in
 
 # Controls a screen reader cannot name: no <label>, no aria-label(ledby), no text, no title.
 UNNAMED_CONTROLS = """() => [...document.querySelectorAll('input, select, textarea, button')]
@@ -63,26 +63,3 @@ def test_pages_fit_a_phone_and_name_every_control(page: Page, ui_stack: RunningS
         page.goto(path)
         assert page.evaluate(OVERFLOW) <= 0, f"{path} scrolls sideways at 375 px"
         assert page.evaluate(UNNAMED_CONTROLS) == [], f"{path} has controls without a name"
-
-
-def test_labelling_by_keyboard_alone(page: Page, ui_stack: RunningStack) -> None:
-    user, username = new_account(ui_stack)
-    dataset = user.http.post("/datasets", json={"name": "Keyboard", "classes": ["zero", "one"]}).json()
-    photos = [("files", (f"k{i}.png", png(image), "image/png")) for i, (image, _) in enumerate(digit_items(2, 1))]
-    assert user.http.post(f"/datasets/{dataset['id']}/items", files=photos).status_code == 201
-    sign_in(page, username, next_path=f"/datasets/{dataset['id']}")
-    expect(page.locator("select[aria-label^='Class of']")).to_have_count(2)
-    page.locator("body").focus()
-    for _ in range(80):  # Tab through the page until a photo's class box has the focus
-        page.keyboard.press("Tab")
-        if page.evaluate("() => (document.activeElement.getAttribute('aria-label') || '').startsWith('Class of')"):
-            break
-    else:
-        raise AssertionError("no photo's class box can be reached with Tab")
-    name = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
-    page.keyboard.type("one")  # type-ahead picks the option, which fires change
-    page.keyboard.press("Tab")
-    expect(page.locator("#labelled-count")).to_have_text("1")
-    items = user.http.get(f"/datasets/{dataset['id']}/items", params={"labelled": "true"}).json()
-    assert [(item["original_name"], item["class"]) for item in items] == [(name.removeprefix("Class of "), "one")]
-    screenshot(page, "keyboard-labelling")

@@ -20,6 +20,7 @@ from tests.ui.conftest import new_account, screenshot, sign_in
 DIGITS = ["zero", "one", "two"]
 PER_CLASS = 7  # 21 photos drawn, 20 uploaded
 PHOTOS = 20
+VALIDATION = 3  # validation share 0.2 of 7, 7 and 6 photos: one of each class
 ARCH_CONFIG = {"arch": "resnet18", "classes": ["a", "b"], "input_size": 32, "init_seed": 3}
 
 # One evaluation in the page: the train-loss points drawn so far and the status shown at that moment.
@@ -80,13 +81,13 @@ def test_learner_labels_trains_evaluates_and_predicts(page: Page, ui_stack: Runn
     expect(page.get_by_label("Rename class two")).to_be_visible()
     expect(page.get_by_label("Rename class deux")).to_have_count(0)
 
-    # Label every photo with its select box, on the "Unlabelled" view.
+    # Label every photo with its class's number key, on the "Unlabelled" view (the counts follow live).
     page.get_by_label("Show").select_option("false")
     expect(page.locator("#items figure")).to_have_count(PHOTOS)
     for done, (path, label) in enumerate(photos, start=1):
-        page.get_by_label(f"Class of {path.name}").select_option(label)
+        page.locator(f'#items figure[aria-label="{path.name}: unlabelled"]').focus()
+        page.keyboard.press(str(DIGITS.index(label) + 1))
         expect(page.locator("#labelled-count")).to_have_text(str(done))
-    page.get_by_role("button", name="Refresh").click()
     expect(page.locator("#no-items")).to_be_visible()
     page.get_by_label("Show").select_option("true")
     expect(page.locator("#items figure")).to_have_count(PHOTOS)
@@ -116,19 +117,20 @@ def test_learner_labels_trains_evaluates_and_predicts(page: Page, ui_stack: Runn
     expect(page.locator("#new-version")).to_have_text(f"{target} version 1")
     screenshot(page, "train")
 
-    # Evaluation on the same dataset, prefilled from the link.
+    # Evaluation of that model, by default on the photos training did not see (one of each class here).
     page.get_by_role("link", name="Evaluate it").click()
     page.wait_for_url("**/evaluate?*")
-    expect(page.get_by_label("Model")).to_have_value(target)
-    expect(page.get_by_label("Dataset")).to_have_value(dataset_id)
+    expect(page.get_by_label("Model")).to_have_value(f"{username}/{target}")
+    expect(page.get_by_label("Photos to evaluate on")).to_have_value(f"val:{dataset_id}")
     page.get_by_role("button", name="Evaluate", exact=True).click()
     expect(page.locator("#accuracy")).to_contain_text("Accuracy", timeout=300_000)
+    expect(page.locator("#grid-title")).to_have_text("Validation photos (not seen in training), wrong ones first")
     right = int(page.locator("#right").inner_text())
     wrong = int(page.locator("#wrong").inner_text())
-    assert right + wrong == PHOTOS
+    assert right + wrong == VALIDATION
     expect(page.locator("#confusion tbody tr")).to_have_count(len(DIGITS))
     figures = page.locator("#predictions figure")
-    expect(figures).to_have_count(PHOTOS)
+    expect(figures).to_have_count(VALIDATION)
     expect(page.locator("#predictions figure.wrong")).to_have_count(wrong)
     classes = figures.evaluate_all("(nodes) => nodes.map((node) => node.classList.contains('wrong'))")
     assert classes == sorted(classes, reverse=True)  # wrong ones first

@@ -84,6 +84,8 @@ def test_provider_grants_approves_and_a_modifier_publishes(page: Page, ui_stack:
     page.get_by_label("Architecture").select_option("resnet34")
     page.get_by_label("Classes").fill("cat\ndog\nrabbit")
     page.get_by_label("Input size").fill("96")
+    expect(page.get_by_label("Derives from")).to_have_value("")  # no parent unless one is chosen (issue 17)
+    page.get_by_label("Derives from").select_option("1")
     page.get_by_role("button", name="Publish version").click()
     expect(page.locator("#published")).to_contain_text(f"Published version 2 of {name}")
     expect(page.locator("#rights")).to_have_count(0)  # a modifier does not manage rights

@@ -1,4 +1,5 @@
-"""The Tasks pages: a task's steps, outputs, manifest and logs; "Reproduce" gives a passing report — in Chromium."""
+"""The Tasks pages: the history card, a task's steps, outputs (predictions previewed), manifest and logs;
+"Reproduce" gives a passing report — in Chromium."""
 
 from __future__ import annotations
 
@@ -25,13 +26,17 @@ def test_task_page_shows_everything_and_reproduces(page: Page, ui_stack: Running
     assert task["status"] == "succeeded", task["error"]
 
     sign_in(page, username, next_path="/tasks")
-    row = page.locator("tbody tr").filter(has_text=name)
-    expect(row).to_contain_text("succeeded")
-    row.get_by_role("link", name=task["id"][:8]).click()
+    card = page.locator(".task-card").filter(has_text=name)
+    expect(card).to_contain_text("succeeded")
+    expect(card).to_contain_text("grey.png")
+    card.get_by_role("link", name="grey.png").click()
     page.wait_for_url(f"**/tasks/{task['id']}")
     expect(page.locator("#task-status")).to_have_text("succeeded")
     expect(page.locator("ol.steps li.succeeded")).to_have_count(3)
     expect(page.get_by_role("link", name="predictions.json")).to_be_visible()
+    predictions = page.locator("table.predictions")  # the predictions previewed as a small table
+    expect(predictions).to_contain_text("grey.png")
+    expect(predictions.locator("tbody tr")).to_have_count(1)
     expect(page.get_by_role("link", name="manifest.json")).to_be_visible()
     for _ in range(20):  # log lines reach Prefect a few seconds after the run
         if "published: manifest" in page.locator("#logs").inner_text():

@@ -1,14 +1,18 @@
 // Shared by every page: the REST client (the same /api/v1 programs use), the signed-in user, errors shown
 // on the page, a task follower over server-sent events, a small DOM builder and an SVG line chart.
 
+import { clearFieldErrors, placeFieldErrors } from "/static/field-errors.js";
+
 const API = "/api/v1";
 const TOKEN_KEY = "commons.token";
 
 export class ApiError extends Error {
-  constructor(status, detail, field) {
+  /** `fields`: [{field, message}], what was wrong with each named control (shown next to it by showError). */
+  constructor(status, detail, field, fields = []) {
     super(detail);
     this.status = status;
     this.field = field;
+    this.fields = fields;
   }
 }
 
@@ -53,9 +57,17 @@ export async function api(path, { method = "GET", json, form, signal } = {}) {
   }
   if (!response.ok) {
     if (response.status === 401 && token()) setToken(null); // expired or revoked: sign in again
-    throw new ApiError(response.status, describe(body, response.status), body && body.field);
+    throw new ApiError(response.status, describe(body, response.status), body && body.field, fieldMessages(body));
   }
   return body;
+}
+
+/** The answer's errors per field: its `fields` list, or its one `field` with the message about it. */
+function fieldMessages(body) {
+  if (!body) return [];
+  if (Array.isArray(body.fields)) return body.fields.filter((item) => item && item.field && item.message);
+  if (body.field && typeof body.detail === "string") return [{ field: body.field, message: body.message || body.detail }];
+  return [];
 }
 
 function describe(body, status) {
@@ -67,16 +79,20 @@ function describe(body, status) {
   return `The request failed (HTTP ${status}).`;
 }
 
-/** Show an error (or a message) in the page's alert box; `null` hides it. */
+/** Show an error (or a message): each message about a field next to its control (focused; see field-errors.js),
+ * the rest in the page's alert box; `null` hides them all (as every submission does first). */
 export function showError(error) {
   const box = document.getElementById("error");
-  if (!box) return;
-  if (!error) {
+  clearFieldErrors();
+  if (box) {
     box.hidden = true;
     box.textContent = "";
-    return;
   }
-  box.textContent = error instanceof Error ? error.message : String(error);
+  if (!error) return;
+  const { placed, left } = placeFieldErrors((error instanceof ApiError && error.fields) || []);
+  if (placed && !left.length) return;
+  if (!box) return;
+  box.textContent = placed ? left.join("\n") : error instanceof Error ? error.message : String(error);
   box.hidden = false;
   box.scrollIntoView({ block: "nearest" });
 }
@@ -172,6 +188,8 @@ async function fillHeader() {
     location.href = "/signin";
   });
   if (user) {
+    document.getElementById("inbox-link").hidden = false;
+    watchInbox();
     try {
       const waiting = await api("/access-requests?status=pending");
       const badge = document.getElementById("pending-badge");
@@ -183,6 +201,29 @@ async function fillHeader() {
       /* the badge is a convenience */
     }
   }
+}
+
+const INBOX_POLL_MS = 30_000;
+
+/** Show the number of unread messages beside the header's Inbox link (hidden at 0). */
+export async function refreshInboxBadge() {
+  const badge = document.getElementById("inbox-badge");
+  if (!badge || !token()) return;
+  try {
+    const { unread } = await api("/notifications/unread-count");
+    badge.textContent = String(unread);
+    badge.hidden = unread === 0;
+    document.getElementById("inbox-link").setAttribute("aria-label", unread ? `Inbox, ${unread} unread` : "Inbox");
+  } catch {
+    /* the badge is a convenience */
+  }
+}
+
+/** Keep the badge current: now, every 30 s while the tab is visible, and when the tab is shown again. */
+function watchInbox() {
+  refreshInboxBadge();
+  setInterval(() => { if (document.visibilityState === "visible") refreshInboxBadge(); }, INBOX_POLL_MS);
+  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") refreshInboxBadge(); });
 }
 
 fillHeader();

@@ -3,9 +3,9 @@
 
 Writes under `work_dir/outputs`: `model.safetensors`, `config.json` (the trained version's config),
 `metrics.json` (per-epoch figures, the published epoch's figures, the split), `split.json` (which photos
-trained and which validated, by sha256) and `curves.png`. Every output is a function of the version, the
-dataset snapshot, the parameters and the seed only (timings go to the manifest), so a CPU re-run
-reproduces each file bit for bit.
+trained and which validated, by sha256 and by item id) and `curves.png` (the best epoch marked). Every
+output is a function of the version, the dataset snapshot, the parameters and the seed only (timings go to
+the manifest), so a CPU re-run reproduces each file bit for bit.
 
 The weights published are those of the best epoch by validation accuracy (`resources.classifier.train`);
 its figures are the version's reported metrics, and the task's result names it (`best_epoch`) with any
@@ -78,10 +78,7 @@ def train_classifier(prepared: Prepared, *, max_image_pixels: int, report: Repor
     }
     warnings = split_warnings(len(val_at))
     figures = _write_metrics(prepared, result, out=out, split=split, head_replaced=head_replaced, warnings=warnings)
-    shas = [item.file.sha256 for item in dataset.items]
-    (out / "split.json").write_text(
-        json.dumps({**split, "train_items": [shas[i] for i in train_at], "val_items": [shas[i] for i in val_at]})
-    )
+    (out / "split.json").write_text(json.dumps(split_record(dataset, split=split, train_at=train_at, val_at=val_at)))
     _write_curves(result, out=out)
     prepared.product = _product(
         dataset,
@@ -211,10 +208,26 @@ def _write_metrics(
     return figures
 
 
+def split_record(
+    dataset: DatasetInput, *, split: dict[str, Any], train_at: list[int], val_at: list[int]
+) -> dict[str, Any]:
+    """What `split.json` holds: the split's figures and which photos trained and which validated, by sha256
+    (`train_items`, `val_items`: what Evaluate matches its predictions against, whatever became of the
+    dataset's rows since) and by dataset item id (`train_item_ids`, `val_item_ids`)."""
+    items = dataset.items
+    return {
+        **split,
+        "train_items": [items[i].file.sha256 for i in train_at],
+        "val_items": [items[i].file.sha256 for i in val_at],
+        "train_item_ids": [items[i].item_id for i in train_at],
+        "val_item_ids": [items[i].item_id for i in val_at],
+    }
+
+
 def _write_curves(result: TrainResult, *, out: Path) -> None:
     from resources.classifier.tools.plots import curves_png
 
-    (out / "curves.png").write_bytes(curves_png(result.history))
+    (out / "curves.png").write_bytes(curves_png(result.history, best_epoch=result.best_epoch))
 
 
 def _product(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from commons.errors import InvalidWeights
 from commons.image_io import decode_image
+from flows.kinds.sam.progress import BatchProgress
+from flows.kinds.sam.summary import photo_summary, summary_bytes
 from flows.steps.model_cache import cached_model
 from flows.steps.prepare import Prepared, Stopwatch
 from flows.steps.reporting import Reporter
@@ -20,9 +21,10 @@ if TYPE_CHECKING:
 
 
 def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) -> list[Path]:
-    """Write `<stem>/hard.png`, `blended.png`, `labels.png`, `segments.json` under `work_dir/outputs`."""
+    """Write `<stem>/hard.png`, `blended.png`, `labels.png`, `segments.json` (as `outputs` asks) and always
+    `<stem>/summary.json` (see `photo_summary`) under `work_dir/outputs`."""
     from resources.sam.config import parse_infer_params, parse_sam_config
-    from resources.sam.infer import segment_auto, segment_prompt
+    from resources.sam.infer import segment_auto_tallied, segment_prompt
     from resources.sam.render import render_segmentation
 
     config = parse_sam_config(prepared.config)
@@ -30,15 +32,16 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) ->
     sam = _load_sam(prepared, config)
     written: list[Path] = []
     per_image: list[float] = []
-    count = len(prepared.inputs)
+    progress = BatchProgress(report, count=len(prepared.inputs))
     for index, item in enumerate(prepared.inputs):
         watch = Stopwatch()
         image = decode_image(item.file.path.read_bytes(), name=item.name, max_pixels=max_image_pixels)
         if params.mode == "prompt" and params.prompt is not None:
             params.prompt.check_inside(image.shape[1], image.shape[0])
             records = segment_prompt(sam, image, params.prompt)
+            tally = None
         else:
-            records = segment_auto(sam, image, params.auto, on_batch=partial(_report, report.progress, index, count))
+            records, tally = segment_auto_tallied(sam, image, params.auto, on_batch=progress.for_photo(index))
         files = render_segmentation(
             image=image,
             image_name=item.name,
@@ -49,6 +52,7 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) ->
             params=params.model_dump(mode="json"),
             outputs=params.outputs,
         )
+        files["summary.json"] = summary_bytes(photo_summary(item.name, params.mode, len(records), tally))
         folder = prepared.outputs / item.stem
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
@@ -76,8 +80,3 @@ def _load_sam(prepared: Prepared, config: SamConfig) -> Sam:
             expected_bytes=weights.size,
         )
     return sam
-
-
-def _report(on_progress: Callable[[float], None], index: int, count: int, done: int, total: int) -> None:
-    """Progress over all inputs from progress within input `index` (batches `done` of `total`)."""
-    on_progress((index + done / max(total, 1)) / count)

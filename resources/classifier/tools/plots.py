@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from PIL import Image, ImageDraw, ImageFont
@@ -18,15 +18,18 @@ BLACK: Final[Color] = (0, 0, 0)
 GRID: Final[Color] = (225, 225, 225)
 TRAIN: Final[Color] = (31, 119, 180)
 VAL: Final[Color] = (230, 120, 20)
+BEST: Final[Color] = (46, 125, 50)  # the best epoch's mark (green, as on the Train page's chart)
 PANEL: Final[tuple[int, int]] = (480, 340)  # width, height of one chart
 MARGIN: Final[tuple[int, int, int, int]] = (64, 48, 28, 52)  # left, top, right, bottom
 
 
-def curves_png(history: Sequence[Mapping[str, Any]]) -> bytes:
+def curves_png(history: Sequence[Mapping[str, Any]], *, best_epoch: int | None = None) -> bytes:
     """Two charts side by side: loss and accuracy per epoch, train (blue) and validation (orange).
 
     `history` is `TrainResult.history`: dicts with "epoch", "train_loss", "train_accuracy" and
-    optionally "val_loss"/"val_accuracy" (None values are left out). Returns PNG bytes (RGB).
+    optionally "val_loss"/"val_accuracy" (None values are left out). `best_epoch` (the published one, when
+    training kept the best) is marked on both charts with a dashed green line, and on the accuracy chart
+    with a ring around its validation point and "best: epoch N". Returns PNG bytes (RGB).
     """
     if not history:
         raise InvalidInput("no epochs to plot: the training history is empty", field="history")
@@ -38,7 +41,7 @@ def curves_png(history: Sequence[Mapping[str, Any]]) -> bytes:
             "train": _values(history, f"train_{metric}"),
             "validation": _values(history, f"val_{metric}"),
         }
-        _chart(draw, offset, title, epochs, series, fixed_unit=metric == "accuracy")
+        _chart(draw, offset, title, epochs, series, fixed_unit=metric == "accuracy", best_epoch=best_epoch)
     return _png(image)
 
 
@@ -95,8 +98,10 @@ def _chart(
     series: dict[str, list[tuple[int, float]]],
     *,
     fixed_unit: bool,
+    best_epoch: int | None = None,
 ) -> None:
-    """One line chart in the panel starting at x = offset: axes, ticks, grid, lines, legend."""
+    """One line chart in the panel starting at x = offset: axes, ticks, grid, lines, legend, and the best
+    epoch's mark when `best_epoch` is one of `epochs`."""
     font = _font(13)
     left, top, right, bottom = offset + MARGIN[0], MARGIN[1], offset + PANEL[0] - MARGIN[2], PANEL[1] - MARGIN[3]
     values = [value for points in series.values() for _, value in points]
@@ -125,6 +130,8 @@ def _chart(
     draw.line((left, bottom, right, bottom), fill=BLACK)
     draw.text((left, top / 2), title, fill=BLACK, font=_font(16), anchor="lm")
     draw.text(((left + right) / 2, PANEL[1] - 14), "epoch", fill=BLACK, font=font, anchor="mm")
+    if best_epoch in epochs:
+        _mark_best(draw, at, best_epoch, series["validation"] if fixed_unit else [], box=(left, top, right, bottom))
     for points, colour in zip(series.values(), (TRAIN, VAL), strict=True):
         xy = [at(epoch, value) for epoch, value in points]
         if len(xy) > 1:
@@ -136,6 +143,32 @@ def _chart(
         draw.line((legend_x, top / 2, legend_x + 20, top / 2), fill=colour, width=3)
         draw.text((legend_x + 26, top / 2), name, fill=BLACK, font=font, anchor="lm")
         legend_x += 26 + _text_width(font, name) + 18
+
+
+def _mark_best(
+    draw: ImageDraw.ImageDraw,
+    at: Callable[[float, float], tuple[float, float]],
+    epoch: int,
+    points: list[tuple[int, float]],
+    *,
+    box: tuple[float, float, float, float],
+) -> None:
+    """A dashed vertical line at `epoch`; with `points` (the validation accuracy), a ring around the epoch's
+    point and its label, above the point or below it when the point is near the top."""
+    _, top, right, bottom = box
+    x = at(epoch, 0.0)[0]
+    for dash in range(int(top), int(bottom), 8):
+        draw.line((x, dash, x, min(dash + 4, bottom)), fill=BEST, width=2)
+    value = next((v for e, v in points if e == epoch), None)
+    if value is None:
+        return
+    _, y = at(epoch, value)
+    draw.ellipse((x - 7, y - 7, x + 7, y + 7), outline=BEST, width=2)
+    anchor = "rm" if x > right - 110 else "lm"  # beside the dashed line, on the side with room
+    label_x = x - 10 if anchor == "rm" else x + 10
+    label_y = y - 16 if y - 16 >= top + 10 else y + 18
+    label = f"best: epoch {epoch}"
+    draw.text((label_x, label_y), label, fill=BEST, font=_font(13), anchor=anchor, stroke_width=3, stroke_fill=WHITE)
 
 
 def _values(history: Sequence[Mapping[str, Any]], key: str) -> list[tuple[int, float]]:

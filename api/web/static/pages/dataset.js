@@ -1,5 +1,9 @@
 import { api, datasetPath, el, guarded, requireUser, showError } from "/static/api.js";
 import { augmentCard, lineage } from "/static/pages/dataset-augment.js";
+import { labelBar } from "/static/pages/dataset-label-bar.js";
+import { uploadCard } from "/static/pages/dataset-label-upload.js";
+import { PhotoGrid } from "/static/pages/dataset-label.js";
+import { mountDatasetSharing } from "/static/pages/dataset-sharing.js";
 import { activityCard, grantsCard, policyCard, sourcesNote } from "/static/pages/sharing.js";
 
 const root = document.getElementById("dataset");
@@ -10,8 +14,7 @@ const PAGE_SIZE = 24;
 const state = { dataset: null, classes: [], page: 1, labelled: "", label: "" };
 
 const counts = el("p", { id: "counts", "aria-live": "polite" });
-const classList = el("ul", { id: "class-list", class: "row", style: "list-style:none;padding:0" });
-const grid = el("div", { class: "images", id: "items", "aria-label": "photos" });
+const classList = el("ul", { id: "class-list", class: "row class-list" });
 const pager = el("p", { class: "row", id: "pager" });
 const uploadLabel = el("select", { id: "upload-class" });
 const classFilter = el("select", { id: "filter-class" });
@@ -21,8 +24,26 @@ const labelledFilter = el("select", { id: "filter-labelled" },
   el("option", { value: "true" }, "Labelled"));
 
 function canModify() {
-  return state.dataset && state.dataset.permissions.includes("modify");
+  return Boolean(state.dataset && state.dataset.permissions.includes("modify"));
 }
+
+/** Whether a photo labelled `label` (null: unlabelled) belongs in the view the filters choose. */
+function keeps(label) {
+  if (state.labelled === "false" && label) return false;
+  if (state.labelled === "true" && !label) return false;
+  return !state.label || state.label === label;
+}
+
+const grid = new PhotoGrid({
+  base,
+  classes: () => state.classes,
+  editable: canModify,
+  keeps,
+  changed: counted,
+  emptied: () => guarded(async () => { await grid.drained(); await loadItems(); }),
+  resync: () => reloadAll(),
+});
+const bar = labelBar(grid, () => state.classes, canModify);
 
 function size(bytes) {
   if (bytes < 1024) return `${bytes} B`;
@@ -47,6 +68,21 @@ function showCounts() {
     retainedNote(d) || "");
 }
 
+/** A photo's class went from `before` to `after` (null: unlabelled): the counts follow at once. */
+function counted(before, after) {
+  const d = state.dataset;
+  d.labelled_count += (after ? 1 : 0) - (before ? 1 : 0);
+  for (const c of state.classes) {
+    if (c.name !== after && c.name !== before) continue;
+    c.item_count += c.name === after ? 1 : -1;
+    const shown = classList.querySelector(`[data-count="${CSS.escape(c.name)}"]`);
+    if (shown) shown.textContent = ` ${c.item_count} photos`;
+  }
+  showCounts();
+  fillClassSelects();
+  bar.render();
+}
+
 async function refreshDataset() {
   state.dataset = await api(base);
   // Opened by id (a task's link): show the dataset's address, owner/slug, in the location bar.
@@ -56,6 +92,7 @@ async function refreshDataset() {
 }
 
 function fillClassSelects() {
+  const d = state.dataset;
   const keepUpload = uploadLabel.value;
   uploadLabel.replaceChildren(el("option", { value: "" }, "Leave unlabelled"),
     ...state.classes.map((c) => el("option", { value: c.name }, c.name)));
@@ -65,50 +102,40 @@ function fillClassSelects() {
     ...state.classes.map((c) => el("option", { value: c.name }, `${c.name} (${c.item_count})`)));
   classFilter.value = state.classes.some((c) => c.name === keepFilter) ? keepFilter : "";
   state.label = classFilter.value;
+  const [all, unlabelled, labelled] = labelledFilter.options;
+  all.textContent = `All photos (${d.item_count})`;
+  unlabelled.textContent = `Unlabelled (${d.item_count - d.labelled_count})`;
+  labelled.textContent = `Labelled (${d.labelled_count})`;
+}
+
+function renameInput(c) {
+  const input = el("input", { type: "text", value: c.name, "aria-label": `Rename class ${c.name}`, "data-class-id": c.id,
+    readonly: !canModify() });
+  input.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter") return;
+    event.preventDefault();
+    const name = input.value.trim();
+    if (!name || name === c.name) return;
+    guarded(async () => {
+      await api(`${base}/classes/${c.id}`, { method: "PATCH", json: { name } });
+      await reloadAll();
+      const again = classList.querySelector(`input[data-class-id="${c.id}"]`);
+      if (again) again.focus();
+    });
+  });
+  return input;
 }
 
 function renderClasses() {
   if (!state.classes.length) {
     classList.replaceChildren(el("li", { class: "hint" }, "No classes yet: add one below."));
   } else {
-    classList.replaceChildren(...state.classes.map((c) => {
-      const input = el("input", { type: "text", value: c.name, "aria-label": `Rename class ${c.name}`, "data-class-id": c.id,
-        readonly: !canModify() });
-      input.addEventListener("keydown", (event) => {
-        if (event.key !== "Enter") return;
-        event.preventDefault();
-        const name = input.value.trim();
-        if (!name || name === c.name) return;
-        guarded(async () => {
-          await api(`${base}/classes/${c.id}`, { method: "PATCH", json: { name } });
-          await reloadAll();
-          const again = classList.querySelector(`input[data-class-id="${c.id}"]`);
-          if (again) again.focus();
-        });
-      });
-      return el("li", {}, input, el("span", { class: "hint" }, ` ${c.item_count} photos`));
-    }));
+    classList.replaceChildren(...state.classes.map((c, index) => el("li", {},
+      index < 9 && canModify() ? el("kbd", { class: "key-hint", title: `Key ${index + 1} labels with ${c.name}` }, String(index + 1)) : "",
+      renameInput(c), el("span", { class: "hint", "data-count": c.name }, ` ${c.item_count} photos`))));
   }
   fillClassSelects();
-}
-
-function itemCard(item) {
-  const select = el("select", { "aria-label": `Class of ${item.original_name}`, "data-item": item.id, disabled: !canModify() },
-    el("option", { value: "" }, "(unlabelled)"),
-    state.classes.map((c) => el("option", { value: c.name }, c.name)));
-  select.value = item.class ?? "";
-  select.addEventListener("change", () => guarded(async () => {
-    const updated = await api(`${base}/items/${item.id}`, { method: "PATCH", json: { class: select.value || null } });
-    item.class = updated.class;
-    figure.classList.toggle("unlabelled", !updated.class);
-    await refreshDataset();
-  }));
-  const figure = el("figure", { "data-item": item.id, class: item.class ? "" : "unlabelled" },
-    item.url ? el("img", { src: item.url, alt: item.original_name, width: item.width, height: item.height, loading: "lazy",
-      style: "image-rendering:pixelated;max-height:10rem;object-fit:contain" }) : null,
-    el("figcaption", {}, item.original_name, ` · ${item.width}×${item.height}`),
-    select);
-  return figure;
+  bar.render();
 }
 
 function filterTotal() {
@@ -122,16 +149,31 @@ function filterTotal() {
   return d.item_count;
 }
 
+let loads = 0; // which call of loadItems answers: only the latest one shows its photos
+
 async function loadItems() {
   const query = new URLSearchParams({ limit: String(PAGE_SIZE), page: String(state.page) });
   if (state.labelled) query.set("labelled", state.labelled);
   if (state.label) query.set("class", state.label);
-  const items = await api(`${base}/items?${query}`);
+  grid.root.setAttribute("aria-busy", "true");
+  const generation = (loads += 1);
+  const version = grid.version;
+  let items;
+  try {
+    items = await api(`${base}/items?${query}`);
+  } finally {
+    if (generation === loads) grid.root.removeAttribute("aria-busy");
+  }
+  if (generation !== loads) return undefined; // a later load (another filter, page) answers instead
+  if (grid.version !== version) { // labelled while the list was on its way: it may be stale
+    await grid.drained();
+    return loadItems();
+  }
   if (!items.length && state.page > 1) {
     state.page -= 1;
     return loadItems();
   }
-  grid.replaceChildren(...(items.length ? items.map(itemCard) : [el("p", { class: "hint", id: "no-items" }, "No photos match this filter.")]));
+  grid.show(items, el("p", { class: "hint", id: "no-items" }, "No photos match this filter."));
   const total = filterTotal();
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const previous = el("button", { type: "button", class: "secondary", id: "previous-page", disabled: state.page <= 1,
@@ -142,6 +184,7 @@ async function loadItems() {
 }
 
 async function reloadAll() {
+  await grid.drained();
   await refreshDataset();
   renderClasses();
   await loadItems();
@@ -166,60 +209,41 @@ function classForm() {
   return form;
 }
 
-/** Run `send` with `button` disabled and `busy` in `status`; `status` is cleared if `send` fails. */
-async function whileSending(button, status, busy, send) {
-  button.disabled = true;
-  status.textContent = busy;
-  try {
-    await send();
-  } catch (error) {
-    status.textContent = "";
-    throw error;
-  } finally {
-    button.disabled = false;
-  }
+/** A second skip link, after the page's "Skip to content": the photos are two Tab presses from the top. */
+function skipToPhotos() {
+  const link = el("a", { class: "skip", href: "#items", id: "skip-to-photos" }, "Skip to the photos");
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    if (grid.current) grid.focus();
+    else document.getElementById("browse").scrollIntoView();
+  });
+  const first = document.querySelector("a.skip");
+  if (first) first.after(link);
 }
 
-function uploadCard() {
-  const files = el("input", { id: "photos", type: "file", multiple: true, accept: "image/png,image/jpeg,image/tiff,image/bmp,image/webp" });
-  const zip = el("input", { id: "zip", type: "file", accept: ".zip,application/zip" });
-  const status = el("p", { class: "hint", id: "upload-status", "aria-live": "polite" });
-  const uploadPhotos = el("button", { type: "button", id: "upload-photos" }, "Upload photos");
-  const importZip = el("button", { type: "button", id: "import-zip", class: "secondary" }, "Import zip");
-  uploadPhotos.addEventListener("click", () => guarded(async () => {
-    if (!files.files.length) throw new Error("Choose one or more photos first.");
-    const form = new FormData();
-    for (const file of files.files) form.append("files", file);
-    if (uploadLabel.value) form.append("class", uploadLabel.value);
-    await whileSending(uploadPhotos, status, `Uploading ${files.files.length} photos…`, async () => {
-      const added = await api(`${base}/items`, { method: "POST", form });
-      status.textContent = `Added ${added.length} photos.`;
-      files.value = "";
-      await reloadAll();
-    });
-  }));
-  importZip.addEventListener("click", () => guarded(async () => {
-    if (!zip.files.length) throw new Error("Choose a zip file first.");
-    const form = new FormData();
-    form.append("file", zip.files[0]);
-    await whileSending(importZip, status, "Importing…", async () => {
-      const outcome = await api(`${base}/import`, { method: "POST", form });
-      status.textContent = `Added ${outcome.added} photos (${outcome.existing} already there)` +
-        (outcome.classes_created.length ? `; new classes: ${outcome.classes_created.join(", ")}.` : ".");
-      zip.value = "";
-      await reloadAll();
-    });
-  }));
-  return el("section", { class: "card", id: "upload" },
-    el("h2", {}, "Add photos"),
+function browseCard() {
+  const onFilter = () => guarded(async () => {
+    grid.root.setAttribute("aria-busy", "true");
+    state.labelled = labelledFilter.value;
+    state.label = classFilter.value;
+    state.page = 1;
+    await grid.drained();
+    await loadItems();
+  });
+  labelledFilter.addEventListener("change", onFilter);
+  classFilter.addEventListener("change", onFilter);
+  const refresh = el("button", { type: "button", class: "secondary", id: "refresh-items",
+    onclick: () => guarded(async () => { showError(null); await reloadAll(); }) }, "Refresh");
+  return el("section", { class: "card", id: "browse" },
+    el("h2", {}, "Photos"),
     el("div", { class: "row" },
-      el("div", {}, el("label", { for: "photos" }, "Photos ", el("span", { class: "hint" }, "(PNG, JPEG, TIFF, BMP or WebP; several at once)")), files),
-      el("div", {}, el("label", { for: "upload-class" }, "Label them as"), uploadLabel),
-      uploadPhotos),
-    el("div", { class: "row" },
-      el("div", {}, el("label", { for: "zip" }, "Or a zip of class folders ", el("span", { class: "hint" }, "(each top-level folder is a class)")), zip),
-      importZip),
-    status);
+      el("div", {}, el("label", { for: "filter-labelled" }, "Show"), labelledFilter),
+      el("div", {}, el("label", { for: "filter-class" }, "Class"), classFilter),
+      refresh),
+    bar.node,
+    grid.root,
+    grid.status,
+    pager);
 }
 
 guarded(async () => {
@@ -227,10 +251,6 @@ guarded(async () => {
   await refreshDataset();
   document.querySelector("h1").textContent = state.dataset.name;
   document.title = `${state.dataset.name} · Model Commons`;
-  labelledFilter.addEventListener("change", () => guarded(async () => { state.labelled = labelledFilter.value; state.page = 1; await loadItems(); }));
-  classFilter.addEventListener("change", () => guarded(async () => { state.label = classFilter.value; state.page = 1; await loadItems(); }));
-  const refresh = el("button", { type: "button", class: "secondary", id: "refresh-items",
-    onclick: () => guarded(async () => { showError(null); await reloadAll(); }) }, "Refresh");
   root.replaceChildren(
     state.dataset.description ? el("p", {}, state.dataset.description) : "",
     counts,
@@ -240,22 +260,18 @@ guarded(async () => {
       " · ", el("a", { href: "/datasets" }, "all datasets")),
     el("section", { class: "card", id: "classes" },
       el("h2", {}, "Classes"),
-      el("p", { class: "hint" }, "Type in a class's box and press Enter to rename it."),
+      el("p", { class: "hint" }, "Type in a class's box and press Enter to rename it.",
+        canModify() ? " The number before a class is its labelling key." : ""),
       classList,
       canModify() ? classForm() : null),
-    canModify() ? uploadCard() : el("p", { class: "notice" }, "You may look at this dataset but not change it."),
+    canModify() ? uploadCard(base, uploadLabel, reloadAll) : el("p", { class: "notice" }, "You may look at this dataset but not change it."),
     state.dataset.item_count && state.dataset.permissions.includes("use") ? augmentCard(state.dataset) : "",
-    el("section", { class: "card", id: "browse" },
-      el("h2", {}, "Photos"),
-      el("div", { class: "row" },
-        el("div", {}, el("label", { for: "filter-labelled" }, "Show"), labelledFilter),
-        el("div", {}, el("label", { for: "filter-class" }, "Class"), classFilter),
-        refresh),
-      grid,
-      pager),
+    browseCard(),
   );
+  skipToPhotos();
   renderClasses();
   await loadItems();
+  await mountDatasetSharing(root, state.dataset, { onDecided: renderSharing });
   if (state.dataset.permissions.includes("own")) await renderSharing();
 });
 

@@ -1,24 +1,11 @@
 import { api, dropTarget, el, followTask, guarded, param, requireUser, stepList } from "/static/api.js";
+import { showResults } from "/static/pages/evaluate-results.js";
+import { outputJson, trainingSplit } from "/static/pages/evaluate-split.js";
 
 const root = document.getElementById("evaluate");
-const PAGE_SIZE = 24;
-const ITEM_PAGE = 200;
+const CLASSIFIER_KINDS = ["classifier.resnet", "classifier.blocks"];
 
 const percent = (value) => `${(value * 100).toFixed(1)} %`;
-
-/** Read a task output (a presigned object-store URL) as JSON, with a readable error. */
-async function outputJson(task, name) {
-  const found = task.outputs.find((o) => o.name === name || o.name.endsWith(`/${name}`));
-  if (!found) throw new Error(`The task wrote no ${name}.`);
-  let response;
-  try {
-    response = await fetch(found.url);
-  } catch (error) {
-    throw new Error(`Could not read ${name} from the object store (${error.message}).`);
-  }
-  if (!response.ok) throw new Error(`Could not read ${name} from the object store (HTTP ${response.status}).`);
-  return response.json();
-}
 
 /** Run a task and show its status, progress and steps in `slot`; resolves with the ended task. */
 async function runTask(spec, slot, label) {
@@ -40,86 +27,10 @@ async function runTask(spec, slot, label) {
   return final;
 }
 
-function confusionTable(metrics) {
-  const classes = metrics.classes;
-  return el("div", { class: "table-wrap" }, el("table", { id: "confusion" },
-    el("caption", { class: "hint", style: "caption-side:top;text-align:left" }, "Rows: true class · columns: predicted class"),
-    el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "true \\ predicted"), classes.map((c) => el("th", { scope: "col" }, c)))),
-    el("tbody", {}, metrics.confusion_matrix.map((row, i) => el("tr", {},
-      el("th", { scope: "row" }, classes[i]),
-      row.map((count, j) => el("td", { class: i === j ? "" : count ? "wrong" : "", style: i === j ? "font-weight:700" : "" }, String(count))))))));
-}
-
-function perClassTable(metrics) {
-  return el("div", { class: "table-wrap" }, el("table", { id: "per-class" },
-    el("thead", {}, el("tr", {}, ["Class", "Precision", "Recall", "F1", "Photos"].map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, Object.entries(metrics.per_class).map(([name, row]) => el("tr", {},
-      el("th", { scope: "row" }, name), el("td", {}, percent(row.precision)), el("td", {}, percent(row.recall)),
-      el("td", {}, row.f1.toFixed(3)), el("td", {}, String(row.support)))))));
-}
-
-/** The test photos, wrong ones first, a page at a time; thumbnails found in the dataset's item pages. */
-function predictionGrid(datasetId, body) {
-  const urls = new Map();
-  let itemPage = 0;
-  let exhausted = false;
-  const grid = el("div", { class: "images", id: "predictions" });
-  const pager = el("p", { class: "row" });
-  let page = 1;
-  const pages = Math.max(1, Math.ceil(body.predictions.length / PAGE_SIZE));
-
-  async function findUrls(ids) {
-    while (!exhausted && ids.some((id) => !urls.has(id))) {
-      itemPage += 1;
-      const items = await api(`/datasets/${encodeURIComponent(datasetId)}/items?limit=${ITEM_PAGE}&page=${itemPage}`);
-      for (const item of items) urls.set(item.id, item.url);
-      if (items.length < ITEM_PAGE) exhausted = true;
-    }
-  }
-
-  async function show() {
-    const rows = body.predictions.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
-    await findUrls(rows.map((r) => r.item));
-    grid.replaceChildren(...rows.map((row) => {
-      const url = urls.get(row.item);
-      const ranked = Object.entries(row.probabilities).sort((a, b) => b[1] - a[1]);
-      return el("figure", { class: row.correct ? "right" : "wrong", "data-item": row.item },
-        url ? el("img", { src: url, alt: row.name, loading: "lazy", style: "image-rendering:pixelated;max-height:8rem;object-fit:contain" })
-          : el("p", { class: "hint" }, "(photo no longer in the dataset)"),
-        el("figcaption", {},
-          el("strong", {}, row.correct ? "✓ " : "✗ ", `predicted ${row.predicted}`), ` · true ${row.true}`, el("br"), row.name),
-        el("ul", { class: "hint", style: "margin:.2rem 0;padding-left:1.1rem" },
-          ranked.map(([name, p]) => el("li", {}, `${name}: ${percent(p)}`))));
-    }));
-    pager.replaceChildren(
-      el("button", { type: "button", class: "secondary", disabled: page <= 1, onclick: () => guarded(async () => { page -= 1; await show(); }) }, "Previous"),
-      el("span", {}, `Page ${page} of ${pages}`),
-      el("button", { type: "button", class: "secondary", disabled: page >= pages, onclick: () => guarded(async () => { page += 1; await show(); }) }, "Next"));
-  }
-  return { node: el("div", {}, grid, pager), show };
-}
-
-async function showEvaluation(task, datasetId, slot) {
-  const [metrics, predictions] = await Promise.all([outputJson(task, "metrics.json"), outputJson(task, "predictions.json")]);
-  const confusionPng = task.outputs.find((o) => o.name.endsWith("confusion.png"));
-  const grid = predictionGrid(datasetId, predictions);
-  slot.replaceChildren(el("section", { class: "card", id: "evaluation" },
-    el("h2", {}, "Result"),
-    el("p", { id: "accuracy", style: "font-size:1.2rem" }, "Accuracy ", el("strong", {}, percent(metrics.accuracy)),
-      ` · right `, el("strong", { id: "right" }, String(metrics.right)), ` · wrong `, el("strong", { id: "wrong" }, String(metrics.wrong)),
-      ` of ${metrics.count} labelled photos`,
-      metrics.unlabelled_skipped ? el("span", { class: "hint" }, ` (${metrics.unlabelled_skipped} unlabelled skipped)`) : null),
-    el("h3", {}, "Confusion matrix"), confusionTable(metrics),
-    el("h3", {}, "Per class"), perClassTable(metrics),
-    confusionPng ? el("p", {}, el("a", { href: confusionPng.url }, "confusion.png")) : null,
-    el("h3", {}, "Test photos, wrong ones first"), grid.node));
-  await grid.show();
-}
-
 function predictCard(choice) {
   const input = el("input", { id: "photo", type: "file", accept: "image/png,image/jpeg,image/tiff,image/bmp,image/webp" });
   const zone = el("div", { class: "dropzone", id: "dropzone" },
-    el("p", {}, "Drop a photo here, or "), el("label", { for: "photo", style: "display:inline" }, "choose a photo: "), input);
+    el("p", {}, "Drop a photo here, or "), el("label", { for: "photo", class: "inline-label" }, "choose a photo: "), input);
   const preview = el("div", { id: "predict-preview" });
   const slot = el("div", { id: "predict-task" });
   const result = el("div", { id: "prediction", "aria-live": "polite" });
@@ -127,7 +38,7 @@ function predictCard(choice) {
     if (!file) return;
     const { resource, version } = choice();
     result.replaceChildren();
-    preview.replaceChildren(el("img", { src: URL.createObjectURL(file), alt: file.name, style: "max-width:10rem;image-rendering:pixelated" }));
+    preview.replaceChildren(el("img", { src: URL.createObjectURL(file), alt: file.name, class: "pixelated predict-photo" }));
     const form = new FormData();
     form.append("file", file);
     const upload = await api("/uploads", { method: "POST", form });
@@ -142,34 +53,105 @@ function predictCard(choice) {
   return el("section", { class: "card", id: "predict" }, el("h2", {}, "Predict a new photo"), zone, preview, slot, result);
 }
 
+const KIND_WORDS = { "classifier.resnet": "ResNet", "classifier.blocks": "from blocks" };
+
+/** The model a link's ?resource names (owner/name, or a bare name: one's own first), or null. */
+function named(models, wanted, user) {
+  if (!wanted) return null;
+  return models.find((r) => r.ref === wanted) || models.find((r) => r.name === wanted && r.owner === user.username) ||
+    models.find((r) => r.name === wanted) || null;
+}
+
+/** Why the model a link names is not in the list, in plain words. */
+function whyMissing(resources, wanted) {
+  const found = resources.find((r) => r.ref === wanted || r.name === wanted);
+  if (!found) return `The model “${wanted}” does not exist or is not one you may see, so it cannot be evaluated here; choose another below.`;
+  if (!CLASSIFIER_KINDS.includes(found.kind)) return `“${wanted}” is a ${found.kind} model, not a classifier, so it cannot be evaluated here.`;
+  if (found.latest_version === null) return `“${wanted}” has no published version yet; publish or train one, then evaluate it.`;
+  return `You may see “${wanted}” but not use it; ask its owner for use access on its page, then evaluate it.`;
+}
+
+/** The "Photos to evaluate on" choices: the training dataset's validation photos first when known, then each dataset. */
+function photoOptions(datasets, split) {
+  const options = [];
+  const trainedOn = split.dataset && datasets.find((d) => d.id === split.dataset.id);
+  if (split.val && trainedOn) {
+    options.push([`val:${trainedOn.id}`, `Validation photos of ${trainedOn.name} (not seen in training: ${split.val.size})`]);
+  }
+  for (const d of datasets) options.push([`all:${d.id}`, `All photos of ${d.name} (${d.labelled_count} labelled)`]);
+  return options;
+}
+
+function splitHint(datasets, split) {
+  if (split.reason) return `Which photos training saw is unknown: ${split.reason}.`;
+  if (split.dataset && !datasets.some((d) => d.id === split.dataset.id)) {
+    return `It was trained on “${split.dataset.name}”, a dataset you may not read now; photos of it found in another dataset are marked “seen in training”.`;
+  }
+  return "Photos training saw are marked “seen in training”; its validation photos measure what it learned.";
+}
+
+/** What the grid is titled and noted, honestly: which photos these are and how many training saw. */
+function describeRows(rows, { validation, split, metrics }) {
+  const skipped = metrics.unlabelled_skipped ? ` ${metrics.unlabelled_skipped} unlabelled photos were skipped.` : "";
+  if (validation) {
+    const gone = split.val.size - rows.length;
+    return { title: "Validation photos (not seen in training), wrong ones first",
+      note: (gone > 0 ? `${gone} of the ${split.val.size} validation photos are no longer labelled in the dataset.` : "") + skipped };
+  }
+  if (!split.train) return { title: "All photos, wrong ones first", note: `Which photos training saw is unknown: ${split.reason}.${skipped}` };
+  const seen = rows.filter((r) => split.train.has(r.sha256)).length;
+  return { title: `All photos (${seen} seen in training), wrong ones first`, note: skipped.trim() };
+}
+
 guarded(async () => {
-  if (!(await requireUser(root))) return;
+  const user = await requireUser(root);
+  if (!user) return;
   const [datasets, resources] = await Promise.all([api("/datasets?limit=200"), api("/resources?limit=500")]);
-  const models = resources.filter((r) => r.kind === "classifier.resnet" && r.latest_version !== null &&
+  const models = resources.filter((r) => CLASSIFIER_KINDS.includes(r.kind) && r.latest_version !== null &&
     (r.permissions.includes("use") || r.visibility === "public"));
   if (!models.length) {
-    root.replaceChildren(el("p", { class: "notice", id: "no-models" }, "No ResNet classifier you may use yet. ",
+    root.replaceChildren(el("p", { class: "notice", id: "no-models" }, "No classifier you may use yet. ",
       el("a", { href: "/explore" }, "Explore models"), " for a starter such as “ResNet-18 starter (untrained)” and ",
-      el("a", { href: "/train" }, "train it"), " on a labelled dataset, or ", el("a", { href: "/provide" }, "provide one"),
-      ": a ResNet-18 version published without files is enough to start training."));
+      el("a", { href: "/train" }, "train it"), " on a labelled dataset, or ", el("a", { href: "/provide" }, "provide one"), "."));
     return;
   }
-  const modelSelect = el("select", { id: "model" }, models.map((r) => el("option", { value: r.name }, r.name)));
-  if (param("resource") && models.some((r) => r.name === param("resource"))) modelSelect.value = param("resource");
+  const wanted = param("resource");
+  const linked = named(models, wanted, user);
+  const missing = wanted && !linked ? el("p", { class: "notice", id: "model-missing", role: "status" }, whyMissing(resources, wanted)) : null;
+  const modelSelect = el("select", { id: "model" }, models.map((r) =>
+    el("option", { value: r.ref || r.name }, `${r.title || r.name} — ${r.ref || r.name} (${KIND_WORDS[r.kind]})`)));
+  if (linked) modelSelect.value = linked.ref || linked.name;
   const versionSelect = el("select", { id: "version" });
-  const datasetSelect = el("select", { id: "dataset" },
-    datasets.map((d) => el("option", { value: d.id }, `${d.name} (${d.labelled_count} labelled photos)`)));
-  if (param("dataset") && datasets.some((d) => d.id === param("dataset"))) datasetSelect.value = param("dataset");
+  const photos = el("select", { id: "photos" });
+  const hint = el("p", { class: "hint", id: "split-hint", "aria-live": "polite" });
+  let versions = [];
+  let split = { dataset: null, reason: "no version chosen yet" };
   let wantedVersion = param("version");
+  let photosChosen = false;
+  const chosenModel = () => models.find((r) => (r.ref || r.name) === modelSelect.value);
+  const loadSplit = async () => {
+    const number = versionSelect.value === "latest" ? chosenModel().latest_version : Number(versionSelect.value);
+    split = await trainingSplit(versions.find((v) => v.version === number));
+    const before = photos.value;
+    photos.replaceChildren(...photoOptions(datasets, split).map(([value, text]) => el("option", { value }, text)));
+    const linkedDataset = param("dataset") && `all:${param("dataset")}`;
+    const options = [...photos.options].map((o) => o.value);
+    if (photosChosen && options.includes(before)) photos.value = before;
+    else if (!options[0]?.startsWith("val:") && options.includes(linkedDataset)) photos.value = linkedDataset;
+    hint.textContent = splitHint(datasets, split);
+  };
   const loadVersions = async () => {
-    const chosen = models.find((r) => r.name === modelSelect.value);
-    const versions = await api(`/resources/${encodeURIComponent(chosen.ref || chosen.name)}/versions?limit=500`);
+    const chosen = chosenModel();
+    versions = await api(`/resources/${encodeURIComponent(chosen.ref || chosen.name)}/versions?limit=500`);
     versionSelect.replaceChildren(el("option", { value: "latest" }, `latest (version ${chosen.latest_version})`),
       ...versions.map((v) => el("option", { value: String(v.version) }, `version ${v.version}` + (v.config.classes ? ` · ${v.config.classes.join(", ")}` : ""))));
     if (wantedVersion && versions.some((v) => String(v.version) === wantedVersion)) versionSelect.value = wantedVersion;
     wantedVersion = null;
+    await loadSplit();
   };
   modelSelect.addEventListener("change", () => guarded(loadVersions));
+  versionSelect.addEventListener("change", () => guarded(loadSplit));
+  photos.addEventListener("change", () => { photosChosen = true; });
   const choice = () => ({ resource: modelSelect.value, version: versionSelect.value === "latest" ? "latest" : Number(versionSelect.value) });
   const run = el("button", { type: "submit", id: "run-evaluate" }, "Evaluate");
   const taskSlot = el("div", { id: "evaluate-task" });
@@ -178,25 +160,40 @@ guarded(async () => {
     el("div", { class: "row" },
       el("div", {}, el("label", { for: "model" }, "Model"), modelSelect),
       el("div", {}, el("label", { for: "version" }, "Version"), versionSelect),
-      el("div", {}, el("label", { for: "dataset" }, "Dataset"), datasetSelect),
+      el("div", {}, el("label", { for: "photos" }, "Photos to evaluate on"), photos),
       run),
+    hint,
     datasets.length ? null : el("p", { class: "hint" }, "You have no dataset to evaluate on; ", el("a", { href: "/datasets" }, "create one"), "."),
     taskSlot);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     guarded(async () => {
-      if (!datasetSelect.value) throw new Error("Choose a dataset first.");
+      if (!photos.value) throw new Error("Choose the photos to evaluate on first: you have no dataset yet.");
+      const cut = photos.value.indexOf(":");
+      const validation = photos.value.slice(0, cut) === "val";
+      const datasetId = photos.value.slice(cut + 1);
+      const used = split;
       run.disabled = true;
       resultSlot.replaceChildren();
       try {
-        const datasetId = datasetSelect.value;
         const task = await runTask({ ...choice(), mode: "evaluate", dataset: datasetId }, taskSlot, "Evaluation");
-        await showEvaluation(task, datasetId, resultSlot);
+        const [metrics, body] = await Promise.all([outputJson(task, "metrics.json"), outputJson(task, "predictions.json")]);
+        const rows = validation ? body.predictions.filter((r) => used.val.has(r.sha256)) : body.predictions;
+        const dataset = datasets.find((d) => d.id === datasetId);
+        const png = task.outputs.find((o) => o.name.endsWith("confusion.png"));
+        await showResults(resultSlot, rows, {
+          ...describeRows(rows, { validation, split: used, metrics }),
+          classes: body.classes,
+          datasetId,
+          canModify: Boolean(dataset && dataset.permissions.includes("modify")),
+          seen: used.train || null,
+          links: png ? [el("a", { href: png.url }, `confusion.png (all ${metrics.count} photos)`)] : [],
+        });
       } finally {
         run.disabled = false;
       }
     });
   });
-  root.replaceChildren(form, resultSlot, predictCard(choice));
+  root.replaceChildren(...[missing, form, resultSlot, predictCard(choice)].filter(Boolean));
   await loadVersions();
 });

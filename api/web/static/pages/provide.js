@@ -116,8 +116,8 @@ function uploadForm(resource, versions, onPublished) {
   dropTarget(zone, (files) => { if (files.length) setFiles(files); });
   renderConfig();
 
-  const parent = select([["", "none"], ...versions.map((v) => [String(v.version), `v${v.version}`])],
-    versions.length ? String(versions[versions.length - 1].version) : "");
+  // No parent unless the provider names one: a plain upload is not "trained from" the latest version (issue 17).
+  const parent = select([["", "none: a new start"], ...versions.map((v) => [String(v.version), `v${v.version}`])], "");
   const metrics = el("textarea", { rows: "2", placeholder: '{"accuracy": 0.91}' });
   const form = el("form", { class: "card", id: "upload-form" },
     el("h2", {}, `Upload a new version of ${resource.name}`),

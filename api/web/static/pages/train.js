@@ -1,4 +1,5 @@
 import { api, el, followTask, guarded, inlineField, lineChart, param, requireUser, stepList } from "/static/api.js";
+import { publishChoice } from "/static/pages/train-publish.js";
 
 const root = document.getElementById("train");
 const ACTIVE = ["pending", "scheduled", "running"];
@@ -83,7 +84,7 @@ function drawCharts(lossChart, accuracyChart, epochs, published = undefined) {
 /** What the finished training published: the link, which epoch, and the result's warnings. */
 function publishedNotice(result, datasetId) {
   const { resource, version } = result;
-  const evaluate = `/evaluate?${new URLSearchParams({ resource, version: String(version), dataset: datasetId })}`;
+  const evaluate = `/evaluate?${new URLSearchParams({ resource: result.ref || resource, version: String(version), dataset: datasetId })}`;
   const accuracy = result.best_val_accuracy;
   const which = result.best_epoch
     ? ` (epoch ${result.best_epoch}, the best by validation accuracy${accuracy === null || accuracy === undefined ? "" : `: ${(accuracy * 100).toFixed(1)} %`})`
@@ -93,7 +94,7 @@ function publishedNotice(result, datasetId) {
     el("p", { class: "notice", id: "trained" }, "Trained and published ",
       el("a", { href: `/resources/${encodeURIComponent(resource)}`, id: "new-version" }, `${resource} version ${version}`),
       which, ". ", el("a", { href: evaluate, id: "evaluate-link", class: "button" }, "Evaluate it")),
-    warnings.length ? el("ul", { class: "notice", id: "train-warnings", role: "status", style: "color:#7a4300;padding-left:1.6rem" },
+    warnings.length ? el("ul", { class: "notice train-warnings", id: "train-warnings", role: "status" },
       warnings.map((w) => el("li", {}, `Warning: ${w}.`))) : null,
   ];
 }
@@ -118,7 +119,7 @@ async function watch(task, datasetId, slot) {
     el("h2", {}, "Training"),
     el("p", {}, "Task ", el("a", { href: `/tasks/${task.id}` }, task.id.slice(0, 8)), " · status ", status),
     progress, steps, epochText,
-    el("div", { class: "grid", style: "grid-template-columns:repeat(auto-fill,minmax(min(100%,24rem),1fr))" }, lossChart, accuracyChart),
+    el("div", { class: "grid train-charts" }, lossChart, accuracyChart),
     el("p", { class: "row" }, stop),
     finished));
 
@@ -157,7 +158,8 @@ async function watch(task, datasetId, slot) {
 }
 
 guarded(async () => {
-  if (!(await requireUser(root))) return;
+  const user = await requireUser(root);
+  if (!user) return;
   const [datasets, resources] = await Promise.all([api("/datasets?limit=200"), api("/resources?limit=500")]);
   const models = resources.filter((r) => CLASSIFIER_KINDS.includes(r.kind) && r.latest_version !== null &&
     (r.permissions.includes("use") || r.visibility === "public"));
@@ -183,13 +185,13 @@ guarded(async () => {
   const target = numberInput("target-accuracy", "0.9", { min: 0, max: 1, step: "any" });
   const valFraction = numberInput("val-fraction", "0.2", { min: 0, max: 0.9, step: "any", required: true });
   const seed = numberInput("seed", "0", { min: 0, step: 1, required: true });
-  const publishAs = el("input", { id: "publish-as", name: "publish_as", type: "text", required: true, maxlength: 64, size: 40,
-    pattern: "[a-z0-9]([a-z0-9\\-]*[a-z0-9])?" });
+  const publish = publishChoice(user, resources);
+  const publishAs = publish.nameInput;
   let publishEdited = false;
   publishAs.addEventListener("input", () => { publishEdited = true; });
   const augments = AUGMENTS.map(([value, text]) => {
     const box = el("input", { type: "checkbox", id: `augment-${value}`, name: "augment", value });
-    return el("label", { for: `augment-${value}`, style: "display:inline-flex;gap:.3rem;margin-right:1rem;font-weight:400" }, box, text);
+    return el("label", { for: `augment-${value}`, class: "choice" }, box, text);
   });
 
   const proposeName = () => {
@@ -201,6 +203,7 @@ guarded(async () => {
   let showSize = () => {}; // the chosen version's input size and class count, set by loadVersions
   const loadVersions = async () => {
     const chosen = models.find((r) => r.name === modelSelect.value);
+    publish.forSource(chosen);
     const versions = await api(`/resources/${encodeURIComponent(chosen.ref || chosen.name)}/versions?limit=500`);
     versionSelect.replaceChildren(el("option", { value: "latest" }, `latest (version ${chosen.latest_version})`),
       ...versions.map((v) => el("option", { value: String(v.version) }, `version ${v.version}`)));
@@ -246,7 +249,7 @@ guarded(async () => {
       inlineField("val-fraction", "Validation share", valFraction),
       inlineField("seed", "Seed", seed)),
     el("fieldset", {}, el("legend", {}, "Augmentation (training photos only)"), augments),
-    inlineField("publish-as", "New model name", publishAs, "(lowercase letters, digits and '-'; the trained weights become a version of it)"),
+    publish.node,
     el("p", {}, start));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -259,7 +262,7 @@ guarded(async () => {
         val_fraction: Number(valFraction.value),
         seed: Number(seed.value),
         augment: augments.map((l) => l.querySelector("input")).filter((b) => b.checked).map((b) => b.value),
-        publish_as: publishAs.value.trim(),
+        publish_as: publish.value(),
       };
       start.disabled = true;
       try {
@@ -276,6 +279,7 @@ guarded(async () => {
         start.disabled = false;
         publishEdited = false;
         proposeName();
+        await publish.reload(); // a new model of theirs can now take the next training's weights as a version
       }
     });
   });
