@@ -75,7 +75,12 @@ def test_a_grantee_opens_someone_elses_training_and_may_reproduce_it(
         expect(stranger.locator("#task-error")).to_contain_text("no task")
         expect(stranger.get_by_text("Loading…")).to_have_count(0)
 
-    sign_in(page, researcher_name, next_path=f"/tasks/{task['id']}")
+    # The researcher starts where a reader of a paper would: the published model's page, its Versions tab.
+    trained = task["result"]["resource"]
+    sign_in(page, researcher_name, next_path=f"/resources/{learner.username}/{trained}")
+    page.get_by_role("tab", name="Versions").click()
+    page.locator(f"a[data-task='{task['id']}']").click()
+    page.wait_for_url(f"**/tasks/{task['id']}")
     expect(page.locator("#public-view")).to_contain_text(f"{learner.username}'s task")
     expect(page.locator("ol.steps li.succeeded")).to_have_count(3)
     expect(page.get_by_role("link", name="manifest.json")).to_be_visible()
@@ -85,7 +90,13 @@ def test_a_grantee_opens_someone_elses_training_and_may_reproduce_it(
     screenshot(page, "task-public-view")
     page.get_by_role("button", name="Reproduce").click()
     page.wait_for_url(lambda url: task["id"] not in url)
-    expect(page.locator("#task-status")).not_to_have_text("")
     again = page.url.rsplit("/", 1)[-1]
-    assert researcher.task(again)["reproduces"] == task["id"]
-    researcher.http.post(f"/tasks/{again}/cancel")
+    expect(page.locator("#task-status")).to_have_text("succeeded", timeout=300_000)  # the researcher's own run
+    reproduced = researcher.task(again)
+    assert reproduced["reproduces"] == task["id"]
+    assert reproduced["owner"] == researcher_name, reproduced
+    # The re-run publishes nothing; its report says whether it came out the same (one CPU: bit for bit).
+    report = page.locator("#reproduction")
+    expect(report).to_contain_text("Reproduction report: pass", timeout=30_000)
+    expect(report).to_contain_text("bit-for-bit identical")
+    screenshot(page, "task-reproduced")
