@@ -3,15 +3,28 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
+# ONNX Runtime Web (package-lock.json pins it), served to the Segment page from /static/vendor/ort/ (no CDN):
+# `npm ci` into node_modules/, then only the WebAssembly build's files are copied; both folders are gitignored.
+ORT_DIR := api/web/static/vendor/ort
+ORT_DIST := node_modules/onnxruntime-web/dist
+ORT_FILES := ort.wasm.min.mjs ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm
+ORT_STAMP := $(ORT_DIR)/.installed-$(shell cat package.json package-lock.json | sha256sum | cut -c1-16)
 
 .PHONY: install run up test lint typecheck pytest bench bench-train fuzz clean
 
-install: $(STAMP)
+install: $(STAMP) $(ORT_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	rm -f $(VENV)/.installed-*
+	touch $@
+
+$(ORT_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	rm -rf $(ORT_DIR)
+	mkdir -p $(ORT_DIR)
+	cp $(addprefix $(ORT_DIST)/,$(ORT_FILES)) $(ORT_DIR)/
 	touch $@
 
 run: install
@@ -55,4 +68,4 @@ fuzz: install
 	done
 
 clean:
-	rm -rf $(VENV) .data .mypy_cache .ruff_cache
+	rm -rf $(VENV) .data .mypy_cache .ruff_cache node_modules api/web/static/vendor

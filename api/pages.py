@@ -6,6 +6,7 @@ and its script (`api/web/static/pages/<page>.js`) fetches everything through `/a
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,11 @@ from api.routes import refs  # noqa: F401 - registers the {…:ref} path convert
 
 WEB = Path(__file__).with_name("web")
 templates = Jinja2Templates(directory=WEB / "templates")
+# ONNX Runtime Web (`make install` copies it to static/vendor/ort/, gitignored) is an ES module that loads a .wasm:
+# browsers need these types (module scripts are refused otherwise, under X-Content-Type-Options: nosniff), whatever
+# the host's /etc/mime.types says.
+mimetypes.add_type("text/javascript", ".mjs")
+mimetypes.add_type("application/wasm", ".wasm")
 static_files = StaticFiles(directory=WEB / "static")
 router = APIRouter(include_in_schema=False)
 

@@ -150,10 +150,16 @@ def object_store_origin(settings: Settings) -> str:
     return f"{'https' if settings.s3_secure else 'http'}://{settings.resolved_s3_endpoint}"
 
 
-def page_csp(settings: Settings) -> str:
+# Pages that run ONNX Runtime Web (WebAssembly, served from /static/vendor/ort/): their CSP adds 'wasm-unsafe-eval'
+# to script-src, which lets the page compile WebAssembly and nothing else (no eval of JavaScript, no inline script).
+WASM_PAGES = frozenset({"/segment"})
+
+
+def page_csp(settings: Settings, *, wasm: bool = False) -> str:
     store = object_store_origin(settings)
+    scripts = "'self' 'wasm-unsafe-eval'" if wasm else "'self'"
     return (
-        f"default-src 'self'; script-src 'self'; connect-src 'self' {store}; img-src 'self' data: blob: {store}; "
+        f"default-src 'self'; script-src {scripts}; connect-src 'self' {store}; img-src 'self' data: blob: {store}; "
         # pages set style attributes from scripts (el(..., {style})); no inline <style> or <script> is served
         "style-src 'self' 'unsafe-inline'; font-src 'self'; object-src 'none'; base-uri 'none'; "
         "form-action 'self'; frame-ancestors 'none'"
@@ -163,12 +169,13 @@ def page_csp(settings: Settings) -> str:
 class SecurityHeaders(HttpMiddleware):
     """The security headers on every HTTP answer (a pure ASGI middleware: streams pass through unbuffered)."""
 
-    def __init__(self, app: ASGIApp, *, csp: str, docs_paths: set[str], hsts_always: bool) -> None:
+    def __init__(self, app: ASGIApp, *, csp: str, wasm_csp: str, docs_paths: set[str], hsts_always: bool) -> None:
         super().__init__(app)
-        self.csp, self.docs_paths, self.hsts_always = csp, docs_paths, hsts_always
+        self.csp, self.wasm_csp, self.docs_paths, self.hsts_always = csp, wasm_csp, docs_paths, hsts_always
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        csp = DOCS_CSP if scope["path"] in self.docs_paths else self.csp
+        path = scope["path"]
+        csp = DOCS_CSP if path in self.docs_paths else self.wasm_csp if path in WASM_PAGES else self.csp
         https = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
@@ -205,4 +212,10 @@ def install_security(app: FastAPI, settings: Settings) -> None:
             max_age=600,
         )
     docs = {path for path in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if path}
-    app.add_middleware(SecurityHeaders, csp=page_csp(settings), docs_paths=docs, hsts_always=settings.hsts)
+    app.add_middleware(
+        SecurityHeaders,
+        csp=page_csp(settings),
+        wasm_csp=page_csp(settings, wasm=True),
+        docs_paths=docs,
+        hsts_always=settings.hsts,
+    )

@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Bytes of loaded models one warm worker keeps (LRU); on a GPU also bounded by free memory.",
     )
+    embedding_cache_bytes: int = Field(
+        default=512 * 1024**2,
+        ge=1,
+        description="Bytes of SAM image embeddings one warm worker keeps in memory (LRU); the object store "
+        "keeps them too (cache/embeddings/), for every worker.",
+    )
 
     secret_key: str = Field(
         default=DEVELOPMENT_SECRET_KEY,

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from commons.errors import Conflict, Forbidden, InvalidInput, NotFound
-from registry.models import AccessRequest, DatasetGrant, Grant, Group, GroupMember, User
+from registry.models import AccessRequest, DatasetAccessRequest, DatasetGrant, Grant, Group, GroupMember, User
 from registry.schemas import check_slug
 from registry.users import get_user_by_name
 
@@ -170,7 +170,7 @@ def _keep_a_maintainer(session: Session, group: Group, *, leaving: GroupMember |
 
 def delete_group(session: Session, *, group: Group) -> None:
     """Delete the group, its memberships and every grant and pending request naming it."""
-    for table in (Grant, DatasetGrant, AccessRequest):
+    for table in (Grant, DatasetGrant, AccessRequest, DatasetAccessRequest):
         session.exec(delete(table).where(col(table.group_id) == group.id))
     session.exec(delete(GroupMember).where(col(GroupMember.group_id) == group.id))
     session.delete(group)

@@ -291,6 +291,22 @@ class AccessRequestPublic(BaseModel):
     decided_at: datetime | None
 
 
+class DatasetAccessRequestPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    dataset: str = Field(description="The dataset's name.")
+    dataset_id: str
+    ref: str = Field(description="The dataset's owner/slug: where to approve or deny.")
+    requester: str
+    group: str | None = Field(default=None, description="The group asked for (approval grants the group).")
+    permission: str
+    message: str
+    status: str
+    created_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+
+
 class UploadPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: str
@@ -306,11 +322,12 @@ class TaskCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     resource: str
     version: VersionNumber | Literal["latest"] = "latest"
-    mode: Literal["infer", "train", "evaluate", "export", "inspect", "edit"] = Field(
+    mode: Literal["infer", "train", "evaluate", "export", "inspect", "edit", "embed"] = Field(
         default="infer",
-        description="infer: predictions for uploaded photos; train, evaluate: on a dataset; export (classifiers): "
-        "ONNX, TorchScript and an INT8 version calibrated on a dataset; inspect (classifiers): one photo layer "
-        "by layer; edit (classifiers): one weight edit published as a new version.",
+        description="infer: predictions for uploaded photos; train, evaluate: on a dataset; export: (classifiers) "
+        "ONNX, TorchScript and an INT8 version calibrated on a dataset, (SAM) the prompt decoder as ONNX; inspect "
+        "(classifiers): one photo layer by layer; edit (classifiers): one weight edit published as a new version; "
+        "embed (SAM): one photo's image embedding, for decoding prompts in the browser.",
     )
     inputs: list[str] = Field(default_factory=list, max_length=256, description="Upload ids (infer; one for inspect).")
     dataset: str | None = Field(default=None, description="A dataset: owner/slug or its id (train, evaluate, export).")

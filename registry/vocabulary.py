@@ -19,6 +19,7 @@ class Mode(StrEnum):
     INSPECT = "inspect"
     EDIT = "edit"
     AUGMENT = "augment"
+    EMBED = "embed"
 
 
 class TaskStatus(StrEnum):

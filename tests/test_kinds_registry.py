@@ -24,7 +24,7 @@ from tests.toy_kind import KIND as TOY
 from tests.toy_kind import NAME as TOY_NAME
 
 BUILT_IN = {
-    "segmenter.sam": {"infer"},
+    "segmenter.sam": {"infer", "export", "embed"},
     "classifier.resnet": {"infer", "train", "evaluate", "export", "inspect", "edit"},
     "classifier.blocks": {"infer", "train", "evaluate", "export"},
     "dataset": {"augment"},
@@ -65,8 +65,8 @@ def test_unknown_kinds_and_modes_are_refused_naming_the_known_ones() -> None:
         KINDS.resource_kind("dataset")  # the dataset-only tasks' kind is no kind a resource may have
     with pytest.raises(InvalidInput, match="unknown kind 'nope'"):
         KINDS.get("nope")
-    with pytest.raises(InvalidInput, match="cannot run 'export' tasks; its modes are infer") as refused:
-        KINDS.mode("segmenter.sam", "export")
+    with pytest.raises(InvalidInput, match="cannot run 'train' tasks; its modes are infer, export, embed") as refused:
+        KINDS.mode("segmenter.sam", "train")
     assert refused.value.field == "mode"
 
 

@@ -11,16 +11,9 @@ from api.routes import refs  # noqa: F401 - registers the {…:ref} path convert
 from api.security import limit_access_requests
 from registry import rights as perms
 from registry.audit import Action, record
-from registry.datasets.requests import (
-    DatasetAccessRequestPublic,
-    decide_dataset_request,
-    list_dataset_requests,
-    request_dataset_access,
-    request_target,
-    request_view,
-)
 from registry.models import User
-from registry.schemas import AccessRequestCreate
+from registry.schemas import AccessRequestCreate, DatasetAccessRequestPublic
+from registry.views.grants import dataset_access_request_view as request_view
 
 # Included before `datasets.item_router`: /datasets/{ref} would read /datasets/ID/access-requests as a ref.
 router = APIRouter(prefix="/datasets/{dataset_id:ref}/access-requests", tags=["permissions"])
@@ -37,8 +30,8 @@ def create_request(
 ) -> DatasetAccessRequestPublic:
     """Ask the owner for `use` or `modify` on a dataset you can see (a public one, or one shared with you).
     On an augmented copy of a private dataset you can no longer read, the request goes to that source."""
-    dataset = request_target(session, perms.dataset_for(session, dataset_id=dataset_id, user=user), user)
-    created = request_dataset_access(
+    dataset = perms.request_target(session, perms.dataset_for(session, dataset_id=dataset_id, user=user), user)
+    created = perms.request_access(
         session, dataset=dataset, requester=user, permission=spec.permission, message=spec.message, group=spec.group
     )
     return request_view(session, created, dataset)
@@ -54,7 +47,7 @@ def list_requests(
     """The owner sees every request on the dataset; anyone else sees their own."""
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user)
     is_owner = "own" in perms.rights(session, dataset, user)
-    found = list_dataset_requests(session, dataset=dataset, viewer=user, is_owner=is_owner, status=status_filter)
+    found = perms.list_requests(session, dataset=dataset, viewer=user, is_owner=is_owner, status=status_filter)
     return [request_view(session, item, dataset) for item in found]
 
 
@@ -78,7 +71,7 @@ def _decide(
 ) -> DatasetAccessRequestPublic:
     """Approve or deny a request on the caller's dataset, and record the decision in the audit trail."""
     dataset = perms.dataset_for(session, dataset_id=ref, user=user, need="own")
-    decided = decide_dataset_request(session, dataset=dataset, request_id=request_id, approve=approve, actor=user)
+    decided = perms.decide(session, dataset=dataset, request_id=request_id, approve=approve, actor=user)
     public = request_view(session, decided, dataset)
     detail = {"request": decided.id, "requester": public.requester, "permission": decided.permission}
     action: Action = "request.approve" if approve else "request.deny"

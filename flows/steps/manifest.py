@@ -105,6 +105,16 @@ class Manifest(_Record):
         device = self.environment.get("device")
         return device if isinstance(device, str) else None
 
+    @property
+    def embedding(self) -> Literal["hit", "miss"] | None:
+        """A SAM prompt task's image embeddings: "hit" when every photo's was found (`timings.embedding_source`:
+        "memory" or "store"), "miss" when the encoder ran; None for any other task (flows/steps/embedding_cache.py,
+        recorded under `timings` as `model_cache` is)."""
+        found = self.timings.get("embedding")
+        if found == "hit" or found == "miss":
+            return found
+        return None
+
     def to_json(self) -> bytes:
         return json.dumps(self.model_dump(by_alias=True), indent=2).encode()
 

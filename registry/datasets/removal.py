@@ -11,7 +11,7 @@ from commons.store import ObjectStore, keys
 from registry.clock import utcnow
 from registry.dataset_classes import touch_dataset
 from registry.datasets.items import get_item, item_key
-from registry.models import Dataset, DatasetClass, DatasetGrant, DatasetItem, Resource, Task
+from registry.models import Dataset, DatasetAccessRequest, DatasetClass, DatasetGrant, DatasetItem, Resource, Task
 from registry.rights import derivatives_of
 
 
@@ -57,7 +57,7 @@ def delete_dataset(session: Session, *, store: ObjectStore, dataset: Dataset) ->
             )
         )
     }
-    for table in (DatasetItem, DatasetClass, DatasetGrant):
+    for table in (DatasetItem, DatasetClass, DatasetGrant, DatasetAccessRequest):
         session.exec(delete(table).where(col(table.dataset_id) == dataset.id))
     session.delete(dataset)
     session.flush()

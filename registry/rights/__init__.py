@@ -74,6 +74,7 @@ from registry.rights.items import (
     Item,
     ItemType,
     Protected,
+    RequestRow,
     describe,
     item_type,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "Item",
     "ItemType",
     "Protected",
+    "RequestRow",
     "access",
     "access_many",
     "binds",

@@ -10,9 +10,9 @@ from sqlmodel import Session, col
 from commons.errors import InvalidInput, NotFound
 from registry.audit import record
 from registry.groups import group_to_grant
-from registry.models import AccessRequest, Dataset, Group, Resource, User
+from registry.models import AccessRequest, Dataset, DatasetAccessRequest, Group, Resource, User
 from registry.rights.bounds import check_audience
-from registry.rights.items import NO_GRANT, GrantRow, Item, granted_item_id, one_item, protected
+from registry.rights.items import NO_GRANT, GrantRow, Item, RequestRow, granted_item_id, one_item, protected
 from registry.schemas import GrantCreate
 from registry.users import get_user_by_name
 
@@ -120,12 +120,12 @@ def delete_grant(session: Session, item: Item, grant_id: str, *, actor: User, ad
     record(session, actor=actor, action="grant.revoke", target=item, detail=revoked, address=address)
 
 
-def grantee_names(session: Session, item: GrantRow | AccessRequest) -> tuple[str | None, str | None]:
+def grantee_names(session: Session, item: GrantRow | RequestRow) -> tuple[str | None, str | None]:
     """(user name or '*', None) of a grant or a request to a user or everyone; (None, group name) for a group."""
     if item.group_id is not None:
         group = session.get(Group, item.group_id)
         return None, group.name if group else ""
-    user_id = item.requester_id if isinstance(item, AccessRequest) else item.grantee_id
+    user_id = item.requester_id if isinstance(item, AccessRequest | DatasetAccessRequest) else item.grantee_id
     user = session.get(User, user_id) if user_id else None
     return (user.username if user else EVERYONE), None
 

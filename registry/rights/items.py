@@ -1,5 +1,5 @@
-"""What rights protect: resources and datasets, each described once (its table, its grants table, how a refusal
-names it), so that every rule of the package is written once for both."""
+"""What rights protect: resources and datasets, each described once (its table, its grants and access requests
+tables, how a refusal names it), so that every rule of the package is written once for both."""
 
 from __future__ import annotations
 
@@ -10,20 +10,22 @@ from sqlalchemy import ColumnElement
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from registry.models import Dataset, DatasetGrant, Grant, Resource
+from registry.models import AccessRequest, Dataset, DatasetAccessRequest, DatasetGrant, Grant, Resource
 
 ItemType = Literal["resource", "dataset"]
 Item = Resource | Dataset
 GrantRow = Grant | DatasetGrant
+RequestRow = AccessRequest | DatasetAccessRequest
 
 
 @dataclass(frozen=True)
 class Protected:
-    """One kind of protected item: its table and the table of its grants."""
+    """One kind of protected item: its table, the table of its grants and that of its access requests."""
 
     kind: ItemType
     table: Any  # type[Resource] | type[Dataset], for queries that hold either
     grants: type[Grant] | type[DatasetGrant]
+    requests: type[AccessRequest] | type[DatasetAccessRequest]
 
     @property
     def grant_item(self) -> ColumnElement[str]:
@@ -49,9 +51,38 @@ class Protected:
             dataset_id=item_id, grantee_id=user_id, group_id=group_id, permission=permission, created_by=by
         )
 
+    @property
+    def request_item(self) -> ColumnElement[str]:
+        """The column of `requests` that names the item."""
+        item = AccessRequest.resource_id if self.requests is AccessRequest else DatasetAccessRequest.dataset_id
+        return cast("ColumnElement[str]", item)
 
-RESOURCES: Final = Protected("resource", Resource, Grant)
-DATASETS: Final = Protected("dataset", Dataset, DatasetGrant)
+    def requests_on(self, item_id: str) -> SelectOfScalar[RequestRow]:
+        """The access requests on one item (a query)."""
+        return cast("SelectOfScalar[RequestRow]", select(self.requests).where(self.request_item == item_id))
+
+    def find_request(self, session: Session, request_id: str) -> RequestRow | None:
+        found = session.get(self.requests, request_id)
+        return found if isinstance(found, AccessRequest | DatasetAccessRequest) else None
+
+    def new_request(
+        self, item_id: str, *, requester_id: str, group_id: str | None, permission: str, message: str
+    ) -> RequestRow:
+        if self.requests is AccessRequest:
+            return AccessRequest(
+                resource_id=item_id,
+                requester_id=requester_id,
+                group_id=group_id,
+                permission=permission,
+                message=message,
+            )
+        return DatasetAccessRequest(
+            dataset_id=item_id, requester_id=requester_id, group_id=group_id, permission=permission, message=message
+        )
+
+
+RESOURCES: Final = Protected("resource", Resource, Grant, AccessRequest)
+DATASETS: Final = Protected("dataset", Dataset, DatasetGrant, DatasetAccessRequest)
 PROTECTED: Final[dict[ItemType, Protected]] = {"resource": RESOURCES, "dataset": DATASETS}
 
 # How a refusal names each kind of item (`str.format` templates). The caller cannot see the item ({ref}: the
@@ -100,6 +131,11 @@ def key(item: Item) -> tuple[ItemType, str]:
 def granted_item_id(grant: GrantRow) -> str:
     """The id of the item a grant is on."""
     return grant.resource_id if isinstance(grant, Grant) else grant.dataset_id
+
+
+def requested_item_id(request: RequestRow) -> str:
+    """The id of the item an access request is on."""
+    return request.resource_id if isinstance(request, AccessRequest) else request.dataset_id
 
 
 def one_item(resource: Resource | None, dataset: Dataset | None) -> Item:

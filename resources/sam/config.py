@@ -139,10 +139,13 @@ class AutoParams(BaseModel):
     crop_overlap_ratio: Float = Field(default=512 / 1500, ge=0.0, lt=1.0)
     crop_n_points_downscale_factor: Int = Field(default=1, ge=1, le=8)
     min_mask_region_area: Int = Field(default=0, ge=0, le=10**7)
+    # "reference": the library's SamAutomaticMaskGenerator; "fast": resources.sam.fast, the same grid, cut-offs,
+    # NMS and crops with the per-mask work batched (the same masks: tests/resources/test_sam_fast.py).
+    engine: Literal["reference", "fast"] = "reference"
 
     def as_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `SamAutomaticMaskGenerator(model, **kwargs)`."""
-        return self.model_dump()
+        return self.model_dump(exclude={"engine"})
 
 
 Label = Annotated[int, Strict(), Field(ge=0, le=1)]  # 1 = foreground, 0 = background
@@ -219,6 +222,32 @@ class SamInferParams(BaseModel):
         if self.mode == "auto" and self.prompt is not None:
             raise field_error("prompt", "is only used when mode is 'prompt'; set mode or leave prompt out")
         return self
+
+
+DECODER_OPSETS: Final[tuple[int, int]] = (16, 20)  # segment-anything's scripts/export_onnx_model.py: 17 by default
+
+
+class SamExportParams(BaseModel):
+    """An `export` task: SAM's prompt encoder and mask decoder as one ONNX graph (`decoder.onnx`), the graph
+    segment-anything's `SamOnnxModel` wraps (one mask per prompt, any number of points), for in-browser decoding."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    opset: Int = Field(default=17, ge=DECODER_OPSETS[0], le=DECODER_OPSETS[1])
+
+
+class SamEmbedParams(BaseModel):
+    """An `embed` task: one photo's image embedding (`embedding.bin`, `embedding.json`); it takes no parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def parse_export_params(raw: Mapping[str, Any]) -> SamExportParams:
+    return parse_model(SamExportParams, raw, prefix="params")
+
+
+def parse_embed_params(raw: Mapping[str, Any]) -> SamEmbedParams:
+    return parse_model(SamEmbedParams, raw, prefix="params")
 
 
 def parse_infer_params(raw: Mapping[str, Any]) -> SamInferParams:

@@ -23,9 +23,11 @@ from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 from segment_anything.modeling import Sam
 from segment_anything.utils.amg import batched_mask_to_box, box_xyxy_to_xywh, calculate_stability_score
 
+from commons.errors import InvalidInput
 from commons.image_io import check_rgb_array
 from resources.sam.config import AutoParams, PromptParams
 from resources.sam.cutoffs import CutoffTally
+from resources.sam.embedding import ImageEmbedding, predictor_for
 
 STABILITY_OFFSET: Final[float] = 1.0  # SamAutomaticMaskGenerator's default stability_score_offset
 
@@ -105,6 +107,10 @@ def segment_auto(
     place to stop a cancelled run by raising).
     """
     check_rgb_array(image)
+    if params.engine == "fast":
+        from resources.sam.fast import generate
+
+        return generate(sam, image, params, on_batch=on_batch)
     kwargs = {"output_mode": "binary_mask", **params.as_kwargs()}
     generator = (
         SamAutomaticMaskGenerator(sam, **kwargs)
@@ -123,10 +129,16 @@ def segment_auto_tallied(
     `resources.sam.cutoffs`)."""
     check_rgb_array(image)
     tally = CutoffTally(params.pred_iou_thresh, params.stability_score_thresh)
-    kwargs = {"output_mode": "binary_mask", **params.as_kwargs()}
-    generator = _ReportingMaskGenerator(sam, on_batch=on_batch or _ignore, tally=tally, **kwargs)
-    with torch.inference_mode():
-        records: list[dict[str, Any]] = generator.generate(image)
+    records: list[dict[str, Any]]
+    if params.engine == "fast":
+        from resources.sam.fast import generate
+
+        records = generate(sam, image, params, on_batch=on_batch, tally=tally)
+    else:
+        kwargs = {"output_mode": "binary_mask", **params.as_kwargs()}
+        generator = _ReportingMaskGenerator(sam, on_batch=on_batch or _ignore, tally=tally, **kwargs)
+        with torch.inference_mode():
+            records = generator.generate(image)
     tally.finish(len(records))
     return records, tally
 
@@ -135,7 +147,9 @@ def _ignore(_done: int, _total: int) -> None:
     return None
 
 
-def segment_prompt(sam: Sam, image: np.ndarray, params: PromptParams) -> list[dict[str, Any]]:
+def segment_prompt(
+    sam: Sam, image: np.ndarray, params: PromptParams, *, embedding: ImageEmbedding | None = None
+) -> list[dict[str, Any]]:
     """One mask per prompt for an HxWx3 uint8 RGB photo, via `SamPredictor.predict`.
 
     Prompts: every box is one prompt, together with all the points; with no boxes, all the points
@@ -144,6 +158,9 @@ def segment_prompt(sam: Sam, image: np.ndarray, params: PromptParams) -> list[di
     predicted IoU is kept. `stability_score` is computed as the automatic generator does it, with
     `calculate_stability_score` on the full-resolution logits (H x W float32) at offset 1.0; it is
     NaN for an empty mask. Records come in prompt order; `crop_box` is the whole photo.
+
+    Given the photo's `embedding` (`resources.sam.embedding.embed` of this `image` under this `sam`), the image
+    encoder does not run: the predictor is primed with it, and the masks are those `set_image` would give.
     """
     check_rgb_array(image)
     height, width = image.shape[:2]
@@ -153,10 +170,9 @@ def segment_prompt(sam: Sam, image: np.ndarray, params: PromptParams) -> list[di
     point_coords = coords if len(coords) else None
     point_labels = labels if len(labels) else None
     boxes: list[np.ndarray | None] = [np.array(box, dtype=np.float32) for box in params.boxes] or [None]
-    predictor = SamPredictor(sam)
     records = []
     with torch.inference_mode():
-        predictor.set_image(image)
+        predictor = _primed(sam, image, embedding)
         for box in boxes:
             logits, scores, _ = predictor.predict(
                 point_coords=point_coords,
@@ -169,6 +185,21 @@ def segment_prompt(sam: Sam, image: np.ndarray, params: PromptParams) -> list[di
             records.append(_record(logits[best], float(scores[best]), float(sam.mask_threshold), coords))
         predictor.reset_image()
     return records
+
+
+def _primed(sam: Sam, image: np.ndarray, embedding: ImageEmbedding | None) -> SamPredictor:
+    """A predictor with `image` set: by the encoder, or from the photo's `embedding`."""
+    if embedding is None:
+        predictor = SamPredictor(sam)
+        predictor.set_image(image)
+        return predictor
+    height, width = image.shape[:2]
+    if embedding.original_size != (height, width):
+        raise InvalidInput(
+            f"the image embedding was made for a {embedding.original_size[1]}x{embedding.original_size[0]} photo, "
+            f"not this {width}x{height} one; compute it again for this photo"
+        )
+    return predictor_for(sam, embedding)
 
 
 def _record(logits: np.ndarray, score: float, threshold: float, coords: np.ndarray) -> dict[str, Any]:

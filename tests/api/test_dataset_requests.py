@@ -140,3 +140,21 @@ def test_group_requests_and_bad_input(stack: RunningStack) -> None:
     assert bad.status_code == 422, bad.text
     unknown = owner.http.post(f"/datasets/{dataset['id']}/access-requests/nope/approve")
     assert unknown.status_code == 404 and "no access request 'nope'" in unknown.json()["detail"]
+
+
+def test_a_dataset_or_group_with_pending_requests_can_still_be_deleted(stack: RunningStack) -> None:
+    """Requests go with what they ask about: deleting the dataset, or the group they were asked for, removes them."""
+    owner, asker = stack.new_user(), stack.new_user()
+    group = asker.http.post("/groups", json={"name": f"lab-{asker.username}"[:60]})
+    assert group.status_code == 201, group.text
+    for _ in range(2):
+        dataset = new_dataset(owner, name="Short-lived", visibility="public")
+        made = ask(asker, dataset["id"], "modify")
+        assert made.status_code == 201, made.text
+        by_group = ask(asker, dataset["id"], "use", group=group.json()["name"])
+        assert by_group.status_code == 201, by_group.text
+    removed = asker.http.delete(f"/groups/{group.json()['name']}")
+    assert removed.status_code == 204, removed.text
+    deleted = owner.http.delete(f"/datasets/{dataset['id']}")
+    assert deleted.status_code == 204, deleted.text
+    assert owner.http.get(f"/datasets/{dataset['id']}").status_code == 404

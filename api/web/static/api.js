@@ -364,7 +364,13 @@ export function shownNumber(value, key = "") {
 
 /** Reported metrics on one line: "accuracy 91.2 %, loss 0.3127". */
 export function metricsText(reported) {
-  return Object.entries(reported).map(([key, value]) => `${key} ${shownNumber(value, key)}`).join(", ");
+  return Object.entries(reported).map(([key, value]) => {
+    const words = key.replaceAll("_", " ");
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) return `${words} (${metricsText(value)})`;
+    if (Array.isArray(value)) return `${words} ${value.map((item) => shownNumber(item, key)).join(", ")}`;
+    if (/fraction$/i.test(key) && typeof value === "number" && value >= 0 && value <= 1) return `${words} ${Math.round(value * 100)} %`;
+    return `${words} ${shownNumber(value, key)}`;
+  }).join(", ");
 }
 
 /** Human-readable seconds between two ISO times (or until now). */

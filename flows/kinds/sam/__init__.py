@@ -6,11 +6,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from flows.kinds.sam.embed import embed_sam
+from flows.kinds.sam.export import export_sam
 from flows.kinds.sam.infer import infer_sam
 from flows.kinds.spec import Inputs, KindSpec, MemoryRequest, ModeSpec, ParamsRequest
 from registry.vocabulary import Mode
 from resources.cost import MemoryEstimate
-from resources.sam.config import parse_infer_params, parse_sam_config
+from resources.sam.config import parse_embed_params, parse_export_params, parse_infer_params, parse_sam_config
 
 
 def _infer_params(request: ParamsRequest) -> BaseModel:
@@ -20,6 +22,14 @@ def _infer_params(request: ParamsRequest) -> BaseModel:
         for upload in request.inputs:
             params.prompt.check_inside(upload.width, upload.height)
     return params
+
+
+def _export_params(request: ParamsRequest) -> BaseModel:
+    return parse_export_params(request.raw)
+
+
+def _embed_params(request: ParamsRequest) -> BaseModel:
+    return parse_embed_params(request.raw)
 
 
 def _check_weights(path: Path, config: BaseModel) -> None:
@@ -34,8 +44,8 @@ def _memory(request: MemoryRequest) -> MemoryEstimate | None:
     from resources.sam.cost import check_sam_work, encoder_memory, sam_memory
 
     config = parse_sam_config(request.config)
-    if request.params is None:
-        return encoder_memory(config)
+    if request.params is None or request.mode != Mode.INFER:
+        return encoder_memory(config)  # embed: the encoder once; export: less (the decoder alone, on the CPU)
     params = parse_infer_params(request.params)
     if params.mode == "auto":
         photos = [(upload.name, upload.width, upload.height) for upload in request.inputs]
@@ -60,5 +70,10 @@ KIND = KindSpec(
     check_weights=_check_weights,
     memory=_memory,
     warm_up=_warm_up,
-    modes={Mode.INFER: ModeSpec(infer_sam, _infer_params, Inputs.UPLOADS, warm=True)},
+    modes={
+        Mode.INFER: ModeSpec(infer_sam, _infer_params, Inputs.UPLOADS, warm=True),
+        # The Segment page's in-browser decoding: the decoder once per version, an embedding per photo.
+        Mode.EXPORT: ModeSpec(export_sam, _export_params, Inputs.NONE, warm=True),
+        Mode.EMBED: ModeSpec(embed_sam, _embed_params, Inputs.UPLOADS, max_inputs=1, warm=True),
+    },
 )

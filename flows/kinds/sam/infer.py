@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from commons.errors import InvalidWeights
 from commons.image_io import decode_image
+from flows.kinds.sam.loading import load_sam
 from flows.kinds.sam.progress import BatchProgress
 from flows.kinds.sam.summary import photo_summary, summary_bytes
-from flows.steps.model_cache import cached_model
+from flows.steps.embedding_cache import Lookup, task_cache
 from flows.steps.prepare import Prepared, Stopwatch
 from flows.steps.reporting import Reporter
 
 if TYPE_CHECKING:
-    from segment_anything.modeling import Sam
-
-    from resources.sam.config import SamConfig
+    pass
 
 
 def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) -> list[Path]:
@@ -29,16 +26,21 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) ->
 
     config = parse_sam_config(prepared.config)
     params = parse_infer_params(prepared.params)
-    sam = _load_sam(prepared, config)
+    sam = load_sam(prepared, config)
     written: list[Path] = []
     per_image: list[float] = []
     progress = BatchProgress(report, count=len(prepared.inputs))
+    embeddings, digest, lookups = task_cache(), prepared.version_record.digest, []
     for index, item in enumerate(prepared.inputs):
         watch = Stopwatch()
         image = decode_image(item.file.path.read_bytes(), name=item.name, max_pixels=max_image_pixels)
         if params.mode == "prompt" and params.prompt is not None:
             params.prompt.check_inside(image.shape[1], image.shape[0])
-            records = segment_prompt(sam, image, params.prompt)
+            embedding, lookup = embeddings.embedding(
+                sam, image, version_digest=digest, photo_sha256=item.file.sha256, device=prepared.device
+            )
+            lookups.append(lookup)
+            records = segment_prompt(sam, image, params.prompt, embedding=embedding)
             tally = None
         else:
             records, tally = segment_auto_tallied(sam, image, params.auto, on_batch=progress.for_photo(index))
@@ -61,22 +63,19 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) ->
         per_image.append(watch.seconds())
         report.progress((index + 1) / len(prepared.inputs))
     prepared.timings["per_image_s"] = per_image
+    if lookups:
+        prepared.timings.update(embedding_timings(lookups))
     return written
 
 
-def _load_sam(prepared: Prepared, config: SamConfig) -> Sam:
-    """The version's SAM on the task's device (perhaps the warm worker's cached copy); records `model_load_s`."""
-    from resources.sam.model import build_sam
-
-    weights = prepared.weights.get(config.checkpoint)
-    if weights is None:
-        raise InvalidWeights(f"the version has no file {config.checkpoint!r} named by config.checkpoint")
-    with prepared.timed("model_load"):
-        sam = cached_model(
-            digest=prepared.version_record.digest,
-            device=prepared.device,
-            load=partial(build_sam, config, weights.path, device=prepared.device),
-            timings=prepared.timings,
-            expected_bytes=weights.size,
-        )
-    return sam
+def embedding_timings(lookups: list[Lookup]) -> dict[str, Any]:
+    """What a prompt task's manifest says of its photos' embeddings (under `timings`): `embedding` "hit" when
+    every photo's was found, else "miss"; `embedding_source` "memory", "store" or "encoder" (the same for every
+    photo) or "mixed"; and per photo, in input order, `embedding_per_image` (sources) and `embedding_s`."""
+    sources = [lookup.source for lookup in lookups]
+    return {
+        "embedding": "hit" if all(lookup.hit for lookup in lookups) else "miss",
+        "embedding_source": sources[0] if len(set(sources)) == 1 else "mixed",
+        "embedding_per_image": sources,
+        "embedding_s": [lookup.seconds for lookup in lookups],
+    }

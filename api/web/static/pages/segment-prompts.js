@@ -11,7 +11,7 @@ export function plural(count, one, many = `${one}s`) {
 }
 
 /** The prompt being drawn on `canvas`; `onChange()` after every change. Coordinates are photo pixels. */
-export function promptEditor({ canvas, summary, foreground, background, undo, clear }) {
+export function promptEditor({ canvas, summary, foreground, background, undo, clear, onChange = () => {} }) {
   const state = { points: [], boxes: [], order: [], image: null, name: "", label: 1 };
 
   function setLabel(label) {
@@ -60,6 +60,7 @@ export function promptEditor({ canvas, summary, foreground, background, undo, cl
       state.order.push("points");
     }
     draw();
+    onChange();
   });
   foreground.addEventListener("click", () => setLabel(1));
   background.addEventListener("click", () => setLabel(0));
@@ -67,8 +68,9 @@ export function promptEditor({ canvas, summary, foreground, background, undo, cl
     const last = state.order.pop();
     if (last) state[last].pop();
     draw();
+    onChange();
   });
-  clear.addEventListener("click", () => { state.points = []; state.boxes = []; state.order = []; draw(); });
+  clear.addEventListener("click", () => { state.points = []; state.boxes = []; state.order = []; draw(); onChange(); });
 
   return {
     draw,
@@ -86,6 +88,8 @@ export function promptEditor({ canvas, summary, foreground, background, undo, cl
       image.src = URL.createObjectURL(file);
     },
     empty: () => !state.points.length && !state.boxes.length,
+    pixel,
+    label: () => state.label,
     params: () => ({ points: state.points.map((p) => [...p]), boxes: state.boxes.map((b) => [...b]) }),
   };
 }

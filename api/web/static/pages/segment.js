@@ -1,4 +1,5 @@
 import { api, el, followTask, guarded, param, requireUser, showError, stepList } from "/static/api.js";
+import { liveDecoder, multimaskFor } from "/static/pages/segment-decode.js";
 import { timeLeft } from "/static/pages/segment-progress.js";
 import { promptEditor } from "/static/pages/segment-prompts.js";
 import { loadTask, reopenedNotice } from "/static/pages/segment-reopen.js";
@@ -24,7 +25,16 @@ const uploaded = new WeakMap(); // File → upload id: a refinement resubmits wi
 const prompt = promptEditor({
   canvas: byId("prompt-canvas"), summary: byId("prompt-summary"), foreground: byId("label-foreground"),
   background: byId("label-background"), undo: byId("undo-prompt"), clear: byId("clear-prompts"),
+  onChange: () => live.changed(),
 });
+const live = liveDecoder({ canvas: byId("prompt-canvas"), overlay: byId("mask-canvas"), status: byId("decode-status"), prompt });
+
+/** In prompt mode with a photo and a version chosen, get live masks ready for them (else stop them). */
+function prepareLive() {
+  if (form.mode.value !== "prompt" || !photos.length || !resourceSelect.value || !versionSelect.value) return live.stop();
+  const first = photos[0];
+  live.prepare(resourceSelect.value, Number(versionSelect.value), async () => (await uploadIds([first]))[0]);
+}
 
 async function loadResources() {
   const resources = (await api("/resources?limit=500")).filter((r) => r.kind === "segmenter.sam" && r.latest_version);
@@ -43,16 +53,19 @@ async function loadResources() {
 async function loadVersions() {
   const versions = await api(`/resources/${resourceSelect.value}/versions`);
   versionSelect.replaceChildren(...versions.slice().reverse().map((v) => el("option", { value: v.version }, `v${v.version} · ${v.digest.slice(7, 19)}`)));
+  prepareLive();
 }
 
 function setPhotos(files, keptPrompt) {
   photos = [...files].filter((f) => f.type.startsWith("image/") || /\.(png|jpe?g|tiff?|bmp|webp)$/i.test(f.name));
   prompt.setPhoto(photos[0], keptPrompt);
+  prepareLive();
 }
 
 function showMode() {
   promptArea.hidden = form.mode.value !== "prompt";
   prompt.draw();
+  prepareLive();
 }
 
 for (const radio of form.querySelectorAll("input[name=mode]")) radio.addEventListener("change", showMode);
@@ -61,6 +74,7 @@ dropzone.addEventListener("dragover", (event) => { event.preventDefault(); dropz
 dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
 dropzone.addEventListener("drop", (event) => { event.preventDefault(); dropzone.classList.remove("over"); setPhotos(event.dataTransfer.files); });
 resourceSelect.addEventListener("change", () => guarded(loadVersions));
+versionSelect.addEventListener("change", prepareLive);
 
 function showProgress(task, left) {
   progress.hidden = false;
@@ -96,15 +110,18 @@ function autoParams() {
   return auto;
 }
 
-async function uploadIds() {
+async function uploadIds(chosen = photos) {
   const ids = [];
-  for (const photo of photos) {
+  for (const photo of chosen) {
     if (!uploaded.has(photo)) {
       const body = new FormData();
       body.append("file", photo, photo.name);
-      uploaded.set(photo, (await api("/uploads", { method: "POST", form: body })).id);
+      // The promise is kept: live masks and Save asking at once upload the photo once.
+      const sent = api("/uploads", { method: "POST", form: body }).then((upload) => upload.id);
+      sent.catch(() => uploaded.delete(photo));
+      uploaded.set(photo, sent);
     }
-    ids.push(uploaded.get(photo));
+    ids.push(await uploaded.get(photo));
   }
   return ids;
 }
@@ -115,7 +132,10 @@ async function submit() {
   if (!outputs.length) throw new Error("Tick at least one output: hard masks, blended masks or JSON.");
   const mode = form.mode.value;
   if (mode === "prompt" && prompt.empty()) throw new Error("Click a point or drag a box on the photo first.");
-  const params = { mode, outputs, ...(mode === "prompt" ? { prompt: prompt.params() } : { auto: autoParams() }) };
+  const drawn = prompt.params();
+  // The same choice of SAM's masks as the live preview's decoder makes (one point or one box alone: the best of three).
+  const promptParams = { ...drawn, multimask: multimaskFor(drawn.points, drawn.boxes) };
+  const params = { mode, outputs, ...(mode === "prompt" ? { prompt: promptParams } : { auto: autoParams() }) };
   const run = byId("run");
   run.disabled = true;
   results.replaceChildren();

@@ -1,0 +1,61 @@
+"""On the real stack: a second prompt task on the same photo skips the image encoder (its manifest says so), with the
+same masks; a batch-lane task, in a process of its own, finds the embedding in the object store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from commons.store import ObjectStore, keys
+from flows.steps.embedding_cache import PREFIX
+from flows.steps.manifest import Manifest, load_manifest
+from tests.api.conftest import Published, task_output
+from tests.conftest import RunningStack
+
+PROMPT = {"mode": "prompt", "outputs": ["json"], "prompt": {"points": [[300, 200, 1]], "boxes": [[100, 80, 400, 300]]}}
+
+
+def run(
+    published: Published, store: ObjectStore, upload_id: str, *, lane: str = "auto"
+) -> tuple[dict[str, Any], Manifest, bytes]:
+    """A prompt task on the upload, finished: the task, its manifest and its segments.json."""
+    client = published.provider
+    task = client.submit(resource=published.name, version=1, inputs=[upload_id], params=PROMPT, lane=lane)
+    done = client.wait(task["id"], timeout=300)
+    assert done["status"] == "succeeded", done["error"]
+    manifest = load_manifest(store=store, key=keys.task_manifest(done["id"]))
+    return done, manifest, task_output(done, "coffee/segments.json").content
+
+
+def test_a_second_prompt_task_on_the_same_photo_skips_the_encoder(
+    stack: RunningStack, published: Published, coffee_png: bytes
+) -> None:
+    store = ObjectStore.from_settings(stack.settings)
+    upload = published.provider.upload("coffee.png", coffee_png)
+
+    first, first_manifest, first_segments = run(published, store, upload["id"])
+    assert first["lane"] == "warm"
+    assert first_manifest.embedding == "miss" and first_manifest.timings["embedding_source"] == "encoder"
+
+    second, second_manifest, second_segments = run(published, store, upload["id"])
+    assert second["lane"] == "warm"
+    assert second_manifest.embedding == "hit" and second_manifest.timings["embedding_source"] == "memory"
+    assert second_segments == first_segments, "the same masks, scores and boxes without the encoder"
+
+    assert any(key.endswith(".safetensors") for key in store.list_keys(PREFIX)), "kept for every worker"
+
+    _, batch_manifest, batch_segments = run(published, store, upload["id"], lane="batch")
+    assert batch_manifest.embedding == "hit" and batch_manifest.timings["embedding_source"] == "store"
+    assert batch_segments == first_segments
+
+    auto = published.provider.submit(
+        resource=published.name,
+        version=1,
+        inputs=[upload["id"]],
+        params={"mode": "auto", "outputs": ["json"], "auto": {"points_per_side": 2}},
+    )
+    done = published.provider.wait(auto["id"], timeout=300)
+    assert done["status"] == "succeeded", done["error"]
+    manifest = httpx.get(done["manifest_url"], timeout=30).json()
+    assert "embedding" not in manifest["timings"], "automatic masks are unaffected"
