@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, ViewportSize, expect, sync_playwright
 
 from launcher.client import CommonsClient
+from launcher.demo import STARTERS, ensure_starter_models
 from resources.sam.config import parse_sam_config
 from resources.sam.model import TINY_CONFIG, save_random_weights
 from tests.conftest import RunningStack
@@ -125,6 +126,29 @@ def sam_resource(stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) 
     provider.upload_version(name, files=[weights], config=TINY_CONFIG)
     provider.grant(name, "*", "use")
     return name
+
+
+@pytest.fixture
+def demo_stack(ui_stack: RunningStack) -> RunningStack:
+    """The stack with the demo's starter models, as a fresh `make run` has them (registered here unless an
+    earlier test did)."""
+    anonymous = ui_stack.client()
+    try:
+        if anonymous.http.get(f"/resources/{STARTERS[0].name}").status_code == 404:
+            ensure_starter_models(ui_stack.settings.api_url, data_dir=ui_stack.settings.data_dir)
+    finally:
+        anonymous.close()
+    return ui_stack
+
+
+def sign_up(page: Page, username: str) -> None:
+    """Make an account on the sign-up page, as a newcomer would; it lands signed in on Explore."""
+    page.goto("/signup")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url("**/explore")
+    expect(page.locator("#whoami")).to_have_text(f"Signed in as {username}")
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -48,7 +48,7 @@ def test_pages_fit_a_phone_and_name_every_control(page: Page, ui_stack: RunningS
     sign_in(page, username)
     paths = [
         "/explore", "/segment", "/datasets", f"/datasets/{dataset['id']}", "/train", "/build", "/evaluate", "/inspect",
-        "/provide", "/tasks", "/tokens", f"/resources/{resource}",
+        "/provide", "/tasks", "/tokens", f"/resources/{resource}", "/inbox", "/groups",
     ]  # fmt: skip
     for path in paths:
         page.goto(path)

@@ -10,11 +10,9 @@ from __future__ import annotations
 import io
 import re
 
-import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from launcher.demo import ensure_starter_models
 from tests.conftest import RunningStack
 from tests.resources.test_classifier_data import digit_items
 from tests.ui.conftest import new_account, screenshot, sign_in
@@ -27,18 +25,6 @@ PHOTOS = len(DIGITS) * PER_CLASS
 PAGE_SIZE = 24  # photos per page of the grid
 SHADES = """() => [...document.querySelectorAll('#confusion td.cm-cell')]
   .map((cell) => [...cell.classList].find((name) => name.startsWith('shade-')))"""
-
-
-@pytest.fixture
-def demo_stack(ui_stack: RunningStack) -> RunningStack:
-    """The stack with the demo's starter models (registered here unless an earlier test did)."""
-    anonymous = ui_stack.client()
-    try:
-        if anonymous.http.get(f"/resources/{STARTER}").status_code == 404:
-            ensure_starter_models(ui_stack.settings.api_url, data_dir=ui_stack.settings.data_dir)
-    finally:
-        anonymous.close()
-    return ui_stack
 
 
 def png(image: object) -> bytes:

@@ -6,7 +6,6 @@ Data no one here wrote: scikit-learn's handwritten digits 0, 1 and 2, upscaled t
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
@@ -15,13 +14,12 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import RunningStack
 from tests.resources.test_classifier_data import digit_items
-from tests.ui.conftest import new_account, screenshot, sign_in
+from tests.ui.conftest import PASSWORD, PHONE, fits, screenshot, sign_up
 
 DIGITS = ["zero", "one", "two"]
 PER_CLASS = 7  # 21 photos drawn, 20 uploaded
 PHOTOS = 20
 VALIDATION = 3  # validation share 0.2 of 7, 7 and 6 photos: one of each class
-ARCH_CONFIG = {"arch": "resnet18", "classes": ["a", "b"], "input_size": 32, "init_seed": 3}
 
 # One evaluation in the page: the train-loss points drawn so far and the status shown at that moment.
 POINTS_WHILE_RUNNING = """() => {
@@ -42,17 +40,19 @@ def write_digits(folder: Path) -> list[tuple[Path, str]]:
     return photos
 
 
-def test_learner_labels_trains_evaluates_and_predicts(page: Page, ui_stack: RunningStack, tmp_path: Path) -> None:
-    learner, username = new_account(ui_stack)
-    source = f"resnet18-{uuid.uuid4().hex[:8]}"
-    learner.create_resource(name=source, kind="classifier.resnet", title="ResNet-18, 32 px, untrained")
-    created = learner.http.post(f"/resources/{source}/versions", data={"config": json.dumps(ARCH_CONFIG)})
-    assert created.status_code == 201, created.text
+def test_learner_labels_trains_evaluates_and_predicts(page: Page, demo_stack: RunningStack, tmp_path: Path) -> None:
+    """From sign-up to a trained, evaluated model, every step in the pages of a fresh stack with the demo's starter
+    models (the REST client below only checks what the pages did)."""
     photos = write_digits(tmp_path)
     assert len(photos) == PHOTOS
+    username = f"learner-{uuid.uuid4().hex[:8]}"
+    sign_up(page, username)
+    learner = demo_stack.client()
+    learner.sign_in(username, PASSWORD)
 
-    # A dataset, made on the Datasets page.
-    sign_in(page, username, next_path="/datasets")
+    # A dataset, made on the Datasets page (reached from the menu).
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Datasets").click()
+    page.wait_for_url("**/datasets")
     # Others' public datasets may be listed (tests share the stack): either the list or the empty notice shows.
     expect(page.locator("#no-datasets, #dataset-table").first).to_be_visible()
     page.get_by_label("Dataset name").fill("Digits in the browser")
@@ -98,9 +98,11 @@ def test_learner_labels_trains_evaluates_and_predicts(page: Page, ui_stack: Runn
     labelled = learner.http.get(f"/datasets/{dataset_id}").json()
     assert labelled["labelled_count"] == PHOTOS and labelled["classes"] == DIGITS
 
-    # Training for two epochs, watched live.
-    page.goto(f"/train?dataset={dataset_id}")
-    page.get_by_label("Model to start from").select_option(source)
+    # Training for two epochs, watched live, from the demo's untrained ResNet-18 starter.
+    page.get_by_role("link", name="Train a classifier on this dataset").click()
+    page.wait_for_url("**/train?dataset=*")
+    expect(page.get_by_label("Dataset", exact=True)).to_have_value(dataset_id)  # the dataset it came from
+    page.get_by_label("Model to start from").select_option("resnet18-starter")
     expect(page.locator("#size-hint")).to_contain_text("32×32")
     page.get_by_label("Epochs").fill("2")
     page.get_by_label("Batch size").fill("4")
@@ -143,3 +145,9 @@ def test_learner_labels_trains_evaluates_and_predicts(page: Page, ui_stack: Runn
     page.locator("#photo").set_input_files(str(photos[0][0]))
     expect(page.locator("#top-classes li")).to_have_count(len(DIGITS), timeout=300_000)
     screenshot(page, "evaluate")
+
+    # With a model of their own, Train offers "new version of my model": the page still fits a phone.
+    page.set_viewport_size(PHONE)
+    page.goto(f"/train?dataset={dataset_id}")
+    expect(page.get_by_label("New version of my model")).to_be_enabled()
+    fits(page)

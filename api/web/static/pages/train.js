@@ -173,10 +173,13 @@ guarded(async () => {
   }
   const datasetSelect = el("select", { id: "dataset", name: "dataset" },
     datasets.map((d) => el("option", { value: d.id }, `${d.name} (${d.labelled_count} labelled photos, ${d.classes.length} classes)`)));
-  if (param("dataset") && datasets.some((d) => d.id === param("dataset"))) datasetSelect.value = param("dataset");
+  // ?dataset= and ?resource= may give an id or name, or an owner/slug (owner/name) address as other pages link them.
+  const wantedDataset = datasets.find((d) => param("dataset") && (d.id === param("dataset") || d.ref === param("dataset")));
+  if (wantedDataset) datasetSelect.value = wantedDataset.id;
   const modelSelect = el("select", { id: "model", name: "model" },
     models.map((r) => el("option", { value: r.name }, r.title ? `${r.title} (${r.name})` : r.name)));
-  if (param("resource") && models.some((r) => r.name === param("resource"))) modelSelect.value = param("resource");
+  const wantedModel = models.find((r) => param("resource") && (r.name === param("resource") || r.ref === param("resource")));
+  if (wantedModel) modelSelect.value = wantedModel.name;
   const versionSelect = el("select", { id: "version", name: "version" });
   const sizeHint = el("p", { class: "hint", id: "size-hint", "aria-live": "polite" });
   const epochs = numberInput("epochs", "10", { min: 1, max: 1000, step: 1, required: true });
