@@ -65,6 +65,8 @@ def body_for(method: str, path: str, *, stranger: str, weights: Path) -> dict[st
         ("POST", "/datasets/{dataset_id}/grants"): {"json": {"username": stranger, "permission": "modify"}},
         ("POST", "/datasets/{dataset_id}/augment"): {"json": {"operations": [{"op": "flip"}]}},
         ("POST", "/groups/{group_name}/members"): {"json": {"username": stranger, "role": "maintainer"}},
+        ("PUT", "/resources/{name}/versions/{version}/card"): {"json": {"markdown": "# taken over"}},
+        ("POST", "/datasets/{dataset_id}/access-requests"): {"json": {"permission": "use", "message": "let me in"}},
     }
     return bodies.get(route, {})
 
@@ -96,6 +98,8 @@ def create_owned(stack: RunningStack, published: Published, coffee_png: bytes) -
     added = owner.http.post(f"/groups/{group}/members", json={"username": third.username})
     assert added.status_code == 200, added.text
     file_name = owner.http.get(f"/resources/{published.name}/versions/1").json()["files"][0]["name"]
+    told = owner.http.get("/notifications").json()  # the finished task, the request: messages of A's
+    assert told, "the owner's inbox has messages"
     return Owned(
         owner=owner,
         ids={
@@ -111,6 +115,7 @@ def create_owned(stack: RunningStack, published: Published, coffee_png: bytes) -
             "group_name": group,
             "username": third.username,
             "file_name": file_name,
+            "notification_id": told[0]["id"],
         },
         resource_grant=resource_grant,
         dataset_grant=dataset_grant,
@@ -143,6 +148,7 @@ def snapshot(stack: RunningStack, owned: Owned) -> dict[str, Any]:
         "/tasks",
         "/users/me/tokens",
         f"/groups/{ids['group_name']}",
+        "/notifications",
     ]
     views = {}
     for path in paths:
