@@ -81,7 +81,7 @@ def test_empty_states_lead_somewhere(page: Page, ui_stack: RunningStack) -> None
     page.route("**/api/v1/resources?*", lambda route: route.fulfill(json=[]))
     page.goto("/evaluate")
     notice = page.locator("#no-models")
-    expect(notice).to_contain_text("No ResNet classifier you may use yet.")
+    expect(notice).to_contain_text("No classifier you may use yet.")
     expect(notice.get_by_role("link", name="provide one")).to_have_attribute("href", "/provide")
     expect(notice.get_by_role("link", name="Explore models")).to_have_attribute("href", "/explore")
     expect(notice.get_by_role("link", name="train it")).to_have_attribute("href", "/train")
