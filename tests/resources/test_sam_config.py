@@ -114,7 +114,9 @@ def test_auto_params_defaults_are_the_library_defaults() -> None:
     for name, value in AutoParams().as_kwargs().items():
         assert signature[name].default == value, name
     wanted = set(signature) - {"self", "model", "point_grids", "output_mode"}
-    assert set(AutoParams.model_fields) == wanted
+    assert set(AutoParams().as_kwargs()) == wanted  # every knob of the library, and only those
+    assert set(AutoParams.model_fields) - wanted == {"engine"}  # which engine runs them (reference by default)
+    assert AutoParams().engine == "reference"
 
 
 def test_infer_params_defaults() -> None:
