@@ -34,6 +34,9 @@ LAUNCH_FLAGS = [
 ]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 PASSWORD = "correct horse battery"
+# Assertions wait as long as actions do (Playwright's own default is 5 s): on a busy 2-core CI machine a page's
+# first API answer can take longer than that, and a wait that long is still a failure when nothing comes.
+expect.set_options(timeout=20_000)
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 375, "height": 800}
 
