@@ -270,33 +270,11 @@ class AccessRequestCreate(BaseModel):
     )
 
 
-class AccessRequestPublic(BaseModel):
+class _RequestFields(BaseModel):
+    """What every access request shows, whatever its item: who asked for what, and what became of it."""
+
     model_config = ConfigDict(from_attributes=True)
     id: str
-    resource: str
-    ref: str = Field(default="", description="The resource's owner/name: where to approve or deny.")
-    made_from_yours: str | None = Field(
-        default=None,
-        description="In an inbox: the caller's own resource or dataset this resource was made from, when the "
-        "caller is not its owner. They cannot approve it; granting the source (or releasing its derivatives) "
-        "is what lets the requester read it.",
-    )
-    requester: str
-    group: str | None = None
-    permission: str
-    message: str
-    status: str
-    created_at: datetime
-    decided_by: str | None
-    decided_at: datetime | None
-
-
-class DatasetAccessRequestPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: str
-    dataset: str = Field(description="The dataset's name.")
-    dataset_id: str
-    ref: str = Field(description="The dataset's owner/slug: where to approve or deny.")
     requester: str
     group: str | None = Field(default=None, description="The group asked for (approval grants the group).")
     permission: str
@@ -305,6 +283,23 @@ class DatasetAccessRequestPublic(BaseModel):
     created_at: datetime
     decided_by: str | None
     decided_at: datetime | None
+
+
+class AccessRequestPublic(_RequestFields):
+    resource: str
+    ref: str = Field(default="", description="The resource's owner/name: where to approve or deny.")
+    made_from_yours: str | None = Field(
+        default=None,
+        description="In an inbox: the caller's own resource or dataset this resource was made from, when the "
+        "caller is not its owner. They cannot approve it; granting the source (or releasing its derivatives) "
+        "is what lets the requester read it.",
+    )
+
+
+class DatasetAccessRequestPublic(_RequestFields):
+    dataset: str = Field(description="The dataset's name.")
+    dataset_id: str
+    ref: str = Field(description="The dataset's owner/slug: where to approve or deny.")
 
 
 class UploadPublic(BaseModel):
@@ -337,6 +332,12 @@ class TaskCreate(BaseModel):
         "the deployment on a work pool (own process or container); auto: warm for small infer tasks.",
     )
     params: dict[str, Any] = Field(default_factory=dict)
+    webhook: str | None = Field(
+        default=None, max_length=2000, description="A URL the task's events are POSTed to, signed (see /webhooks)."
+    )
+    webhook_events_filter: list[Literal["start", "output", "logs", "completed"]] | None = Field(
+        default=None, max_length=4, description="The events the webhook gets; default output and completed."
+    )
 
 
 class StepPublic(BaseModel):

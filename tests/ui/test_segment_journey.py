@@ -106,13 +106,19 @@ def _task_id(page: Page) -> str:
     return href.rsplit("/", 1)[-1]
 
 
-def test_nothing_passes_the_cutoffs_the_page_says_why_retries_and_reopens(
-    page: Page, browser: Browser, ui_stack: RunningStack, sam_resource: str, tmp_path: Path
-) -> None:
+def _segment_a_photo(page: Page, ui_stack: RunningStack, sam_resource: str, tmp_path: Path) -> str:
+    """A new account on the Segment page with the tiny SAM chosen and the photo picked; its username."""
     _, username = new_account(ui_stack)
     sign_in(page, username, next_path="/segment")
     page.get_by_label("Model").select_option(sam_resource)
     page.get_by_label("Photos").set_input_files(str(_photo(tmp_path)))
+    return username
+
+
+def test_nothing_passes_the_cutoffs_the_page_says_why_retries_and_reopens(
+    page: Page, browser: Browser, ui_stack: RunningStack, sam_resource: str, tmp_path: Path
+) -> None:
+    username = _segment_a_photo(page, ui_stack, sam_resource, tmp_path)
     page.get_by_text("Advanced settings").click()
     expect(page.get_by_label("Quality cut-off")).to_have_value("0.88")
     expect(page.get_by_label("Stability cut-off")).to_have_value("0.95")
@@ -148,10 +154,7 @@ def test_nothing_passes_the_cutoffs_the_page_says_why_retries_and_reopens(
 def test_prompt_points_undo_toggle_and_reopen(
     page: Page, browser: Browser, ui_stack: RunningStack, sam_resource: str, tmp_path: Path
 ) -> None:
-    _, username = new_account(ui_stack)
-    sign_in(page, username, next_path="/segment")
-    page.get_by_label("Model").select_option(sam_resource)
-    page.get_by_label("Photos").set_input_files(str(_photo(tmp_path)))
+    username = _segment_a_photo(page, ui_stack, sam_resource, tmp_path)
     page.get_by_label("Prompts").check()
     page.wait_for_function("() => document.getElementById('prompt-canvas').width === 300")
     canvas = page.locator("#prompt-canvas")

@@ -269,16 +269,22 @@ export function stepList(task) {
 }
 
 /**
- * A link that downloads `url` (a presigned object-store URL, on another origin where the `download`
- * attribute is ignored) by fetching it and saving the bytes under `name`.
+ * A link that downloads `url` by fetching it and saving the bytes under `name`: a presigned object-store URL
+ * (on another origin, where the `download` attribute is ignored), or with `authorized` an API route that
+ * needs the viewer's token (its refusal's `detail` is shown).
  */
-export function downloadLink(url, name, text = name) {
-  const link = el("a", { href: url, download: name }, text);
+export function downloadLink(url, name, text = name, { authorized = false, attributes = {} } = {}) {
+  const link = el("a", { href: url, download: name, ...attributes }, text);
   link.addEventListener("click", (event) => {
     event.preventDefault();
     guarded(async () => {
-      const response = await fetch(url);
-      if (!response.ok) throw new Error(`Could not download ${name} (HTTP ${response.status}); reload the page and try again.`);
+      const current = authorized ? token() : null;
+      const response = await fetch(url, { headers: current ? { Authorization: `Bearer ${current}` } : {} });
+      if (!response.ok) {
+        let detail = "";
+        try { detail = (await response.json()).detail || ""; } catch { /* not JSON: the store's answer */ }
+        throw new Error(`Could not download ${name} (HTTP ${response.status}). ${detail || "Reload the page and try again."}`);
+      }
       const saved = URL.createObjectURL(await response.blob());
       const anchor = el("a", { href: saved, download: name });
       document.body.append(anchor);

@@ -1,6 +1,6 @@
 // The Files tab: every version's files with a download link where the viewer may download them. The link
 // asks the API (with the viewer's token) for the file, which answers with a short-lived object-store URL.
-import { el, guarded, token } from "/static/api.js";
+import { downloadLink, el } from "/static/api.js";
 
 export function bytes(size) {
   if (size < 1024) return `${size} B`;
@@ -11,29 +11,8 @@ export function bytes(size) {
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 
-async function save(url, name) {
-  const current = token();
-  const response = await fetch(url, { headers: current ? { Authorization: `Bearer ${current}` } : {} });
-  if (!response.ok) {
-    let detail = "";
-    try { detail = (await response.json()).detail || ""; } catch { /* not JSON: the store's answer */ }
-    throw new Error(`Could not download ${name} (HTTP ${response.status}). ${detail}`.trim());
-  }
-  const saved = URL.createObjectURL(await response.blob());
-  const anchor = el("a", { href: saved, download: name });
-  document.body.append(anchor);
-  anchor.click();
-  anchor.remove();
-  setTimeout(() => URL.revokeObjectURL(saved), 10_000);
-}
-
 function fileLink(url, name) {
-  const link = el("a", { href: url, download: name, "data-file": name }, `Download ${name}`);
-  link.addEventListener("click", (event) => {
-    event.preventDefault();
-    guarded(() => save(url, name));
-  });
-  return link;
+  return downloadLink(url, name, `Download ${name}`, { authorized: true, attributes: { "data-file": name } });
 }
 
 /** Why the viewer gets no download links, or null when they do (a run-only source is told on the click). */
