@@ -19,6 +19,7 @@ from api.routes import (
     audit,
     blocks,
     cards,
+    crates,
     dataset_sharing,
     dataset_tasks,
     datasets,
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health,
         admin,
         notifications,
+        crates,
     ):
         v1.include_router(module.router)
     v1.include_router(resources.item_router)  # last: /resources/{ref} would shadow /resources/{ref}/… routes

@@ -72,6 +72,8 @@ GET    /resources/{name}/versions/{version}         resource read       describe
 GET    /resources/{name}/versions/{version}/files/{file_name} resource read       download a version's file
        also: owner only when it or a source is run-only (download: false)
 GET    /resources/{name}/versions/{version}/card    resource read       read a version's model card
+GET    /resources/{name}/versions/{version}/crate   resource read       download a version as an RO-Crate
+       also: its files' bytes only where you may download them (else their URLs and sha256)
 PUT    /resources/{name}/versions/{version}/card    resource modify     write a version's model card
        also: ?preview=true renders without keeping; over 64 KiB: 413
 POST   /resources/{name}/grants                     resource owner      grant use or modify
@@ -95,6 +97,8 @@ GET    /tasks/{task_id}                             task     submitter  read a t
 GET    /tasks/{task_id}/thumbnail                   task     submitter  preview a task (a small JPEG)
        also: and whoever reads its public view: from the outputs they may read
 GET    /tasks/{task_id}/outputs.zip                 task     submitter  download a task's outputs as one zip
+       also: and whoever reads its public view: the outputs they may read
+GET    /tasks/{task_id}/crate                       task     submitter  download a task as a Workflow Run RO-Crate
        also: and whoever reads its public view: the outputs they may read
 GET    /tasks/{task_id}/events                      task     submitter  follow a task
 GET    /tasks/{task_id}/logs                        task     submitter  read a task's log
