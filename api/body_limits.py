@@ -79,6 +79,7 @@ UPLOAD_ROUTES = (
         "POST", re.compile(r"/api/v1/datasets/.+/items/?"), "max_zip_bytes", "send the photos in several requests"
     ),
     UploadRoute("POST", re.compile(r"/api/v1/datasets/.+/import/?"), "max_zip_bytes", "split the zip"),
+    UploadRoute("POST", re.compile(r"/api/v1/datasets/coco/?"), "max_zip_bytes", "split the zip"),
 )
 
 

@@ -12,7 +12,9 @@ from registry.schemas import Derivatives, SourcePublic, Visibility, check_slug
 
 UNLABELLED_FOLDER = "_unlabelled"
 # The words of the dataset API's paths: `/datasets/alice/items` must not read as a dataset slugged `items`.
-RESERVED_SLUGS = frozenset({"items", "classes", "import", "export", "grants", "augment", "access-requests", "crate"})
+RESERVED_SLUGS = frozenset(
+    {"items", "classes", "import", "export", "grants", "augment", "access-requests", "crate", "coco"}
+)
 
 
 def slug_from_name(name: str) -> str:

@@ -110,6 +110,7 @@ POST   /tasks/{task_id}/reproduce                   task     submitter  re-run a
 POST   /datasets                                    -        signed-in  create a dataset (you own it)
 GET    /datasets                                    -        anyone     list datasets
        also: only those you may read
+POST   /datasets/coco                               -        signed-in  import a COCO zip as a new dataset
 GET    /datasets/{dataset_id}                       dataset  read       describe a dataset
 PATCH  /datasets/{dataset_id}                       dataset  modify     edit name and description
        also: owner for visibility and derivatives; a bound derivative cannot be made public (409)
@@ -126,6 +127,7 @@ PATCH  /datasets/{dataset_id}/items/{item_id}       dataset  modify     relabel 
 DELETE /datasets/{dataset_id}/items/{item_id}       dataset  modify     delete a photo
 POST   /datasets/{dataset_id}/import                dataset  modify     import a zip
 GET    /datasets/{dataset_id}/export                dataset  read       export as a zip
+GET    /datasets/{dataset_id}/coco                  dataset  read       export as COCO (zip or JSON)
 POST   /datasets/{dataset_id}/augment               dataset  use        make an augmented copy
        also: the copy is bound by the source
 POST   /datasets/{dataset_id}/grants                dataset  owner      grant use or modify

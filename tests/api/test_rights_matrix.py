@@ -378,6 +378,7 @@ def request_for(world: World, rule: Rule, caller: Caller, public: bool) -> dict[
         ("POST", "/datasets/{dataset_id}/import"): {
             "files": {"file": ("a.zip", b"this is not a zip", "application/zip")}
         },
+        ("POST", "/datasets/coco"): {"files": {"file": ("a.zip", b"this is not a zip", "application/zip")}},
         ("POST", "/datasets/{dataset_id}/augment"): {"json": {"operations": [{"op": "no-such-op"}]}},
         ("POST", "/datasets/{dataset_id}/grants"): grant,
         ("POST", "/datasets/{dataset_id}/access-requests"): {"json": {"permission": "use", "message": "let me in"}},

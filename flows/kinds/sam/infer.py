@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from commons.image_io import decode_image
+from flows.kinds.sam.coco_results import CocoResults
 from flows.kinds.sam.loading import load_sam
 from flows.kinds.sam.progress import BatchProgress
 from flows.kinds.sam.summary import photo_summary, summary_bytes
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 
 def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) -> list[Path]:
     """Write `<stem>/hard.png`, `blended.png`, `labels.png`, `segments.json` (as `outputs` asks) and always
-    `<stem>/summary.json` (see `photo_summary`) under `work_dir/outputs`."""
+    `<stem>/summary.json` (see `photo_summary`) under `work_dir/outputs`; with `json`, also the task's segments
+    in COCO's results format (`segments.coco.json`, `images.coco.json`: see `coco_results`)."""
     from resources.sam.config import parse_infer_params, parse_sam_config
     from resources.sam.infer import segment_auto_tallied, segment_prompt
     from resources.sam.render import render_segmentation
@@ -31,6 +33,7 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) ->
     per_image: list[float] = []
     progress = BatchProgress(report, count=len(prepared.inputs))
     embeddings, digest, lookups = task_cache(), prepared.version_record.digest, []
+    coco = CocoResults()  # with the json output: segments.coco.json and images.coco.json (coco_results)
     for index, item in enumerate(prepared.inputs):
         watch = Stopwatch()
         image = decode_image(item.file.path.read_bytes(), name=item.name, max_pixels=max_image_pixels)
@@ -55,6 +58,8 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) ->
             outputs=params.outputs,
         )
         files["summary.json"] = summary_bytes(photo_summary(item.name, params.mode, len(records), tally))
+        if "segments.json" in files:
+            coco.add(image_id=index + 1, segments_json=files["segments.json"])
         folder = prepared.outputs / item.stem
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
@@ -62,6 +67,7 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) ->
             written.append(folder / name)
         per_image.append(watch.seconds())
         report.progress((index + 1) / len(prepared.inputs))
+    written += coco.write(prepared.outputs)
     prepared.timings["per_image_s"] = per_image
     if lookups:
         prepared.timings.update(embedding_timings(lookups))
