@@ -152,7 +152,11 @@ def object_store_origin(settings: Settings) -> str:
 
 # Pages that run ONNX Runtime Web (WebAssembly, served from /static/vendor/ort/): their CSP adds 'wasm-unsafe-eval'
 # to script-src, which lets the page compile WebAssembly and nothing else (no eval of JavaScript, no inline script).
+# They are also cross-origin isolated (COOP same-origin, as every page, and COEP credentialless: cross-origin
+# images and fetches go without cookies, which the presigned object-store URLs never need), so that ONNX Runtime
+# may decode on several threads (SharedArrayBuffer).
 WASM_PAGES = frozenset({"/segment"})
+WASM_HEADERS: dict[str, str] = {"Cross-Origin-Embedder-Policy": "credentialless"}
 
 
 def page_csp(settings: Settings, *, wasm: bool = False) -> str:
@@ -175,14 +179,15 @@ class SecurityHeaders(HttpMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
-        csp = DOCS_CSP if path in self.docs_paths else self.wasm_csp if path in WASM_PAGES else self.csp
+        wasm = path in WASM_PAGES
+        csp = DOCS_CSP if path in self.docs_paths else self.wasm_csp if wasm else self.csp
         https = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                extra = {**BASE_HEADERS, "Content-Security-Policy": csp}
+                extra = {**BASE_HEADERS, **(WASM_HEADERS if wasm else {}), "Content-Security-Policy": csp}
                 if https or self.hsts_always:
                     extra["Strict-Transport-Security"] = HSTS
                 headers += [

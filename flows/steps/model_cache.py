@@ -24,7 +24,11 @@ GPU_HEADROOM = 1.25  # room asked for on the device: the model plus a quarter fo
 
 
 def model_bytes(model: Any) -> int:
-    """Bytes held by a torch module's parameters and buffers (0 for anything else)."""
+    """Bytes held by a torch module's parameters and buffers, or what an object says of itself (`cache_bytes`:
+    an ONNX Runtime graph's size, resources/sam/prompt_fast.py), else 0."""
+    declared = getattr(model, "cache_bytes", None)
+    if isinstance(declared, int):
+        return declared
     parameters = getattr(model, "parameters", None)
     buffers = getattr(model, "buffers", None)
     if parameters is None or buffers is None:

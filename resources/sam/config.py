@@ -164,6 +164,9 @@ class PromptParams(BaseModel):
     points: list[Point] = Field(default_factory=list, max_length=MAX_PROMPTS)
     boxes: list[Box] = Field(default_factory=list, max_length=MAX_PROMPTS)
     multimask: Bool = True
+    # "reference": SamPredictor.predict (PyTorch); "fast": the decoder as an ONNX graph in ONNX Runtime, the graph
+    # the Segment page runs (resources/sam/prompt_fast.py; the same masks: tests/resources/test_sam_prompt_fast.py).
+    engine: Literal["reference", "fast"] = "reference"
 
     @model_validator(mode="after")
     def _usable(self) -> Self:

@@ -182,7 +182,7 @@ def segment_prompt(
                 return_logits=True,
             )
             best = int(np.argmax(scores))
-            records.append(_record(logits[best], float(scores[best]), float(sam.mask_threshold), coords))
+            records.append(mask_record(logits[best], float(scores[best]), float(sam.mask_threshold), coords))
         predictor.reset_image()
     return records
 
@@ -202,7 +202,7 @@ def _primed(sam: Sam, image: np.ndarray, embedding: ImageEmbedding | None) -> Sa
     return predictor_for(sam, embedding)
 
 
-def _record(logits: np.ndarray, score: float, threshold: float, coords: np.ndarray) -> dict[str, Any]:
+def mask_record(logits: np.ndarray, score: float, threshold: float, coords: np.ndarray) -> dict[str, Any]:
     """A mask record from one HxW float32 logit map (pixel resolution of the photo)."""
     logits_t = torch.from_numpy(np.ascontiguousarray(logits))[None]
     mask_t = logits_t > threshold

@@ -4,6 +4,7 @@ same masks; a batch-lane task, in a process of its own, finds the embedding in t
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from typing import Any
 
@@ -21,11 +22,16 @@ PROMPT = {"mode": "prompt", "outputs": ["json"], "prompt": {"points": [[300, 200
 
 
 def run(
-    published: Published, store: ObjectStore, upload_id: str, *, lane: str = "auto"
+    published: Published,
+    store: ObjectStore,
+    upload_id: str,
+    *,
+    lane: str = "auto",
+    params: dict[str, Any] = PROMPT,
 ) -> tuple[dict[str, Any], Manifest, bytes]:
     """A prompt task on the upload, finished: the task, its manifest and its segments.json."""
     client = published.provider
-    task = client.submit(resource=published.name, version=1, inputs=[upload_id], params=PROMPT, lane=lane)
+    task = client.submit(resource=published.name, version=1, inputs=[upload_id], params=params, lane=lane)
     done = client.wait(task["id"], timeout=300)
     assert done["status"] == "succeeded", done["error"]
     manifest = load_manifest(store=store, key=keys.task_manifest(done["id"]))
@@ -74,3 +80,32 @@ def test_a_second_prompt_task_on_the_same_photo_skips_the_encoder(
     assert done["status"] == "succeeded", done["error"]
     manifest = httpx.get(done["manifest_url"], timeout=30).json()
     assert "embedding" not in manifest["timings"], "automatic masks are unaffected"
+
+
+def _mask(segments_json: bytes) -> np.ndarray:
+    from pycocotools import mask as coco_mask
+
+    segments = json.loads(segments_json)["segments"]
+    assert len(segments) == 1
+    rle = segments[0]["rle"]
+    return coco_mask.decode({"size": rle["size"], "counts": rle["counts"].encode()}).astype(bool)
+
+
+def test_the_fast_prompt_engine_keeps_the_reference_mask_and_its_graph_stays_warm(
+    stack: RunningStack, published: Published, coffee_png: bytes
+) -> None:
+    store = ObjectStore.from_settings(stack.settings)
+    upload = published.provider.upload("coffee.png", unseen(coffee_png))
+    _, reference_manifest, reference_segments = run(published, store, upload["id"])
+    assert reference_manifest.timings["prompt_engine"] == "reference"
+
+    fast = {**PROMPT, "prompt": {**PROMPT["prompt"], "engine": "fast"}}  # type: ignore[dict-item]
+    first, first_manifest, first_segments = run(published, store, upload["id"], params=fast)
+    second, second_manifest, second_segments = run(published, store, upload["id"], params=fast)
+    assert first["lane"] == second["lane"] == "warm"
+    for manifest in (first_manifest, second_manifest):
+        assert manifest.timings["prompt_engine"] == "fast" and manifest.embedding == "hit"
+    assert second_manifest.timings["decoder_cache"] == "hit", "the graph is built once per warm worker"
+    assert second_segments == first_segments
+    ours, theirs = _mask(first_segments), _mask(reference_segments)
+    assert np.logical_and(ours, theirs).sum() / np.logical_or(ours, theirs).sum() >= 0.99

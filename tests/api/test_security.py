@@ -153,6 +153,10 @@ def test_security_headers_on_pages_api_and_docs(local_settings: Settings) -> Non
         assert store in directives["img-src"] and store in directives["connect-src"], "presigned URLs load"
         assert "blob:" in directives["img-src"], "photo previews are object URLs"
         assert "strict-transport-security" not in response.headers, "plain http: no HSTS"
+        assert "cross-origin-embedder-policy" not in response.headers, "only the WebAssembly page is isolated"
+    segment = client.get("/segment")
+    assert segment.headers["cross-origin-embedder-policy"] == "credentialless", "ONNX Runtime Web's threads"
+    assert "'wasm-unsafe-eval'" in segment.headers["content-security-policy"]
     page = client.get("/explore").text
     assert not re.search(r"<script(?![^>]*\bsrc=)", page), "an inline script would be blocked by the CSP"
     docs = client.get("/docs")

@@ -62,6 +62,8 @@ def test_clicks_are_decoded_in_the_page_and_save_keeps_the_same_mask(
     assert opened is not None
     scripts = opened.headers["content-security-policy"].split("script-src ", 1)[1].split(";")[0]
     assert scripts == "'self' 'wasm-unsafe-eval'", "WebAssembly may compile; still no inline or remote script"
+    assert opened.headers["cross-origin-embedder-policy"] == "credentialless"
+    assert page.evaluate("globalThis.crossOriginIsolated"), "isolated: ONNX Runtime may decode on several threads"
     page.get_by_label("Model").select_option(sam_resource)
     page.get_by_label("Photos").set_input_files(str(photo))
     page.get_by_label("Prompts").check()
@@ -85,7 +87,12 @@ def test_clicks_are_decoded_in_the_page_and_save_keeps_the_same_mask(
     task_id = page.locator("#progress a").first.get_attribute("href")
     assert task_id
     task = client.http.get(f"/tasks/{task_id.rsplit('/', 1)[1]}").json()
-    assert task["params"]["prompt"] == {"points": [[150, 100, 1], [40, 30, 0]], "boxes": [], "multimask": False}
+    assert task["params"]["prompt"] == {
+        "points": [[150, 100, 1], [40, 30, 0]],
+        "boxes": [],
+        "multimask": False,
+        "engine": "fast",  # the graph the page decoded with, in ONNX Runtime
+    }
     outputs = {o["name"]: o for o in task["outputs"]}
     segments = httpx.get(outputs["coffee/segments.json"]["url"], timeout=30).json()["segments"]
     saved = np.zeros((HEIGHT, WIDTH), dtype=bool)
@@ -95,6 +102,7 @@ def test_clicks_are_decoded_in_the_page_and_save_keeps_the_same_mask(
     union = np.logical_or(saved, shown).sum()
     assert union and np.logical_and(saved, shown).sum() / union >= 0.99, "the saved mask is the one the page showed"
     assert task["manifest_url"], "the kept result has its manifest"
+    assert httpx.get(task["manifest_url"], timeout=30).json()["timings"]["prompt_engine"] == "fast"
 
     exports = client.http.get("/tasks", params={"mode": "export", "status": "succeeded"}).json()
     assert [t["resource"] for t in exports] == [sam_resource], "one decoder export for the version, reused"

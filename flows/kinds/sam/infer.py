@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from commons.image_io import decode_image
 from flows.kinds.sam.coco_results import CocoResults
-from flows.kinds.sam.loading import load_sam
+from flows.kinds.sam.loading import load_prompt_decoder, load_sam
 from flows.kinds.sam.progress import BatchProgress
 from flows.kinds.sam.summary import photo_summary, summary_bytes
 from flows.steps.embedding_cache import Lookup, task_cache
@@ -15,7 +15,11 @@ from flows.steps.prepare import Prepared, Stopwatch
 from flows.steps.reporting import Reporter
 
 if TYPE_CHECKING:
-    pass
+    import numpy as np
+    from segment_anything.modeling import Sam
+
+    from resources.sam.config import PromptParams
+    from resources.sam.embedding import ImageEmbedding
 
 
 def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) -> list[Path]:
@@ -23,7 +27,7 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) ->
     `<stem>/summary.json` (see `photo_summary`) under `work_dir/outputs`; with `json`, also the task's segments
     in COCO's results format (`segments.coco.json`, `images.coco.json`: see `coco_results`)."""
     from resources.sam.config import parse_infer_params, parse_sam_config
-    from resources.sam.infer import segment_auto_tallied, segment_prompt
+    from resources.sam.infer import segment_auto_tallied
     from resources.sam.render import render_segmentation
 
     config = parse_sam_config(prepared.config)
@@ -43,7 +47,7 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) ->
                 sam, image, version_digest=digest, photo_sha256=item.file.sha256, device=prepared.device
             )
             lookups.append(lookup)
-            records = segment_prompt(sam, image, params.prompt, embedding=embedding)
+            records = prompt_records(prepared, sam, image, params.prompt, embedding)
             tally = None
         else:
             records, tally = segment_auto_tallied(sam, image, params.auto, on_batch=progress.for_photo(index))
@@ -72,6 +76,21 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) ->
     if lookups:
         prepared.timings.update(embedding_timings(lookups))
     return written
+
+
+def prompt_records(
+    prepared: Prepared, sam: Sam, image: np.ndarray, prompt: PromptParams, embedding: ImageEmbedding
+) -> list[dict[str, Any]]:
+    """The prompt's masks by its engine: `fast` (ONNX Runtime, on the CPU) or `reference` (SamPredictor); the
+    manifest's `timings.prompt_engine` says which ran (`fast` asked on a GPU runs PyTorch's decoder there)."""
+    from resources.sam.infer import segment_prompt
+    from resources.sam.prompt_fast import segment_prompt_fast
+
+    decoder = load_prompt_decoder(prepared, sam) if prompt.engine == "fast" else None
+    prepared.timings["prompt_engine"] = "fast" if decoder is not None else "reference"
+    if decoder is None:
+        return segment_prompt(sam, image, prompt, embedding=embedding)
+    return segment_prompt_fast(decoder, sam, image, prompt, embedding=embedding)
 
 
 def embedding_timings(lookups: list[Lookup]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from segment_anything.modeling import Sam
 
     from resources.sam.config import SamConfig
+    from resources.sam.prompt_fast import PromptDecoder
 
 
 def load_sam(prepared: Prepared, config: SamConfig) -> Sam:
@@ -31,3 +33,23 @@ def load_sam(prepared: Prepared, config: SamConfig) -> Sam:
             expected_bytes=weights.size,
         )
     return sam
+
+
+def load_prompt_decoder(prepared: Prepared, sam: Sam) -> PromptDecoder | None:
+    """The `fast` prompt engine's graph of the version's SAM (built once per warm worker, kept beside the model);
+    None on a GPU, where PyTorch's decoder is the fast one. Records `decoder_load_s` and `decoder_cache`."""
+    from resources.sam.prompt_fast import PromptDecoder
+
+    if sam.device.type != "cpu":
+        return None
+    started = time.perf_counter()
+    cache_timings: dict[str, object] = {}
+    decoder = cached_model(
+        digest=f"{prepared.version_record.digest}+decoder.onnx",
+        device="cpu",
+        load=partial(PromptDecoder.build, sam),
+        timings=cache_timings,
+    )
+    prepared.timings["decoder_cache"] = cache_timings.get("model_cache", "off")
+    prepared.timings["decoder_load_s"] = round(time.perf_counter() - started, 4)
+    return decoder

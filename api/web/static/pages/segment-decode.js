@@ -21,7 +21,8 @@ function loadOrt() {
   ortLoaded ||= import(`${ORT}ort.wasm.min.mjs`).then((ort) => {
     ort.env.logLevel = "error";
     ort.env.wasm.wasmPaths = ORT;
-    ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which these pages do not ask for
+    // Threads need cross-origin isolation (SharedArrayBuffer): the Segment page has it (api/security.py WASM_HEADERS).
+    ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
     ort.env.wasm.proxy = false;
     return ort;
   });
@@ -117,10 +118,12 @@ export function liveDecoder({ canvas, overlay, status, prompt }) {
     overlay.height = height;
     const g = overlay.getContext("2d");
     const image = g.createImageData(width, height);
+    const pixels = new Uint32Array(image.data.buffer); // one RGBA pixel per word, in the platform's byte order
+    const colour = new Uint32Array(new Uint8ClampedArray(MASK_RGBA).buffer)[0];
     let area = 0;
     for (let i = 0; i < logits.length; i += 1) {
       if (logits[i] > 0) {
-        image.data.set(MASK_RGBA, i * 4);
+        pixels[i] = colour;
         area += 1;
       }
     }

@@ -133,8 +133,9 @@ async function submit() {
   const mode = form.mode.value;
   if (mode === "prompt" && prompt.empty()) throw new Error("Click a point or drag a box on the photo first.");
   const drawn = prompt.params();
-  // The same choice of SAM's masks as the live preview's decoder makes (one point or one box alone: the best of three).
-  const promptParams = { ...drawn, multimask: multimaskFor(drawn.points, drawn.boxes) };
+  // The same choice of SAM's masks as the live preview's decoder makes (one point or one box alone: the best of three),
+  // by the same graph: the `fast` engine runs the preview's decoder.onnx in ONNX Runtime, so the saved mask is the one shown.
+  const promptParams = { ...drawn, multimask: multimaskFor(drawn.points, drawn.boxes), engine: "fast" };
   const params = { mode, outputs, ...(mode === "prompt" ? { prompt: promptParams } : { auto: autoParams() }) };
   const run = byId("run");
   run.disabled = true;
