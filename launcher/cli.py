@@ -1,4 +1,5 @@
-"""The `commons` command: start the embedded stack, manage users, run the demo."""
+"""The `commons` command: start the embedded stack, manage users, run the demo; the commands for scripts (login,
+resources, run, reproduce, datasets) are in `launcher/commands/`."""
 
 from __future__ import annotations
 
@@ -207,3 +208,12 @@ def migrate(data_dir: Annotated[Path | None, typer.Option()] = None) -> None:
     settings = _settings(data_dir, None)
     upgrade(settings.resolved_database_url)
     print("database is at the latest migration")
+
+
+def _register_script_commands() -> None:
+    from launcher.commands import register
+
+    register(app)
+
+
+_register_script_commands()

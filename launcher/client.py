@@ -14,14 +14,28 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 class ApiError(Exception):
+    """An error answer of the API: `status_code`, `detail` (the body's `detail`) and `message`, the API's own
+    words for a person (what was wrong, what to do), for a command line or a script to show as they are."""
+
     def __init__(self, response: httpx.Response) -> None:
         try:
-            detail = response.json().get("detail")
+            body = response.json()
+            detail = body.get("detail") if isinstance(body, dict) else body
         except ValueError:
             detail = response.text
         super().__init__(f"{response.request.method} {response.request.url.path} → {response.status_code}: {detail}")
         self.status_code = response.status_code
         self.detail = detail
+        self.message = plain_message(response.status_code, detail)
+
+
+def plain_message(status_code: int, detail: object) -> str:
+    """The API's message in plain words; a body that is not the API's JSON (a proxy's page) is named by its status."""
+    if isinstance(detail, str) and detail.strip() and not detail.lstrip().startswith("<"):
+        return detail.strip()[:2000]
+    if isinstance(detail, list) and detail and all(isinstance(item, dict) for item in detail):
+        return "; ".join(str(item.get("msg", item)) for item in detail)[:2000]
+    return f"the server answered HTTP {status_code} without an explanation (is this the commons' address?)"
 
 
 class CommonsClient:
