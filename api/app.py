@@ -33,13 +33,16 @@ from api.routes import (
     upload_files,
     uploads,
     users,
+    webhooks,
 )
 from api.security import install_security
 from commons.logging import configure_logging
 from commons.settings import Settings, get_settings
 from commons.store import ObjectStore
+from commons.webhook_settings import get_webhook_settings
 from services.dispatch import Dispatcher
 from services.reaper import Reaper
+from services.webhook_delivery import WebhookSender
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -53,9 +56,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.dispatcher = Dispatcher(settings)
         reaper = Reaper(settings=settings, dispatcher=app.state.dispatcher)
         reaper.start()
+        sender = WebhookSender(database_url=settings.resolved_database_url, settings=app.state.webhook_settings)
+        sender.start()
         try:
             yield
         finally:
+            sender.stop()
             reaper.stop()
             app.state.dispatcher.close()
 
@@ -67,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.webhook_settings = get_webhook_settings()
     app.state.store = ObjectStore.from_settings(settings)
     install_error_handlers(app)
     install_json_guard(app)  # innermost: NaN, huge numbers, deep nesting in JSON bodies → 422
@@ -95,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin,
         notifications,
         crates,
+        webhooks,
     ):
         v1.include_router(module.router)
     v1.include_router(resources.item_router)  # last: /resources/{ref} would shadow /resources/{ref}/… routes

@@ -310,3 +310,62 @@ class Notification(SQLModel, table=True):
     link: str = Field(default="", max_length=300)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)
     read_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class Webhook(SQLModel, table=True):
+    """A URL a user registered to hear about their items (see registry/webhooks): a new version of their resource,
+    an access request, a task on their resource or dataset; all their items, or one (`resource_id`/`dataset_id`)."""
+
+    __tablename__ = "webhooks"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    owner_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    url: str = Field(max_length=2000)
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    resource_id: str | None = Field(default=None, foreign_key="resources.id", index=True, max_length=32)
+    dataset_id: str | None = Field(default=None, foreign_key="datasets.id", index=True, max_length=32)
+    secret: str = Field(max_length=100)  # "whsec_<base64>": the HMAC key its deliveries are signed with
+    description: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class WebhookSecret(SQLModel, table=True):
+    """A user's signing secret for the webhooks their tasks name (as Replicate's account-wide webhook secret)."""
+
+    __tablename__ = "webhook_secrets"
+    user_id: str = Field(foreign_key="users.id", primary_key=True, max_length=32)
+    secret: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class TaskWebhook(SQLModel, table=True):
+    """The `webhook` a task was submitted with, the events it wants, and how many it was sent (a bound)."""
+
+    __tablename__ = "task_webhooks"
+    task_id: str = Field(foreign_key="tasks.id", primary_key=True, max_length=32)
+    url: str = Field(max_length=2000)
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    sent: int = 0
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one URL: the outbox row the delivery worker sends (signed, retried with backoff), kept as the
+    delivery log its owner reads. `id` is the Standard Webhooks `webhook-id`, the same on every attempt."""
+
+    __tablename__ = "webhook_deliveries"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=40)
+    owner_id: str = Field(foreign_key="users.id", index=True, max_length=32)
+    webhook_id: str | None = Field(default=None, index=True, max_length=32)  # None: a task's own webhook
+    task_id: str | None = Field(default=None, index=True, max_length=32)
+    event: str = Field(max_length=40)
+    url: str = Field(max_length=2000)
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # the body, signed as is on every attempt
+    status: str = Field(default="pending", index=True, max_length=16)  # pending | succeeded | failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True, sa_type=DateTime(timezone=True))
+    locked_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    # One record per attempt: at, status_code, error, seconds (at most the configured attempts).
+    attempt_log: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, index=True, sa_type=DateTime(timezone=True))
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

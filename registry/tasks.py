@@ -18,6 +18,7 @@ from registry.clock import as_utc, utcnow
 from registry.models import Resource, ResourceVersion, Task, User
 from registry.notification_events import task_finished
 from registry.vocabulary import ACTIVE, DATASET_ONLY_MODES, TERMINAL, Lane, Mode, StepStatus, TaskStatus
+from registry.webhooks import events as webhook_events
 
 T = TypeVar("T")
 CHANGE_ATTEMPTS = 10
@@ -198,10 +199,13 @@ def mark_running(
     if task_run_id:
         task.task_run_id = task_run_id
     now = utcnow()
+    first_start = task.started_at is None
     task.started_at = task.started_at or now
     task.heartbeat_at = now
     _touch(task)
     session.add(task)
+    if first_start:
+        webhook_events.task_started(session, task)
     return True
 
 
@@ -232,6 +236,7 @@ def set_step(session: Session, *, task: Task, name: str, status: str) -> None:
     task.progress = max(task.progress, done / len(steps)) if steps else 0.0
     _touch(task)
     session.add(task)
+    webhook_events.task_step(session, task, step=name, status=status)
 
 
 def set_progress(session: Session, *, task: Task, progress: float) -> None:
@@ -245,6 +250,7 @@ def add_epoch(session: Session, *, task: Task, record: dict[str, Any], progress:
     """Append one finished epoch's figures (see `registry.schemas.EpochMetrics`) and move progress on."""
     task.metrics = [*task.metrics, dict(record)]
     set_progress(session, task=task, progress=progress)
+    webhook_events.task_output(session, task)
 
 
 def heartbeat(session: Session, *, task: Task) -> None:
@@ -282,6 +288,7 @@ def finish(
     _touch(task)
     session.add(task)
     task_finished(session, task)
+    webhook_events.task_completed(session, task)
     return True
 
 

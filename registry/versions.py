@@ -17,6 +17,7 @@ from commons.store import ObjectStore, keys
 from registry.models import Resource, ResourceVersion, User
 from registry.resources import latest_version_number
 from registry.schemas import MAX_VERSION, ExecutionSpec
+from registry.webhooks import events as webhook_events
 
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 NUMBER_ATTEMPTS = 8
@@ -143,6 +144,7 @@ def create_version(
             created_by=actor.id,
         )
         if insert_unless_taken(session, row):
+            webhook_events.version_created(session, resource, row, actor)
             return row
     raise Conflict("too many concurrent uploads to this resource; retry in a moment")
 

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from commons.errors import ExecutionNotAllowed, InvalidInput, NotFound, ServiceUnavailable
 from commons.settings import Settings
 from commons.store import ObjectStore
+from commons.webhook_settings import get_webhook_settings
 from flows.kinds import KINDS
 from flows.kinds.spec import Inputs, ModeSpec
 from flows.steps.prepare import DATASET_KIND
@@ -33,6 +34,8 @@ from registry.trained_versions import resolve_target
 from registry.uploads import uploads_for_task
 from registry.versions import execution_of, get_version
 from registry.vocabulary import Lane, Mode
+from registry.webhooks import task_hooks
+from registry.webhooks.addresses import AddressPolicy
 from services.dispatch import Dispatcher, fail_not_allowed
 from services.kinds import task_memory, validate_params
 
@@ -127,6 +130,7 @@ def submit_task(sub: Submitter, spec: TaskCreate, idempotency: Idempotency) -> t
         # else about the request is judged, so a 422 never tells whether someone else's dataset exists.
         dataset_for(sub.session, dataset_id=spec.dataset, user=sub.user, need="use")
     mode = kind.mode(spec.mode)
+    _check_webhook(spec)
     found = _read_inputs(sub, spec, mode)
     params = validate_params(
         resource.kind, spec.mode, spec.params, found.uploads, config=version.config, dataset=found.snapshot
@@ -162,6 +166,8 @@ def submit_task(sub: Submitter, spec: TaskCreate, idempotency: Idempotency) -> t
         dataset_id=found.snapshot.id if found.snapshot else None,
         dataset_digest=found.snapshot.digest if found.snapshot else None,
     )
+    if created and spec.webhook is not None:
+        task_hooks.attach(sub.session, task, url=spec.webhook, events=spec.webhook_events_filter)
     if created:
         for item in (resource, found.dataset):
             if item is not None:
@@ -171,6 +177,15 @@ def submit_task(sub: Submitter, spec: TaskCreate, idempotency: Idempotency) -> t
                 )
     launch(sub, task, created=created, snapshot=found.snapshot)
     return task, created
+
+
+def _check_webhook(spec: TaskCreate) -> None:
+    """The task's `webhook`, when it names one, may receive webhooks (public addresses unless an admin allows
+    more); a filter needs a webhook."""
+    if spec.webhook is not None:
+        task_hooks.check_task_webhook(spec.webhook, AddressPolicy.from_settings(get_webhook_settings()))
+    elif spec.webhook_events_filter is not None:
+        raise InvalidInput("`webhook_events_filter` needs a `webhook` URL to send the events to", field="webhook")
 
 
 def submit_augment(

@@ -17,6 +17,7 @@ from registry.notification_events import access_decided, access_requested
 from registry.rights.decision import access
 from registry.rights.grants import Grantee, grant_on
 from registry.rights.items import RequestRow, describe, item_type, one_item, protected, requested_item_id
+from registry.webhooks import events as webhook_events
 
 ItemT = TypeVar("ItemT", Resource, Dataset)
 
@@ -78,6 +79,7 @@ def request_access(
     session.add(created)
     session.flush()
     access_requested(session, request=created, item=item, requester=requester)
+    webhook_events.access_requested(session, request=created, item=item, requester=requester)
     return created
 
 

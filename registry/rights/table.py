@@ -143,6 +143,16 @@ GET    /notifications                               account  self       read you
 GET    /notifications/unread-count                  account  self       count your unread messages
 POST   /notifications/{notification_id}/read        account  self       mark a message read
 POST   /notifications/read-all                      account  self       mark every message read
+GET    /webhooks                                    account  self       list your webhooks
+POST   /webhooks                                    account  self       register a webhook for your items' events
+GET    /webhooks/default/secret                     account  self       the key your tasks' webhooks are signed with
+GET    /webhooks/deliveries                         account  self       list your webhook deliveries
+GET    /webhooks/deliveries/{delivery_id}           account  self       read a delivery and its body
+GET    /webhooks/{webhook_id}                       account  self       see a webhook
+GET    /webhooks/{webhook_id}/secret                account  self       read a webhook's signing key
+GET    /webhooks/{webhook_id}/deliveries            account  self       read a webhook's delivery log
+POST   /webhooks/{webhook_id}/ping                  account  self       send a webhook a test event
+DELETE /webhooks/{webhook_id}                       account  self       delete a webhook
 GET    /audit                                       -        signed-in  read the audit trail
        also: events on items you own; admins: all
 POST   /groups                                      -        signed-in  create a group (you own and maintain it)

@@ -27,10 +27,13 @@ from sqlmodel import select
 
 from commons.db import session_scope
 from launcher.client import CommonsClient
-from registry.models import User
+from registry.models import User, Webhook
 from registry.notifications import NotificationKind, notify
 from registry.rights.table import ROLES, RULES, Rule, allowed
 from registry.users import issue_token, password_hash
+from registry.webhooks import outbox
+from registry.webhooks.signing import new_secret
+from registry.webhooks.vocabulary import PING
 from resources.sam.model import TINY_CONFIG
 from tests.api.conftest import AUTO_PARAMS
 from tests.conftest import RunningStack
@@ -55,7 +58,11 @@ CONSUMES: dict[tuple[str, str], str] = {
     ("POST", "/notifications/{notification_id}/read"): "notification_id",
     ("DELETE", "/groups/{group_name}/members/{username}"): "username",
     ("DELETE", "/groups/{group_name}"): "group_name",
+    ("DELETE", "/webhooks/{webhook_id}"): "webhook_id",
 }
+# A webhook or delivery of the caller's own, made in the database to a loopback URL: the API's sender refuses to
+# send it (private addresses are off), so the matrix reaches no network.
+MATRIX_HOOK = "http://127.0.0.1:9/matrix"
 
 
 @dataclass
@@ -229,6 +236,8 @@ def fresh_object(world: World, param: str, rule: Rule, caller: Caller, public: b
         )
     if param == "notification_id":
         return world.take(("notification", caller.label), lambda: new_notification(world, caller))
+    if param == "webhook_id":
+        return world.take(("webhook_id", caller.label), lambda: own_webhook(world, caller))
     users = {c.label: c.client.username for c in world.callers}
     if param == "group_name":
         return world.take(("group",), lambda: new_group(world.owner, member=users["use"], maintainer=users["modify"]))
@@ -284,6 +293,20 @@ def new_notification(world: World, caller: Caller) -> str:
         return notify(session, user_id=user.id, kind=kind, text="Your infer succeeded", link="/tasks/x").id
 
 
+def own_webhook(world: World, caller: Caller, *, delivery: bool = False) -> str:
+    """A webhook of the caller (the owner's for an anonymous caller), or a delivery of it: written as the registry
+    does, to a loopback URL that the API's sender refuses."""
+    username = (world.owner if caller.anonymous else caller.client).username
+    with session_scope(world.database_url) as session:
+        user = session.exec(select(User).where(User.username == username)).one()
+        hook = Webhook(owner_id=user.id, url=MATRIX_HOOK, events=["version.created"], secret=new_secret())
+        session.add(hook)
+        session.flush()
+        if not delivery:
+            return hook.id
+        return outbox.enqueue(session, owner_id=user.id, url=MATRIX_HOOK, event=PING, data={}, webhook_id=hook.id).id
+
+
 def own_upload(world: World, caller: Caller) -> str:
     """A photo uploaded by the caller (by the owner for an anonymous caller)."""
     holder = world.owner if caller.anonymous else caller.client
@@ -312,6 +335,9 @@ def path_params(world: World, rule: Rule, caller: Caller, public: bool) -> dict[
             params[name] = fresh_object(world, name, rule, caller, public)
         elif name == "upload_id":
             params[name] = world.take(("upload", caller.label), functools.partial(own_upload, world, caller))
+        elif name in ("webhook_id", "delivery_id"):
+            made = functools.partial(own_webhook, world, caller, delivery=name == "delivery_id")
+            params[name] = world.take((name, caller.label), made)
         else:
             assert name in stable, f"no value for {{{name}}} of {rule.method} {rule.path}: give the test one"
             params[name] = stable[name]
@@ -330,6 +356,7 @@ def spend(world: World, rule: Rule, caller: Caller, public: bool) -> None:
         "grant_id": ("grant", rule.on, visibility),
         "request_id": ("request", rule.on, visibility),
         "notification_id": ("notification", caller.label),
+        "webhook_id": ("webhook_id", caller.label),
         "group_name": ("group",),
         "username": ("member",),
     }
@@ -385,6 +412,8 @@ def request_for(world: World, rule: Rule, caller: Caller, public: bool) -> dict[
         ("POST", "/groups"): {"json": {"name": f"g-{uuid.uuid4().hex[:8]}"}},
         ("POST", "/groups/{group_name}/members"): {"json": {"username": world.grantee, "role": "member"}},
         ("POST", "/blocks/validate"): {"json": {"input_channels": 1, "input_size": 28, "blocks": []}},
+        # a loopback URL: refused (422) after the access check, so no webhook is made
+        ("POST", "/webhooks"): {"json": {"url": MATRIX_HOOK, "events": ["version.created"]}},
     }
     return bodies.get(route, {})
 
