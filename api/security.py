@@ -155,7 +155,9 @@ def object_store_origin(settings: Settings) -> str:
 # They are also cross-origin isolated (COOP same-origin, as every page, and COEP credentialless: cross-origin
 # images and fetches go without cookies, which the presigned object-store URLs never need), so that ONNX Runtime
 # may decode on several threads (SharedArrayBuffer).
+# ONNX Runtime's threads are module workers started from its own script, which must carry the same policy.
 WASM_PAGES = frozenset({"/segment"})
+WASM_WORKERS = "/static/vendor/ort/"
 WASM_HEADERS: dict[str, str] = {"Cross-Origin-Embedder-Policy": "credentialless"}
 
 
@@ -179,7 +181,7 @@ class SecurityHeaders(HttpMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
-        wasm = path in WASM_PAGES
+        wasm = path in WASM_PAGES or path.startswith(WASM_WORKERS)
         csp = DOCS_CSP if path in self.docs_paths else self.wasm_csp if wasm else self.csp
         https = scope.get("scheme") == "https"
 

@@ -157,6 +157,8 @@ def test_security_headers_on_pages_api_and_docs(local_settings: Settings) -> Non
     segment = client.get("/segment")
     assert segment.headers["cross-origin-embedder-policy"] == "credentialless", "ONNX Runtime Web's threads"
     assert "'wasm-unsafe-eval'" in segment.headers["content-security-policy"]
+    worker = client.get("/static/vendor/ort/ort.wasm.min.mjs")  # its threads' script, in an isolated page
+    assert worker.headers["cross-origin-embedder-policy"] == "credentialless"
     page = client.get("/explore").text
     assert not re.search(r"<script(?![^>]*\bsrc=)", page), "an inline script would be blocked by the CSP"
     docs = client.get("/docs")
