@@ -66,11 +66,13 @@ class _TraceableSamOnnxModel(SamOnnxModel):
         return F.interpolate(masks, size=(size[0], size[1]), mode="bilinear", align_corners=False)  # type: ignore[arg-type]
 
 
-def export_decoder(sam: Sam, path: Path, *, opset: int = 17) -> Path:
-    """Write the prompt encoder + mask decoder of `sam` (a model on the CPU) to `path` (atomic)."""
+def export_decoder(sam: Sam, path: Path, *, opset: int = 17, single_mask: bool = True) -> Path:
+    """Write the prompt encoder + mask decoder of `sam` (a model on the CPU) to `path` (atomic). With
+    `single_mask` False the graph returns all of SAM's mask proposals (1 x 4 x h x w: the single-mask output,
+    then the three of multimask), and their predicted IoUs, for the caller to choose (resources/sam/prompt_fast.py)."""
     if sam.device.type != "cpu":
         raise ValueError(f"export the decoder of a SAM on the CPU (this one is on {sam.device})")
-    model = _TraceableSamOnnxModel(sam, return_single_mask=True)
+    model = _TraceableSamOnnxModel(sam, return_single_mask=single_mask)
     embed_dim = sam.prompt_encoder.embed_dim
     height, width = sam.prompt_encoder.image_embedding_size
     dummy = (
