@@ -1,5 +1,5 @@
 """deploy/Dockerfile.api and Dockerfile.worker: parsed (dockerfile-parse), pinned, non-root, and buildable
-from what the .dockerignore'd context holds. No Docker engine runs here, so nothing is built."""
+from what the .dockerignore'd context holds. tests/docker builds and runs them on a real engine."""
 
 from __future__ import annotations
 
@@ -58,9 +58,33 @@ def dockerignore_excludes(path: str) -> bool:
 
 
 @pytest.mark.parametrize("name", DOCKERFILES)
-def test_base_image_is_pinned_python_3_11(name: str) -> None:
-    (base,) = values(name, "FROM")
-    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", base), base
+def test_base_image_is_a_build_argument_defaulting_to_pinned_python_3_11(name: str) -> None:
+    steps = instructions(name)
+    assert [step["instruction"] for step in steps[:2]] == ["ARG", "FROM"], "ARG BASE_IMAGE=… must come before FROM"
+    argument, _, default = str(steps[0]["value"]).partition("=")
+    assert argument == "BASE_IMAGE"
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", default), default
+    assert values(name, "FROM") == ["${BASE_IMAGE}"]
+    assert not (DEPLOY / name).read_text().startswith("# syntax="), "a syntax line makes BuildKit pull a frontend"
+
+
+def test_both_images_share_their_first_layers() -> None:
+    """Up to the torch install the two Dockerfiles are the same but for TORCH_VARIANT's default, so BuildKit
+    builds those layers once when both images are built with the same TORCH_VARIANT (deploy/build-images.sh)."""
+
+    def prefix(name: str) -> list[tuple[str, str]]:
+        steps = instructions(name)
+        end = next(i for i, s in enumerate(steps) if s["instruction"] == "RUN" and "torch==" in s["value"])
+        return [(s["instruction"], str(s["value"])) for s in steps[: end + 1]]
+
+    api, worker = prefix("Dockerfile.api"), prefix("Dockerfile.worker")
+    assert ("ARG", "TORCH_VARIANT=cpu") in api, "the API runs no model: PyTorch's CPU build by default"
+    assert ("ARG", "TORCH_VARIANT=cuda") in worker
+    assert [s if s != ("ARG", "TORCH_VARIANT=cpu") else ("ARG", "TORCH_VARIANT=cuda") for s in api] == worker
+    torch_step = worker[-1][1]
+    assert 'cuda) index="${TORCH_INDEX_URL}"' in torch_step and 'cpu) index="${TORCH_CPU_INDEX_URL}"' in torch_step
+    assert "exit 2" in torch_step, "any other TORCH_VARIANT stops the build"
+    assert {("ARG", "PIP_FIND_LINKS"), ("ARG", "PIP_NO_INDEX")} <= set(worker), "a wheelhouse can replace PyPI"
 
 
 @pytest.mark.parametrize("name", DOCKERFILES)
@@ -114,7 +138,8 @@ def test_installs_the_project_with_pyprojects_torch(name: str) -> None:
     for package in ("torch", "torchvision"):
         found = re.findall(rf"\b{package}==([\w.+]+)", runs)
         assert found == [pins[package]], f"{name}: {package} {found} vs pyproject {pins[package]}"
-    assert re.search(r"pip install \.(\s|$)", runs), f"{name} does not install the project"
+    assert re.search(r"pip install (--[\w-]+ )*\.(\s|$)", runs), f"{name} does not install the project"
+    assert "['project']['dependencies']" in runs, f"{name} does not install pyproject's dependencies"
 
 
 def test_worker_installs_the_worker_libraries_at_pyprojects_pins() -> None:
