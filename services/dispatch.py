@@ -24,7 +24,7 @@ from registry.models import Task
 from registry.schemas import ExecutionSpec
 from registry.vocabulary import Lane, TaskStatus
 from resources.cost import MemoryEstimate, check_memory
-from services.job_variables import job_variables
+from services.job_variables import job_variables, over_deployment
 
 TERMINAL_STATES = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 WARM_WORKER_CHECK_SECONDS = 5.0
@@ -82,6 +82,7 @@ class Dispatcher:
         self._client = SyncPrefectClient(settings.resolved_prefect_api_url)
         self._client.__enter__()
         self._deployment_id: UUID | None = None
+        self._deployment_variables: dict[str, object] = {}
         self._pool_type: str | None = None
         self._lock = threading.Lock()
         self._warm_checked_at = 0.0
@@ -118,6 +119,7 @@ class Dispatcher:
                         "start the stack with `commons up`"
                     ) from error
                 self._deployment_id = deployment.id
+                self._deployment_variables = dict(deployment.job_variables or {})
             return self._deployment_id
 
     def choose_lane(
@@ -172,12 +174,14 @@ class Dispatcher:
 
                 warm = run_task_warm.with_options(tags=set(attempt_tags)) if attempt else run_task_warm
                 return str(warm.delay(task_id).task_run_id)
+            deployment = self._deployment()
+            variables = job_variables(pool_type=self.pool_type(), execution=execution)
             run = self._client.create_flow_run_from_deployment(
-                self._deployment(),
+                deployment,
                 parameters={"task_id": task_id},
                 idempotency_key=f"task-{task_id}" + (f"-attempt-{attempt}" if attempt else ""),
                 tags=["model-commons", *attempt_tags],
-                job_variables=job_variables(pool_type=self.pool_type(), execution=execution) or None,
+                job_variables=over_deployment(self._deployment_variables, variables) or None,
             )
         except ServiceUnavailable:
             raise

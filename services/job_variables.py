@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from registry.schemas import ExecutionSpec
@@ -60,6 +61,18 @@ def kubernetes_job_variables(spec: ExecutionSpec) -> dict[str, Any]:
     if spec.memory_gb is not None:
         variables["memory_request"] = variables["memory_limit"] = f"{_mebibytes(spec.memory_gb)}Mi"
     return variables
+
+
+def over_deployment(deployment: Mapping[str, Any] | None, variables: dict[str, Any]) -> dict[str, Any]:
+    """The run's job variables over the deployment's: Prefect replaces a deployment variable by the run's of the
+    same name, so a dict the deployment sets (docker's `container_create_kwargs`: `shm_size` in
+    deploy/prefect.yaml) keeps its keys under the run's (`device_requests`, `nano_cpus`)."""
+    merged = dict(variables)
+    for name, value in variables.items():
+        base = (deployment or {}).get(name)
+        if isinstance(value, dict) and isinstance(base, dict):
+            merged[name] = {**base, **value}
+    return merged
 
 
 def job_variables(*, pool_type: str, execution: ExecutionSpec | None) -> dict[str, Any]:

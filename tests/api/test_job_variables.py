@@ -21,7 +21,7 @@ from flows.deployment import ensure_deployment
 from flows.work_pools import base_job_template
 from registry.schemas import ExecutionSpec
 from services.dispatch import Dispatcher
-from services.job_variables import job_variables
+from services.job_variables import job_variables, over_deployment
 from tests.api.conftest import Published
 from tests.conftest import RunningStack
 
@@ -197,3 +197,17 @@ def test_a_version_declares_its_execution_over_rest(stack: RunningStack, publish
         )
         assert response.status_code == 422, response.text
         assert field in response.text, response.text
+
+
+def test_a_runs_dict_variables_keep_the_deployments_keys() -> None:
+    """deploy/prefect.yaml gives docker runs `shm_size`; a GPU version's `container_create_kwargs` keeps it."""
+    gpu = job_variables(pool_type="docker", execution=ExecutionSpec.model_validate({"gpu": {"count": 1}, "cpu": 2}))
+    deployment = {"container_create_kwargs": {"shm_size": "2g", "nano_cpus": 1}, "network_mode": "host"}
+    merged = over_deployment(deployment, gpu)
+    assert merged["container_create_kwargs"] == {
+        "shm_size": "2g",
+        "nano_cpus": 2_000_000_000,  # the run's value wins
+        "device_requests": [{"driver": "nvidia", "count": 1, "capabilities": [["gpu"]]}],
+    }
+    assert "network_mode" not in merged, "what the run does not set stays the deployment's, in Prefect"
+    assert over_deployment(None, gpu) == gpu and over_deployment(deployment, {}) == {}
