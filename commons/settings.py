@@ -231,7 +231,8 @@ class Settings(BaseSettings):
     )
 
     heartbeat_seconds: float = Field(default=5.0, gt=0)
-    stale_after_seconds: float = Field(default=60.0, gt=0, description="A running task silent this long fails.")
+    # 45: a worker host cut off from the network is noticed within a minute (tests/hosts/test_failover.py).
+    stale_after_seconds: float = Field(default=45.0, gt=0, description="A running task silent this long fails.")
     reaper_interval_seconds: float = Field(default=2.0, gt=0)
 
     # Cost bounds, time limits and quotas (services.kinds, resources.cost, services.reaper, registry.quotas).

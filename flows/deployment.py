@@ -12,6 +12,7 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from commons.settings import Settings
 from flows.run_task import run_task
+from flows.warm_storage import ensure_saved
 from flows.work_pools import base_job_template
 
 
@@ -31,6 +32,7 @@ def ensure_deployment(settings: Settings, *, pool_type: str = "process") -> str:
     """Create or update the `run-task/<deployment_name>` deployment on the settings' pool; returns its id."""
     with SyncPrefectClient(settings.resolved_prefect_api_url) as client:
         ensure_work_pool(client, name=settings.work_pool, pool_type=pool_type)
+    ensure_saved(settings.resolved_prefect_api_url)  # the warm lane's parameters go through the object store
     deployment = cast(
         RunnerDeployment,
         run_task.to_deployment(

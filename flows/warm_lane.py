@@ -26,6 +26,7 @@ from prefect.client.schemas.objects import State
 from commons.logging import task_context
 from commons.settings import Settings, get_settings
 from flows.run_task import INLINE_STEPS, execute
+from flows.warm_storage import SLUG as PARAMETER_STORAGE
 
 CLAIMS_FOLDER = "warm-claims"
 
@@ -56,6 +57,7 @@ def claimed(task_id: str) -> Iterator[None]:
     cache_policy=NONE,
     retries=0,
     persist_result=False,
+    result_storage=PARAMETER_STORAGE,  # its parameters reach a warm worker on any host (flows/warm_storage.py)
     log_prints=True,
 )
 def run_task_warm(task_id: str) -> str | State | None:
