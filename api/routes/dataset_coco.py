@@ -13,11 +13,11 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
-from starlette.background import BackgroundTask
 
 from api.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, StoreDep
 from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
 from api.staging import stage
+from api.zip_files import file_stem, zip_response
 from commons.errors import InvalidInput
 from commons.settings import Settings
 from registry import rights as perms
@@ -113,15 +113,8 @@ def export_coco(
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user)
     if not images:
         return JSONResponse(coco_document(session, dataset))
-    handle = tempfile.NamedTemporaryFile(prefix="commons-coco-", suffix=".zip", delete=False)  # noqa: SIM115
-    path = Path(handle.name)
-    try:
-        with handle:
-            write_coco_zip(session, store=store, dataset=dataset, target=handle)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    filename = re.sub(r"[^A-Za-z0-9._-]+", "-", dataset.name).strip("-.") or dataset.id
-    return FileResponse(
-        path, media_type="application/zip", filename=f"{filename}-coco.zip", background=BackgroundTask(path.unlink)
+    return zip_response(
+        lambda target: write_coco_zip(session, store=store, dataset=dataset, target=target),
+        filename=f"{file_stem(dataset.name, dataset.id)}-coco.zip",
+        prefix="commons-coco-",
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -11,13 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from starlette.background import BackgroundTask
 
 from api.deps import ClientAddress, CurrentUser, OptionalUser, PageDep, SessionDep, SettingsDep, StoreDep
 from api.photo_batches import REJECTED_COUNT_HEADER, UploadReport, stage_batch
 from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
 from api.security import limit_grant_creation
 from api.staging import stage, store_images
+from api.zip_files import file_stem, zip_response
 from commons.errors import InvalidInput
 from registry import dataset_classes as classes
 from registry import datasets as rows
@@ -258,17 +257,10 @@ async def import_zip(
 def export_zip(dataset_id: str, user: OptionalUser, session: SessionDep, store: StoreDep) -> FileResponse:
     """The dataset as a zip: one folder per class, unlabelled items under `_unlabelled/`."""
     dataset = perms.dataset_for(session, dataset_id=dataset_id, user=user)
-    handle = tempfile.NamedTemporaryFile(prefix="commons-export-", suffix=".zip", delete=False)  # noqa: SIM115
-    path = Path(handle.name)
-    try:
-        with handle:
-            write_export(session, store=store, dataset=dataset, target=handle)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    filename = re.sub(r"[^A-Za-z0-9._-]+", "-", dataset.name).strip("-.") or dataset.id
-    return FileResponse(
-        path, media_type="application/zip", filename=f"{filename}.zip", background=BackgroundTask(path.unlink)
+    return zip_response(
+        lambda target: write_export(session, store=store, dataset=dataset, target=target),
+        filename=f"{file_stem(dataset.name, dataset.id)}.zip",
+        prefix="commons-export-",
     )
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
@@ -15,10 +13,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlmodel import Session
-from starlette.background import BackgroundTask
 
 from api.deps import CurrentUser, DispatcherDep, PageDep, SessionDep, SettingsDep, StoreDep
 from api.submitting import IdempotencyKey, SubmitterDep, request_digest, submitted_view
+from api.zip_files import zip_response
 from commons.db import get_engine
 from commons.errors import NotFound
 from commons.settings import Settings
@@ -160,19 +158,10 @@ def outputs_zip(
     reading = task_reading.readable_task(session, task_id=task_id, user=user)
     public = task_view(session, reading.task, store=store, expires_seconds=60, reader=user)
     entries = zip_entries(reading.task, public.outputs)
-    handle = tempfile.NamedTemporaryFile(prefix="commons-task-", suffix=".zip", delete=False)  # noqa: SIM115
-    path = Path(handle.name)
-    try:
-        with handle:
-            write_outputs_zip(store, entries, target=handle, max_bytes=settings.max_zip_bytes)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return FileResponse(
-        path,
-        media_type="application/zip",
+    return zip_response(
+        lambda target: write_outputs_zip(store, entries, target=target, max_bytes=settings.max_zip_bytes),
         filename=f"task-{reading.task.id[:8]}-outputs.zip",
-        background=BackgroundTask(path.unlink),
+        prefix="commons-task-",
     )
 
 

@@ -28,6 +28,7 @@ from launcher.client import CommonsClient
 from resources.sam.config import parse_sam_config
 from resources.sam.model import TINY_CONFIG, save_random_weights
 from tests.conftest import free_port_block
+from tests.deploy.conftest import ensure_docker_compose
 from tests.docker.conftest import ROOT, Images
 from tests.sdk_support import SAM_PARAMS, write_photo
 
@@ -102,6 +103,7 @@ def write_env_file(path: Path, api_port: int, s3_port: int) -> Path:
 
 @pytest.fixture
 def stack(images: Images, docker_engine: docker.DockerClient, tmp_path: Path) -> Iterator[Stack]:
+    ensure_docker_compose()  # Debian's Compose 1.29.2, installed when missing
     started = time.monotonic()
     built = subprocess.run(
         [str(BUILD_LOCAL), "--base", "local", "--wheelhouse", "/var/cache/model-commons/wheelhouse"],
