@@ -21,12 +21,14 @@ from api.routes import (
     cards,
     crates,
     dataset_coco,
+    dataset_label_studio,
     dataset_sharing,
     dataset_tasks,
     datasets,
     grants,
     groups,
     health,
+    label_studio,
     notifications,
     resources,
     tasks,
@@ -95,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dataset_tasks,
         dataset_sharing,
         dataset_coco,
+        dataset_label_studio,
         blocks,
         audit,
         groups,
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notifications,
         crates,
         webhooks,
+        label_studio,
     ):
         v1.include_router(module.router)
     v1.include_router(resources.item_router)  # last: /resources/{ref} would shadow /resources/{ref}/… routes

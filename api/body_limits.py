@@ -8,9 +8,10 @@ route said 413.
 Design, in one pure ASGI middleware that sits outside the in-flight bound:
 
 - **Size.** Each route has a limit: the upload routes their own (a photo: `max_upload_bytes`; a version's
-  files: `max_weights_bytes`; a zip import or a batch of photos: `max_zip_bytes`; each plus 1 MiB of
-  multipart framing), every other route `max_body_bytes` (1 MiB: JSON and forms). A `Content-Length` over it
-  is answered 413 before a byte of the body is read; a chunked body is cut with 413 as soon as it passes it.
+  files: `max_weights_bytes`; a zip import or a batch of photos: `max_zip_bytes`; a Label Studio predict call,
+  its photo as a data URL: 4/3 of `max_upload_bytes`; each plus 1 MiB of multipart framing), every other
+  route `max_body_bytes` (1 MiB: JSON and forms). A `Content-Length` over it is answered 413 before a byte of
+  the body is read; a chunked body is cut with 413 as soon as it passes it.
 - **Credentials first for uploads.** The upload routes need a signed-in caller; a request to one without an
   `Authorization` header is answered 401 before its body is read, so an anonymous client cannot make the API
   receive and spool hundreds of megabytes. (A wrong token is still found out by the route, after the body.)
@@ -65,6 +66,8 @@ class UploadRoute:
     pattern: re.Pattern[str]
     setting: str
     hint: str
+    base64: bool = False  # the files come as data URLs in JSON: 4/3 of the setting's bytes
+    schemes: tuple[str, ...] = ("bearer ",)  # the Authorization schemes that may send a body
 
 
 UPLOAD_ROUTES = (
@@ -80,6 +83,15 @@ UPLOAD_ROUTES = (
     ),
     UploadRoute("POST", re.compile(r"/api/v1/datasets/.+/import/?"), "max_zip_bytes", "split the zip"),
     UploadRoute("POST", re.compile(r"/api/v1/datasets/coco/?"), "max_zip_bytes", "split the zip"),
+    UploadRoute("POST", re.compile(r"/api/v1/datasets/label-studio/?"), "max_zip_bytes", "split the export"),
+    UploadRoute(  # Label Studio sends a task's photo as a data URL, with basic auth (user name, API token)
+        "POST",
+        re.compile(r"/api/v1/label-studio/[^/]+/[^/]+/[^/]+/predict/?"),
+        "max_upload_bytes",
+        "send fewer tasks per request, or smaller photos",
+        base64=True,
+        schemes=("bearer ", "basic "),
+    ),
 )
 
 
@@ -88,14 +100,16 @@ class BodyLimit:
     limit: int
     upload: bool
     hint: str
+    schemes: tuple[str, ...] = ("bearer ",)
 
 
 def limit_for(settings: Settings, method: str, path: str) -> BodyLimit:
     """The most bytes a body of `method path` may have: an upload route's own limit, or `max_body_bytes`."""
     for route in UPLOAD_ROUTES:
         if method == route.method and route.pattern.fullmatch(path):
-            limit = int(getattr(settings, route.setting)) + MULTIPART_SLACK
-            return BodyLimit(limit=limit, upload=True, hint=route.hint)
+            size = int(getattr(settings, route.setting))
+            limit = (-(-size * 4 // 3) if route.base64 else size) + MULTIPART_SLACK
+            return BodyLimit(limit=limit, upload=True, hint=route.hint, schemes=route.schemes)
     return BodyLimit(limit=settings.max_body_bytes, upload=False, hint="send a smaller body")
 
 
@@ -160,7 +174,7 @@ class BodyLimits:
         spool: IO[bytes] | None = None
         hold = _Hold()
         try:
-            if rule.upload and not headers.get("authorization", "").lower().startswith("bearer "):
+            if rule.upload and not headers.get("authorization", "").lower().startswith(rule.schemes):
                 raise Refused(
                     401,
                     f"{SIGN_IN_FIRST}; uploads are received from signed-in callers only",

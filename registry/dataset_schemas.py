@@ -13,7 +13,7 @@ from registry.schemas import Derivatives, SourcePublic, Visibility, check_slug
 UNLABELLED_FOLDER = "_unlabelled"
 # The words of the dataset API's paths: `/datasets/alice/items` must not read as a dataset slugged `items`.
 RESERVED_SLUGS = frozenset(
-    {"items", "classes", "import", "export", "grants", "augment", "access-requests", "crate", "coco"}
+    {"items", "classes", "import", "export", "grants", "augment", "access-requests", "crate", "coco", "label-studio"}
 )
 
 

@@ -107,10 +107,17 @@ GET    /tasks/{task_id}/metrics                     task     submitter  read a t
 POST   /tasks/{task_id}/cancel                      task     submitter  cancel a task
 POST   /tasks/{task_id}/reproduce                   task     submitter  re-run a task
        also: and `use` on its version and dataset now
+GET    /label-studio/{owner}/{name}/{version}/health resource use        Label Studio: health
+       also: basic auth: user name and an API token; see Label Studio in the README
+POST   /label-studio/{owner}/{name}/{version}/setup resource use        Label Studio: connect a project
+POST   /label-studio/{owner}/{name}/{version}/predict resource use        Label Studio: predict
+       also: each prediction is an infer task of the caller's (quotas, lanes)
+POST   /label-studio/{owner}/{name}/{version}/webhook resource use        Label Studio: take an event
 POST   /datasets                                    -        signed-in  create a dataset (you own it)
 GET    /datasets                                    -        anyone     list datasets
        also: only those you may read
 POST   /datasets/coco                               -        signed-in  import a COCO zip as a new dataset
+POST   /datasets/label-studio                       -        signed-in  import a Label Studio export
 GET    /datasets/{dataset_id}                       dataset  read       describe a dataset
 PATCH  /datasets/{dataset_id}                       dataset  modify     edit name and description
        also: owner for visibility and derivatives; a bound derivative cannot be made public (409)

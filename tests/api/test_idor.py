@@ -16,9 +16,15 @@ from typing import Any
 from zipfile import ZIP_STORED as STORED
 
 import httpx
+from sqlmodel import select
 
+from commons.db import session_scope
 from commons.store import ObjectStore, keys
 from launcher.client import CommonsClient
+from registry.models import User, Webhook
+from registry.webhooks import outbox
+from registry.webhooks.signing import new_secret
+from registry.webhooks.vocabulary import PING
 from resources.sam.model import TINY_CONFIG
 from tests.api.conftest import AUTO_PARAMS, Published, publish
 from tests.conftest import RunningStack
@@ -67,8 +73,26 @@ def body_for(method: str, path: str, *, stranger: str, weights: Path) -> dict[st
         ("POST", "/groups/{group_name}/members"): {"json": {"username": stranger, "role": "maintainer"}},
         ("PUT", "/resources/{name}/versions/{version}/card"): {"json": {"markdown": "# taken over"}},
         ("POST", "/datasets/{dataset_id}/access-requests"): {"json": {"permission": "use", "message": "let me in"}},
+        ("POST", "/label-studio/{owner}/{name}/{version}/setup"): {"json": {"project": "1"}},
+        ("POST", "/label-studio/{owner}/{name}/{version}/predict"): {
+            "json": {"tasks": [{"id": 1, "data": {"image": "data:image/png;base64,"}}], "label_config": "<View/>"}
+        },
+        ("POST", "/label-studio/{owner}/{name}/{version}/webhook"): {"json": {"action": "ANNOTATION_CREATED"}},
     }
     return bodies.get(route, {})
+
+
+def own_webhook(stack: RunningStack, username: str) -> tuple[str, str]:
+    """A webhook of `username` and a delivery of it, written as the registry does, to a loopback URL that the
+    API's sender refuses (so nothing reaches the network)."""
+    url = "http://127.0.0.1:9/idor"
+    with session_scope(stack.settings.resolved_database_url) as session:
+        user = session.exec(select(User).where(User.username == username)).one()
+        hook = Webhook(owner_id=user.id, url=url, events=["version.created"], secret=new_secret())
+        session.add(hook)
+        session.flush()
+        delivery = outbox.enqueue(session, owner_id=user.id, url=url, event=PING, data={}, webhook_id=hook.id)
+        return hook.id, delivery.id
 
 
 def create_owned(stack: RunningStack, published: Published, coffee_png: bytes) -> Owned:
@@ -98,12 +122,14 @@ def create_owned(stack: RunningStack, published: Published, coffee_png: bytes) -
     added = owner.http.post(f"/groups/{group}/members", json={"username": third.username})
     assert added.status_code == 200, added.text
     file_name = owner.http.get(f"/resources/{published.name}/versions/1").json()["files"][0]["name"]
+    webhook_id, delivery_id = own_webhook(stack, owner.username)
     told = owner.http.get("/notifications").json()  # the finished task, the request: messages of A's
     assert told, "the owner's inbox has messages"
     return Owned(
         owner=owner,
         ids={
             "name": published.name,
+            "owner": owner.username,
             "version": "1",
             "task_id": task["id"],
             "dataset_id": dataset["id"],
@@ -116,6 +142,8 @@ def create_owned(stack: RunningStack, published: Published, coffee_png: bytes) -
             "username": third.username,
             "file_name": file_name,
             "notification_id": told[0]["id"],
+            "webhook_id": webhook_id,
+            "delivery_id": delivery_id,
         },
         resource_grant=resource_grant,
         dataset_grant=dataset_grant,

@@ -319,6 +319,7 @@ def path_params(world: World, rule: Rule, caller: Caller, public: bool) -> dict[
     dataset = world.datasets[public]
     stable = {
         "name": world.resources[public],
+        "owner": world.owner.username,  # Label Studio backends: /label-studio/{owner}/{name}/{version}
         "ref": f"{world.owner.username}/{world.resources[public]}",  # should resources be addressed owner/name
         "version": "1",
         "file_name": world.checkpoint,
@@ -406,6 +407,7 @@ def request_for(world: World, rule: Rule, caller: Caller, public: bool) -> dict[
             "files": {"file": ("a.zip", b"this is not a zip", "application/zip")}
         },
         ("POST", "/datasets/coco"): {"files": {"file": ("a.zip", b"this is not a zip", "application/zip")}},
+        ("POST", "/datasets/label-studio"): {"files": {"file": ("a.json", b"not JSON", "application/json")}},
         ("POST", "/datasets/{dataset_id}/augment"): {"json": {"operations": [{"op": "no-such-op"}]}},
         ("POST", "/datasets/{dataset_id}/grants"): grant,
         ("POST", "/datasets/{dataset_id}/access-requests"): {"json": {"permission": "use", "message": "let me in"}},
@@ -414,6 +416,10 @@ def request_for(world: World, rule: Rule, caller: Caller, public: bool) -> dict[
         ("POST", "/blocks/validate"): {"json": {"input_channels": 1, "input_size": 28, "blocks": []}},
         # a loopback URL: refused (422) after the access check, so no webhook is made
         ("POST", "/webhooks"): {"json": {"url": MATRIX_HOOK, "events": ["version.created"]}},
+        # Label Studio's ML backend: no task to predict (422 after the access check), an event to acknowledge
+        ("POST", "/label-studio/{owner}/{name}/{version}/setup"): {"json": {"project": "1"}},
+        ("POST", "/label-studio/{owner}/{name}/{version}/predict"): {"json": {"tasks": [], "label_config": "<View/>"}},
+        ("POST", "/label-studio/{owner}/{name}/{version}/webhook"): {"json": {"action": "ANNOTATION_CREATED"}},
     }
     return bodies.get(route, {})
 
