@@ -73,7 +73,7 @@ def open_archive(source: IO[bytes]) -> zipfile.ZipFile:
         ) from error
 
 
-def _check_entry_name(name: str) -> list[str]:
+def check_entry_name(name: str) -> list[str]:
     """The path's parts; InvalidInput naming the entry if it could escape a folder."""
     parts = name.rstrip("/").split("/")
     if "\\" in name or name.startswith("/") or _DRIVE.match(name) or any(part in ("", ".", "..") for part in parts):
@@ -100,7 +100,7 @@ def _label_of(name: str, parts: list[str]) -> str | None:
         ) from error
 
 
-def _check_headers(entries: list[zipfile.ZipInfo], *, limits: ZipLimits) -> None:
+def check_headers(entries: list[zipfile.ZipInfo], *, limits: ZipLimits) -> None:
     if len(entries) > limits.max_entries:
         raise TooLarge(f"the zip has {len(entries)} entries, more than the limit of {limits.max_entries}; split it")
     declared = sum(info.file_size for info in entries)
@@ -150,14 +150,14 @@ def read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, limits: ZipLi
 def plan_import(archive: zipfile.ZipFile, *, limits: ZipLimits, max_pixels: int) -> ImportPlan:
     """Check every entry (names, sizes, ratios, images) without storing anything."""
     entries = archive.infolist()
-    _check_headers(entries, limits=limits)
+    check_headers(entries, limits=limits)
     plan = ImportPlan()
     seen: dict[str, ZipImage] = {}
     inflated = 0
-    budget = _Budget(limits=limits, entries=len(entries))
+    budget = ImportBudget(limits=limits, entries=len(entries))
     for index, info in enumerate(entries):
         budget.check_time(index)
-        parts = _check_entry_name(info.filename)
+        parts = check_entry_name(info.filename)
         if parts[0] == "__MACOSX" or any(part.startswith(".") for part in parts):
             continue
         if info.is_dir():
@@ -190,7 +190,7 @@ def plan_import(archive: zipfile.ZipFile, *, limits: ZipLimits, max_pixels: int)
     return plan
 
 
-class _Budget:
+class ImportBudget:
     """The pixels and seconds one import may spend decoding; TooLarge says how far it got."""
 
     def __init__(self, *, limits: ZipLimits, entries: int) -> None:
@@ -224,22 +224,37 @@ class _Budget:
         )
 
 
+def store_images(
+    session: Session,
+    *,
+    store: ObjectStore,
+    dataset: Dataset,
+    archive: zipfile.ZipFile,
+    images: list[ZipImage],
+    limits: ZipLimits,
+) -> list[tuple[ItemImage, str | None]]:
+    """Put each planned image's bytes in the store, read again and checked against the plan's sha256; (the stored
+    image, its label) each. Bytes first (reads and puts only), rows after: no write transaction is open while
+    photos travel (see registry.datasets.add_items)."""
+    stored = []
+    for entry in images:
+        data = read_entry(archive, entry.info, limits=limits)
+        if sha256_bytes(data) != entry.sha256:
+            raise InvalidInput(f"zip entry {entry.info.filename!r} changed while importing; send it again")
+        image = ItemImage(name=entry.info.filename, data=data, sha256=entry.sha256, info=entry.image)
+        put_item_object(session, store=store, dataset=dataset, image=image)
+        stored.append((image.stored(), entry.label))
+        del data, image
+    return stored
+
+
 def import_archive(
     session: Session, *, store: ObjectStore, dataset: Dataset, source: IO[bytes], limits: ZipLimits, max_pixels: int
 ) -> ImportOutcome:
     """Validate the whole zip, then create missing classes (sorted, as ImageFolder does) and store the images."""
     with open_archive(source) as archive:
         plan = plan_import(archive, limits=limits, max_pixels=max_pixels)
-        # Bytes first (reads and puts only), rows after: no write transaction is open while photos travel.
-        stored = []
-        for entry in plan.images:
-            data = read_entry(archive, entry.info, limits=limits)
-            if sha256_bytes(data) != entry.sha256:
-                raise InvalidInput(f"zip entry {entry.info.filename!r} changed while importing; send it again")
-            image = ItemImage(name=entry.info.filename, data=data, sha256=entry.sha256, info=entry.image)
-            put_item_object(session, store=store, dataset=dataset, image=image)
-            stored.append((image.stored(), entry.label))
-            del data, image
+        stored = store_images(session, store=store, dataset=dataset, archive=archive, images=plan.images, limits=limits)
         known = set(class_names(session, dataset).values())
         created = sorted(name for name in plan.classes if name not in known)
         classes: dict[str, DatasetClass] = {
@@ -253,7 +268,7 @@ def import_archive(
     return ImportOutcome(added=added, existing=len(plan.images) - added, classes_created=created)
 
 
-def _export_name(item: DatasetItem, used: set[str]) -> str:
+def export_name(item: DatasetItem, used: set[str]) -> str:
     """The item's original name made safe for a zip (its real extension), unique within its folder."""
     clean = _UNSAFE_NAME_CHARS.sub("_", item.original_name).lstrip(". ")
     stem = (clean.rsplit(".", 1)[0] if "." in clean else clean) or item.sha256[:16]
@@ -274,4 +289,4 @@ def write_export(session: Session, *, store: ObjectStore, dataset: Dataset, targ
             archive.mkdir(folder)
         for item in session.exec(query.order_by(col(DatasetItem.created_at), col(DatasetItem.id))):
             folder = names[item.class_id] if item.class_id else UNLABELLED_FOLDER
-            archive.writestr(f"{folder}/{_export_name(item, used[folder])}", store.get_bytes(item_key(item)))
+            archive.writestr(f"{folder}/{export_name(item, used[folder])}", store.get_bytes(item_key(item)))

@@ -7,11 +7,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +19,7 @@ import pytest
 
 from tests.api.conftest import tiny_weights  # noqa: F401 - the SAM tests' random weights
 from tests.conftest import free_port_block
+from tests.tool_env import tool_python
 
 VERSION: Final = "1.23.2"
 # Label Studio 1.23.2 calls sentry_sdk.init with an option sentry-sdk 3 removed; pip would pick 3.
@@ -30,24 +28,8 @@ START_SECONDS: Final = 240  # the first start migrates a new SQLite database (ab
 
 
 def label_studio_python() -> Path:
-    """The Label Studio environment's Python, made if missing (built aside, then renamed)."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    home = cache / "model-commons" / f"label-studio-{VERSION}"
-    python = home / "bin" / "python"
-    if python.exists():
-        return python
-    building = home.with_name(f"{home.name}.{uuid.uuid4().hex[:8]}")
-    try:
-        subprocess.run([sys.executable, "-m", "venv", str(building)], check=True, timeout=300)
-        pip = [str(building / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        done = subprocess.run([*pip, *PACKAGES], capture_output=True, text=True, timeout=1200, check=False)
-        if done.returncode != 0:
-            raise AssertionError(f"could not install {' '.join(PACKAGES)}: {done.stderr[-3000:]}")
-        with contextlib.suppress(OSError):  # another run made it meanwhile
-            building.rename(home)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return python
+    """The Label Studio environment's Python (tests/tool_env.py), made if missing."""
+    return tool_python(f"label-studio-{VERSION}", PACKAGES)
 
 
 @dataclass(frozen=True)

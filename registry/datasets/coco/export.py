@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from commons.store import ObjectStore
 from registry.dataset_classes import class_names
-from registry.dataset_zip import _export_name
+from registry.dataset_zip import export_name
 from registry.datasets import dataset_digest, item_key, live_item
 from registry.datasets.coco.document import ANNOTATIONS_FILE, IMAGES_FOLDER, export_document
 from registry.models import Dataset, DatasetItem
@@ -21,7 +21,7 @@ def _files(session: Session, dataset: Dataset) -> list[tuple[str, DatasetItem]]:
     query = select(DatasetItem).where(DatasetItem.dataset_id == dataset.id, live_item())
     used: set[str] = set()
     items = session.exec(query.order_by(col(DatasetItem.created_at), col(DatasetItem.id)))
-    return [(_export_name(item, used), item) for item in items]
+    return [(export_name(item, used), item) for item in items]
 
 
 def coco_document(

@@ -22,15 +22,16 @@ from commons.store import ObjectStore
 from registry.dataset_classes import create_class
 from registry.dataset_schemas import DatasetCreate
 from registry.dataset_zip import (
+    ImportBudget,
     ZipImage,
     ZipLimits,
-    _Budget,
-    _check_entry_name,
-    _check_headers,
+    check_entry_name,
+    check_headers,
     open_archive,
     read_entry,
+    store_images,
 )
-from registry.datasets import ItemImage, add_item, place_dataset, put_item_object
+from registry.datasets import add_item, place_dataset
 from registry.datasets.coco.document import ANNOTATIONS_FILE, IMAGES_FOLDER, CocoDocument, image_labels, parse_document
 from registry.models import Dataset, User
 
@@ -54,7 +55,7 @@ def _files(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     """Path → entry for every file of the zip, each path checked; macOS and hidden files left out."""
     found: dict[str, zipfile.ZipInfo] = {}
     for info in archive.infolist():
-        parts = _check_entry_name(info.filename)
+        parts = check_entry_name(info.filename)
         if info.is_dir() or parts[0] == "__MACOSX" or any(part.startswith(".") for part in parts):
             continue
         found[info.filename] = info
@@ -94,7 +95,7 @@ def _locate(file_name: str, files: dict[str, zipfile.ZipInfo], by_base: dict[str
 def plan_coco(archive: zipfile.ZipFile, *, limits: ZipLimits, max_pixels: int) -> CocoPlan:
     """Check the whole zip and read its document, without storing anything."""
     entries = archive.infolist()
-    _check_headers(entries, limits=limits)
+    check_headers(entries, limits=limits)
     files = _files(archive)
     document_entry = _document_entry(files)
     document = parse_document(read_entry(archive, document_entry, limits=limits), name=document_entry.filename)
@@ -105,7 +106,7 @@ def plan_coco(archive: zipfile.ZipFile, *, limits: ZipLimits, max_pixels: int) -
     plan = CocoPlan(document=document, mixed=mixed)
     seen: dict[str, ZipImage] = {}
     used: set[str] = {document_entry.filename}
-    budget = _Budget(limits=limits, entries=len(document.images))
+    budget = ImportBudget(limits=limits, entries=len(document.images))
     for index, listed in enumerate(document.images):
         budget.check_time(index)
         info = _locate(listed.file_name, files, by_base)
@@ -158,15 +159,7 @@ def import_coco(
     )
     with open_archive(source) as archive:
         plan = plan_coco(archive, limits=limits, max_pixels=max_pixels)
-        stored: list[tuple[ItemImage, str | None]] = []
-        for entry in plan.images:  # bytes first, rows after (see registry.datasets.add_items)
-            data = read_entry(archive, entry.info, limits=limits)
-            if sha256_bytes(data) != entry.sha256:
-                raise InvalidInput(f"zip entry {entry.info.filename!r} changed while importing; send it again")
-            image = ItemImage(name=entry.info.filename, data=data, sha256=entry.sha256, info=entry.image)
-            put_item_object(session, store=store, dataset=dataset, image=image)
-            stored.append((image.stored(), entry.label))
-            del data, image
+        stored = store_images(session, store=store, dataset=dataset, archive=archive, images=plan.images, limits=limits)
     place_dataset(session, dataset, slug=spec.slug)
     categories = sorted(plan.document.categories, key=lambda category: category.id)
     classes = {category.name: create_class(session, dataset=dataset, name=category.name) for category in categories}

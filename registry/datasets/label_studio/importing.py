@@ -27,7 +27,7 @@ from commons.image_io import ImageInfo, header_pixels, image_info
 from commons.store import ObjectStore
 from registry.dataset_classes import create_class
 from registry.dataset_schemas import DatasetCreate
-from registry.dataset_zip import ZipLimits, _Budget, _check_headers, open_archive, read_entry
+from registry.dataset_zip import ImportBudget, ZipLimits, check_headers, open_archive, read_entry
 from registry.datasets import ItemImage, add_item, place_dataset, put_item_object
 from registry.datasets.coco.importing import _files, _slug_taken
 from registry.datasets.label_studio.document import (
@@ -142,7 +142,7 @@ def _opened(source: IO[bytes], *, limits: ZipLimits) -> Iterator[tuple[list[Expo
         yield parse_export(data, name="the export", limit=MAX_JSON_BYTES), _Photos(None, limits=limits)
         return
     with open_archive(source) as archive:
-        _check_headers(archive.infolist(), limits=limits)
+        check_headers(archive.infolist(), limits=limits)
         entry = _export_entry(archive)
         document = read_entry(archive, entry, limits=limits)
         yield parse_export(document, name=entry.filename, limit=MAX_DOCUMENT_BYTES), _Photos(archive, limits=limits)
@@ -152,7 +152,7 @@ def plan_label_studio(tasks: list[ExportTask], photos: _Photos, *, max_pixels: i
     """Check every task's photo (found, within limits, an image), without storing anything."""
     plan = LabelStudioPlan()
     seen: dict[str, TaskImage] = {}
-    budget = _Budget(limits=photos.limits, entries=len(tasks))
+    budget = ImportBudget(limits=photos.limits, entries=len(tasks))
     for index, task in enumerate(tasks):
         budget.check_time(index)
         name, entry = photos.locate(task)
