@@ -83,35 +83,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_body_limits(app, settings)  # outside the bound: a body is received in full before a slot
     install_metrics(app, settings)
     install_security(app, settings)
-    v1 = APIRouter(prefix="/api/v1")
-    for module in (
-        users,
-        resources,
-        cards,
-        grants,
-        access_requests,
-        uploads,
-        upload_files,
-        tasks,
-        datasets,
-        dataset_tasks,
-        dataset_sharing,
-        dataset_coco,
-        dataset_label_studio,
-        blocks,
-        audit,
-        groups,
-        health,
-        admin,
-        notifications,
-        crates,
-        webhooks,
-        label_studio,
-    ):
-        v1.include_router(module.router)
-    v1.include_router(resources.item_router)  # last: /resources/{ref} would shadow /resources/{ref}/… routes
-    v1.include_router(datasets.item_router)  # likewise /datasets/{ref}
-    app.include_router(v1)
+    app.include_router(api_v1())
     app.include_router(pages.router)
     app.mount("/static", pages.static_files, name="static")
     return app
+
+
+ROUTE_MODULES = (
+    users,
+    resources,
+    cards,
+    grants,
+    access_requests,
+    uploads,
+    upload_files,
+    tasks,
+    datasets,
+    dataset_tasks,
+    dataset_sharing,
+    dataset_coco,
+    dataset_label_studio,
+    blocks,
+    audit,
+    groups,
+    health,
+    admin,
+    notifications,
+    crates,
+    webhooks,
+    label_studio,
+)
+
+
+def api_v1() -> APIRouter:
+    """Every route module's router under `/api/v1`; the item routers last: `/resources/{ref}` would shadow
+    `/resources/{ref}/…` routes, and likewise `/datasets/{ref}`."""
+    v1 = APIRouter(prefix="/api/v1")
+    for module in ROUTE_MODULES:
+        v1.include_router(module.router)
+    v1.include_router(resources.item_router)
+    v1.include_router(datasets.item_router)
+    return v1
