@@ -6,6 +6,8 @@ import hashlib
 import io
 import json
 import time
+import uuid
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -14,7 +16,9 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from commons.store import ObjectStore, keys
-from tests.api.conftest import AUTO_PARAMS, Published
+from resources.sam.config import parse_sam_config
+from resources.sam.model import TINY_CONFIG, save_random_weights
+from tests.api.conftest import AUTO_PARAMS, Published, publish
 from tests.conftest import RunningStack
 
 EXPECTED_FILES = {"hard.png", "blended.png", "labels.png", "segments.json", "summary.json"}
@@ -27,7 +31,12 @@ def fetch(url: str) -> bytes:
     return response.content
 
 
-def test_segmentation_task_end_to_end(stack: RunningStack, published: Published, coffee_png: bytes) -> None:
+def test_segmentation_task_end_to_end(stack: RunningStack, coffee_png: bytes, tmp_path: Path) -> None:
+    # Weights no earlier test ran (the shared tiny weights may already be in the worker's content-addressed cache),
+    # so the first task's fetch is a miss and the second's a hit.
+    weights = tmp_path / str(TINY_CONFIG["checkpoint"])
+    save_random_weights(parse_sam_config(TINY_CONFIG), weights, seed=uuid.uuid4().int % 2**31)
+    published = publish(stack, weights)
     published.provider.grant(published.name, "*", "use")
     scientist = stack.new_user()
     upload = scientist.upload("coffee.png", coffee_png)
