@@ -3,7 +3,7 @@ Label Studio adds fields between releases."""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,7 +38,8 @@ class LabelStudioTask(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: int | str | None = None
+    # Label Studio's task ids are database ids; bounded like every number the API takes.
+    id: Annotated[int, Field(ge=0, le=2**63 - 1)] | Annotated[str, Field(max_length=200)] | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 
 
