@@ -3,57 +3,21 @@ COCO zip as a new dataset."""
 
 from __future__ import annotations
 
-import re
-import shutil
-import tempfile
-from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import ValidationError
 
+from api.dataset_imports import import_staged, new_dataset_spec, zip_limits
 from api.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, StoreDep
 from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
-from api.staging import stage
 from api.zip_files import file_stem, zip_response
-from commons.errors import InvalidInput
-from commons.settings import Settings
 from registry import rights as perms
-from registry.dataset_schemas import DatasetCreate
-from registry.dataset_zip import ZipLimits
 from registry.datasets.coco import CocoImportPublic, coco_document, import_coco, write_coco_zip
-from registry.quotas import check_owner_storage
 from registry.schemas import Visibility
 from registry.views.dataset_coco import coco_import_view
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
-
-
-def _limits(settings: Settings) -> ZipLimits:
-    return ZipLimits(
-        max_bytes=settings.max_zip_bytes,
-        max_entries=settings.max_zip_entries,
-        max_ratio=settings.max_zip_ratio,
-        max_entry_bytes=settings.max_upload_bytes,
-        max_pixels=settings.max_import_pixels,
-        max_seconds=settings.max_import_seconds,
-    )
-
-
-def _spec(
-    name: str | None, slug: str | None, description: str, visibility: Visibility, file: UploadFile
-) -> DatasetCreate:
-    default = re.sub(r"\.zip$", "", Path(file.filename or "").name, flags=re.IGNORECASE).strip() or "COCO import"
-    try:
-        return DatasetCreate(
-            name=name or default[:200], slug=slug or None, description=description, visibility=visibility
-        )
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = str(first["loc"][0]) if first["loc"] else "name"
-        raise InvalidInput(f"{where}: {first['msg']}", field=where) from error
 
 
 @router.post("/coco", status_code=status.HTTP_201_CREATED, response_model=CocoImportPublic)
@@ -71,28 +35,18 @@ async def import_coco_zip(
     """A new dataset of yours from a COCO zip: the categories become its classes (in id order), each listed
     photo is added, labelled with the one category its annotations name (several: unlabelled, counted as
     `mixed`). The zip is checked whole (sizes, ratios, names, every photo) before anything is stored."""
-    spec = _spec(name, slug, description, visibility, file)
-    folder = Path(tempfile.mkdtemp(prefix="commons-coco-"))
-    try:
-        staged = await stage(file, folder=folder, limit=settings.max_zip_bytes)
-        await run_in_threadpool(check_owner_storage, session, owner_id=user.id, settings=settings, adding=staged.size)
+    spec = new_dataset_spec(name, slug, description, visibility, file, suffixes="zip", fallback="COCO import")
 
-        def run() -> CocoImportPublic:
-            with staged.path.open("rb") as source:
-                outcome = import_coco(
-                    session,
-                    store=store,
-                    owner=user,
-                    spec=spec,
-                    source=source,
-                    limits=_limits(settings),
-                    max_pixels=settings.max_image_pixels,
-                )
-            return coco_import_view(session, outcome, user)
+    def run(source: IO[bytes]) -> CocoImportPublic:
+        limits, pixels = zip_limits(settings), settings.max_image_pixels
+        outcome = import_coco(
+            session, store=store, owner=user, spec=spec, source=source, limits=limits, max_pixels=pixels
+        )
+        return coco_import_view(session, outcome, user)
 
-        return await run_in_threadpool(run)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return await import_staged(
+        file, session=session, settings=settings, owner_id=user.id, prefix="commons-coco-", run=run
+    )
 
 
 @router.get(

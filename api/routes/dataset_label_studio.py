@@ -3,44 +3,17 @@
 
 from __future__ import annotations
 
-import re
-import shutil
-import tempfile
-from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile, status
-from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
 
+from api.dataset_imports import import_staged, new_dataset_spec, zip_limits
 from api.deps import CurrentUser, SessionDep, SettingsDep, StoreDep
-from api.routes.dataset_coco import _limits
-from api.staging import stage
-from commons.errors import InvalidInput
-from registry.dataset_schemas import DatasetCreate
 from registry.datasets.label_studio import LabelStudioImportPublic, import_label_studio
-from registry.quotas import check_owner_storage
 from registry.schemas import Visibility
 from registry.views.dataset_label_studio import label_studio_import_view
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
-
-
-def _spec(
-    name: str | None, slug: str | None, description: str, visibility: Visibility, file: UploadFile
-) -> DatasetCreate:
-    stem = re.sub(r"\.(zip|json)$", "", Path(file.filename or "").name, flags=re.IGNORECASE).strip()
-    try:
-        return DatasetCreate(
-            name=name or (stem or "Label Studio import")[:200],
-            slug=slug or None,
-            description=description,
-            visibility=visibility,
-        )
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = str(first["loc"][0]) if first["loc"] else "name"
-        raise InvalidInput(f"{where}: {first['msg']}", field=where) from error
 
 
 @router.post("/label-studio", status_code=status.HTTP_201_CREATED, response_model=LabelStudioImportPublic)
@@ -65,25 +38,17 @@ async def import_label_studio_export(
     annotations name (in first-seen order); each task's photo is added, labelled with the one choice its
     annotations make (several: unlabelled, counted as `mixed`; cancelled annotations and predictions are not
     read). The upload is checked whole (sizes, ratios, names, every photo) before anything is stored."""
-    spec = _spec(name, slug, description, visibility, file)
-    folder = Path(tempfile.mkdtemp(prefix="commons-label-studio-"))
-    try:
-        staged = await stage(file, folder=folder, limit=settings.max_zip_bytes)
-        await run_in_threadpool(check_owner_storage, session, owner_id=user.id, settings=settings, adding=staged.size)
+    spec = new_dataset_spec(
+        name, slug, description, visibility, file, suffixes="zip|json", fallback="Label Studio import"
+    )
 
-        def run() -> LabelStudioImportPublic:
-            with staged.path.open("rb") as source:
-                outcome = import_label_studio(
-                    session,
-                    store=store,
-                    owner=user,
-                    spec=spec,
-                    source=source,
-                    limits=_limits(settings),
-                    max_pixels=settings.max_image_pixels,
-                )
-            return label_studio_import_view(session, outcome, user)
+    def run(source: IO[bytes]) -> LabelStudioImportPublic:
+        limits, pixels = zip_limits(settings), settings.max_image_pixels
+        outcome = import_label_studio(
+            session, store=store, owner=user, spec=spec, source=source, limits=limits, max_pixels=pixels
+        )
+        return label_studio_import_view(session, outcome, user)
 
-        return await run_in_threadpool(run)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return await import_staged(
+        file, session=session, settings=settings, owner_id=user.id, prefix="commons-label-studio-", run=run
+    )

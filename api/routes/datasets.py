@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile,
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
+from api.dataset_imports import zip_limits
 from api.deps import ClientAddress, CurrentUser, OptionalUser, PageDep, SessionDep, SettingsDep, StoreDep
 from api.photo_batches import REJECTED_COUNT_HEADER, UploadReport, stage_batch
 from api.routes import refs  # noqa: F401 - registers the {…:ref} path convertor
@@ -33,7 +34,7 @@ from registry.dataset_schemas import (
     ItemPublic,
     ItemUpdate,
 )
-from registry.dataset_zip import ZipLimits, import_archive, write_export
+from registry.dataset_zip import import_archive, write_export
 from registry.quotas import check_owner_storage
 from registry.schemas import GrantCreate, GrantPublic
 from registry.views.datasets import class_view, class_views, dataset_view, item_view
@@ -218,14 +219,7 @@ async def import_zip(
 ) -> ImportPublic:
     """Import a zip: top-level folders are classes (created when missing), top-level files are unlabelled."""
     dataset = await run_in_threadpool(perms.dataset_for, session, dataset_id=dataset_id, user=user, need="modify")
-    limits = ZipLimits(
-        max_bytes=settings.max_zip_bytes,
-        max_entries=settings.max_zip_entries,
-        max_ratio=settings.max_zip_ratio,
-        max_entry_bytes=settings.max_upload_bytes,
-        max_pixels=settings.max_import_pixels,
-        max_seconds=settings.max_import_seconds,
-    )
+    limits = zip_limits(settings)
     folder = Path(tempfile.mkdtemp(prefix="commons-import-"))
     try:
         staged = await stage(file, folder=folder, limit=settings.max_zip_bytes)
