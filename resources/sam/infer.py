@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import torch
@@ -28,6 +28,9 @@ from commons.image_io import check_rgb_array
 from resources.sam.config import AutoParams, PromptParams
 from resources.sam.cutoffs import CutoffTally
 from resources.sam.embedding import ImageEmbedding, predictor_for
+
+if TYPE_CHECKING:
+    from resources.sam.fast.encoder import FastEncoder
 
 STABILITY_OFFSET: Final[float] = 1.0  # SamAutomaticMaskGenerator's default stability_score_offset
 
@@ -98,19 +101,25 @@ class _ReportingMaskGenerator(SamAutomaticMaskGenerator):
 
 
 def segment_auto(
-    sam: Sam, image: np.ndarray, params: AutoParams, *, on_batch: BatchCallback | None = None
+    sam: Sam,
+    image: np.ndarray,
+    params: AutoParams,
+    *,
+    on_batch: BatchCallback | None = None,
+    encoder: FastEncoder | None = None,
 ) -> list[dict[str, Any]]:
     """Automatic masks for an HxWx3 uint8 RGB photo: `SamAutomaticMaskGenerator(sam, **params)`.
 
     The generator's records are returned unchanged (output_mode "binary_mask"); see the module docstring.
     `on_batch(done, total)` is called before each batch of `points_per_batch` prompts (progress, and a
-    place to stop a cancelled run by raising).
+    place to stop a cancelled run by raising). `encoder` (engine `fast` only): the model's fast encoder, e.g. a
+    warm worker's compiled form (resources.sam.fast.encoder).
     """
     check_rgb_array(image)
     if params.engine == "fast":
         from resources.sam.fast import generate
 
-        return generate(sam, image, params, on_batch=on_batch)
+        return generate(sam, image, params, on_batch=on_batch, encoder=encoder)
     kwargs = {"output_mode": "binary_mask", **params.as_kwargs()}
     generator = (
         SamAutomaticMaskGenerator(sam, **kwargs)
@@ -123,7 +132,12 @@ def segment_auto(
 
 
 def segment_auto_tallied(
-    sam: Sam, image: np.ndarray, params: AutoParams, *, on_batch: BatchCallback | None = None
+    sam: Sam,
+    image: np.ndarray,
+    params: AutoParams,
+    *,
+    on_batch: BatchCallback | None = None,
+    encoder: FastEncoder | None = None,
 ) -> tuple[list[dict[str, Any]], CutoffTally]:
     """`segment_auto`'s records (the same masks), and what each quality cut-off removed (see
     `resources.sam.cutoffs`)."""
@@ -133,7 +147,7 @@ def segment_auto_tallied(
     if params.engine == "fast":
         from resources.sam.fast import generate
 
-        records = generate(sam, image, params, on_batch=on_batch, tally=tally)
+        records = generate(sam, image, params, on_batch=on_batch, tally=tally, encoder=encoder)
     else:
         kwargs = {"output_mode": "binary_mask", **params.as_kwargs()}
         generator = _ReportingMaskGenerator(sam, on_batch=on_batch or _ignore, tally=tally, **kwargs)

@@ -18,6 +18,8 @@ from flows.steps.manifest import Manifest, load_manifest
 from tests.api.conftest import Published, task_output
 from tests.conftest import RunningStack
 
+# random weights: low predicted IoUs and stability, so no cut-offs, for masks to compare
+LOOSE_AUTO = {"points_per_side": 2, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
 PROMPT = {"mode": "prompt", "outputs": ["json"], "prompt": {"points": [[300, 200, 1]], "boxes": [[100, 80, 400, 300]]}}
 
 
@@ -74,21 +76,41 @@ def test_a_second_prompt_task_on_the_same_photo_skips_the_encoder(
         resource=published.name,
         version=1,
         inputs=[upload["id"]],
-        params={"mode": "auto", "outputs": ["json"], "auto": {"points_per_side": 2}},
+        params={"mode": "auto", "outputs": ["json"], "auto": LOOSE_AUTO},
     )
     done = published.provider.wait(auto["id"], timeout=300)
     assert done["status"] == "succeeded", done["error"]
     manifest = httpx.get(done["manifest_url"], timeout=30).json()
     assert "embedding" not in manifest["timings"], "automatic masks are unaffected"
+    assert "encoder" not in manifest["timings"], "the reference engine runs the library's encoder"
+
+    fast_params = {"mode": "auto", "outputs": ["json"], "auto": {**LOOSE_AUTO, "engine": "fast"}}
+    fast = published.provider.submit(resource=published.name, version=1, inputs=[upload["id"]], params=fast_params)
+    fast_done = published.provider.wait(fast["id"], timeout=300)
+    assert fast_done["status"] == "succeeded", fast_done["error"]
+    fast_manifest = httpx.get(fast_done["manifest_url"], timeout=30).json()
+    cpu = {"sdpa": True, "dtype": "float32", "compiled": False, "precision_iou": 1.0}
+    assert fast_manifest["timings"]["encoder"] == cpu, "fused attention, float32 and not compiled on the CPU"
+    ours = _masks(task_output(fast_done, "coffee/segments.json").content, "mask_rle")
+    theirs = _masks(task_output(done, "coffee/segments.json").content, "mask_rle")
+    assert len(ours) == len(theirs) > 0
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert np.logical_and(mine, reference).sum() >= 0.99 * np.logical_or(mine, reference).sum()
+
+
+def _masks(segments_json: bytes, key: str = "rle") -> list[np.ndarray]:
+    """The masks of a segments.json (`rle`: the visible region, `mask_rle`: SAM's whole mask), largest first."""
+    from pycocotools import mask as coco_mask
+
+    rles = [segment[key] for segment in json.loads(segments_json)["segments"]]
+    masks = [coco_mask.decode({"size": rle["size"], "counts": rle["counts"].encode()}).astype(bool) for rle in rles]
+    return sorted(masks, key=lambda mask: -int(mask.sum()))
 
 
 def _mask(segments_json: bytes) -> np.ndarray:
-    from pycocotools import mask as coco_mask
-
-    segments = json.loads(segments_json)["segments"]
-    assert len(segments) == 1
-    rle = segments[0]["rle"]
-    return coco_mask.decode({"size": rle["size"], "counts": rle["counts"].encode()}).astype(bool)
+    masks = _masks(segments_json)
+    assert len(masks) == 1
+    return masks[0]
 
 
 def test_the_fast_prompt_engine_keeps_the_reference_mask_and_its_graph_stays_warm(

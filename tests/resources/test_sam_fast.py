@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from segment_anything.utils.amg import mask_to_rle_pytorch
 
-from resources.sam.config import AutoParams, parse_sam_config
+from resources.sam.config import AutoParams
 from resources.sam.cutoffs import CutoffTally
 from resources.sam.fast import generate, generate_many
 from resources.sam.fast.batched import MaskBatch
@@ -22,7 +22,7 @@ from resources.sam.fast.decoder import decode_masks
 from resources.sam.fast.pool import gather
 from resources.sam.fast.rle import concat, counts, decode, encode, select
 from resources.sam.infer import segment_auto, segment_auto_tallied
-from resources.sam.model import TINY_CONFIG, build_sam, save_random_weights
+from tests.sam_support import tiny_sam
 
 pytestmark = pytest.mark.usefixtures("two_threads")
 
@@ -65,10 +65,7 @@ def _photo(name: str, width: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def sam(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    config = parse_sam_config(TINY_CONFIG)
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    save_random_weights(config, path, seed=0)
-    return build_sam(config, path, device="cpu")
+    return tiny_sam(tmp_path_factory.mktemp("weights"), rel_pos=True)  # the encoders' attentions differ most there
 
 
 @pytest.fixture(scope="module")

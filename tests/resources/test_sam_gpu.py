@@ -1,4 +1,6 @@
-"""The CUDA path: the same weights segment on the GPU, and the masks agree with the CPU run.
+"""The CUDA path: the same weights segment on the GPU, and the masks agree with the CPU run; the fast engine's
+encoder there (fused attention, reduced precision where the probe allows, compiled for a warm worker) keeps the
+reference engine's masks.
 
 Marked `gpu`: collected everywhere, deselected (not skipped) where torch sees no CUDA device.
 """
@@ -14,8 +16,12 @@ from skimage import data as skdata
 
 from resources.device import select_device
 from resources.sam.config import AutoParams, parse_sam_config
+from resources.sam.fast import generate
+from resources.sam.fast.encoder import fast_encoder
+from resources.sam.fast.generator import encoder_batch
 from resources.sam.infer import segment_auto
 from resources.sam.model import TINY_CONFIG, build_sam, save_random_weights
+from tests.sam_support import tiny_sam, worst_mask_iou
 
 pytestmark = pytest.mark.gpu
 
@@ -38,3 +44,21 @@ def test_cuda_masks_agree_with_cpu(tmp_path: Path) -> None:
         union = np.logical_or(ours["segmentation"], theirs["segmentation"]).sum()
         overlap = np.logical_and(ours["segmentation"], theirs["segmentation"]).sum()
         assert overlap / union > 0.98, "CUDA and CPU masks differ by more than float rounding"
+
+
+def test_fast_engine_on_cuda_keeps_the_reference_masks(tmp_path: Path) -> None:
+    sam = tiny_sam(tmp_path, device="cuda", rel_pos=True)
+    encoder = fast_encoder(sam, long_lived=True)  # as in a warm worker: compiled, kept with the model
+    assert encoder.acceleration.sdpa and encoder.acceleration.compiled == "inductor"
+    assert encoder.acceleration.dtype in (torch.bfloat16, torch.float16, torch.float32)
+    assert encoder.precision_iou >= 0.99
+    assert fast_encoder(sam) is encoder
+    assert 1 <= encoder_batch(sam, 8) <= 8
+    image = np.asarray(skdata.coffee())
+    reference = segment_auto(sam, image, PARAMS)
+    fast = generate(sam, image, PARAMS, encoder=encoder)
+    fast_again = generate(sam, image, PARAMS, encoder=encoder)  # the compiled form, warm
+    torch.cuda.synchronize()
+    assert len(fast) == len(reference) == len(fast_again) > 0
+    assert worst_mask_iou(reference, fast) >= 0.99
+    assert worst_mask_iou(fast, fast_again) == 1.0

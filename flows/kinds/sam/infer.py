@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from commons.image_io import decode_image
 from flows.kinds.sam.coco_results import CocoResults
-from flows.kinds.sam.loading import load_prompt_decoder, load_sam
+from flows.kinds.sam.loading import load_fast_encoder, load_prompt_decoder, load_sam
 from flows.kinds.sam.progress import BatchProgress
 from flows.kinds.sam.summary import photo_summary, summary_bytes
 from flows.steps.embedding_cache import Lookup, task_cache
@@ -38,6 +38,8 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) ->
     progress = BatchProgress(report, count=len(prepared.inputs))
     embeddings, digest, lookups = task_cache(), prepared.version_record.digest, []
     coco = CocoResults()  # with the json output: segments.coco.json and images.coco.json (coco_results)
+    fast = params.mode == "auto" and params.auto.engine == "fast"
+    encoder = load_fast_encoder(prepared, sam) if fast else None
     for index, item in enumerate(prepared.inputs):
         watch = Stopwatch()
         image = decode_image(item.file.path.read_bytes(), name=item.name, max_pixels=max_image_pixels)
@@ -50,7 +52,8 @@ def infer_sam(prepared: Prepared, *, max_image_pixels: int, report: Reporter) ->
             records = prompt_records(prepared, sam, image, params.prompt, embedding)
             tally = None
         else:
-            records, tally = segment_auto_tallied(sam, image, params.auto, on_batch=progress.for_photo(index))
+            on_batch = progress.for_photo(index)
+            records, tally = segment_auto_tallied(sam, image, params.auto, on_batch=on_batch, encoder=encoder)
         files = render_segmentation(
             image=image,
             image_name=item.name,

@@ -7,6 +7,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from commons.errors import InvalidWeights
+from flows.steps import model_cache
 from flows.steps.model_cache import cached_model
 from flows.steps.prepare import Prepared
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from segment_anything.modeling import Sam
 
     from resources.sam.config import SamConfig
+    from resources.sam.fast.encoder import FastEncoder
     from resources.sam.prompt_fast import PromptDecoder
 
 
@@ -53,3 +55,14 @@ def load_prompt_decoder(prepared: Prepared, sam: Sam) -> PromptDecoder | None:
     prepared.timings["decoder_cache"] = cache_timings.get("model_cache", "off")
     prepared.timings["decoder_load_s"] = round(time.perf_counter() - started, 4)
     return decoder
+
+
+def load_fast_encoder(prepared: Prepared, sam: Sam) -> FastEncoder:
+    """The `fast` engine's image encoder for the version's SAM: fused attention, bf16 on CUDA, and on CUDA in a warm
+    worker a compiled form kept with the cached model (compiled on its first batch, once per worker). Records
+    `timings.encoder` (sdpa, dtype, compiled, precision_iou)."""
+    from resources.sam.fast.encoder import fast_encoder
+
+    encoder = fast_encoder(sam, long_lived=model_cache.active() is not None)
+    prepared.timings["encoder"] = encoder.describe()
+    return encoder

@@ -1,8 +1,8 @@
 """The image encoder over several crops at once, and SAM's decoder over a batch of point prompts.
 
 Both take the library's inputs (`SamPredictor.set_image` / `predict_torch`); the encoder is the library's
-module, the decoder `decoder.decode_masks` (the library's weights, reassociated products), so the logits are
-the ones `SamAutomaticMaskGenerator` sees up to float rounding.
+module with fused attention (`encoder`), the decoder `decoder.decode_masks` (the library's weights, reassociated
+products), so the logits are the ones `SamAutomaticMaskGenerator` sees up to float rounding.
 """
 
 from __future__ import annotations
@@ -15,15 +15,19 @@ from segment_anything.modeling import Sam
 from segment_anything.utils.transforms import ResizeLongestSide
 
 from resources.sam.fast.decoder import decode_masks
+from resources.sam.fast.encoder import FastEncoder, fast_encoder
 
 
 def resizer(sam: Sam) -> ResizeLongestSide:
     return ResizeLongestSide(sam.image_encoder.img_size)
 
 
-def embed(sam: Sam, crops: Sequence[np.ndarray]) -> tuple[torch.Tensor, list[tuple[int, int]]]:
-    """Image embeddings (n, C, h, w) of HxWx3 uint8 RGB `crops`, in one encoder batch, and each crop's
-    (height, width) after the resize to SAM's input size."""
+def embed(
+    sam: Sam, crops: Sequence[np.ndarray], encoder: FastEncoder | None = None
+) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+    """Image embeddings (n, C, h, w) float32 of HxWx3 uint8 RGB `crops`, in one encoder batch, and each crop's
+    (height, width) after the resize to SAM's input size. `encoder`: the model's fast encoder (default: its
+    `fast_encoder`, uncompiled)."""
     transform = resizer(sam)
     inputs, sizes = [], []
     for crop in crops:
@@ -32,7 +36,7 @@ def embed(sam: Sam, crops: Sequence[np.ndarray]) -> tuple[torch.Tensor, list[tup
         resized = torch.as_tensor(transform.apply_image(crop), device=sam.device).permute(2, 0, 1).contiguous()
         sizes.append((int(resized.shape[1]), int(resized.shape[2])))
         inputs.append(sam.preprocess(resized[None]))
-    features: torch.Tensor = sam.image_encoder(torch.cat(inputs))
+    features = (encoder or fast_encoder(sam))(torch.cat(inputs))
     return features, sizes
 
 

@@ -15,6 +15,7 @@ from resources.sam.config import AutoParams
 from resources.sam.cutoffs import CutoffTally
 from resources.sam.fast.crops import CropMasks, crop_masks
 from resources.sam.fast.decode import embed
+from resources.sam.fast.encoder import FastEncoder
 from resources.sam.fast.grid import Crop, plan_crops
 from resources.sam.fast.nms import keep_by_nms
 from resources.sam.fast.pool import Pool, gather
@@ -43,14 +44,17 @@ def generate(
     *,
     on_batch: BatchCallback | None = None,
     tally: CutoffTally | None = None,
+    encoder: FastEncoder | None = None,
 ) -> list[dict[str, Any]]:
     """`SamAutomaticMaskGenerator(sam, **params.as_kwargs()).generate(image)` for an HxWx3 uint8 RGB photo.
 
     `on_batch(done, total)` is called before each batch of `points_per_batch` prompts and may raise to stop.
     `tally` counts what each cut-off removed, as `resources.sam.infer.segment_auto_tallied` does (the caller
-    calls `tally.finish(len(records))`).
+    calls `tally.finish(len(records))`). `encoder`: the model's fast encoder (resources.sam.fast.encoder), e.g.
+    a warm worker's compiled form.
     """
-    return generate_many(sam, [image], params, on_batch=on_batch, tallies=None if tally is None else [tally])[0]
+    tallies = None if tally is None else [tally]
+    return generate_many(sam, [image], params, on_batch=on_batch, tallies=tallies, encoder=encoder)[0]
 
 
 def generate_many(
@@ -61,8 +65,10 @@ def generate_many(
     on_batch: BatchCallback | None = None,
     max_batch: int = MAX_ENCODER_BATCH,
     tallies: Sequence[CutoffTally] | None = None,
+    encoder: FastEncoder | None = None,
 ) -> list[list[dict[str, Any]]]:
-    """`generate` for each photo, the crops of all photos going through the encoder `max_batch` at a time.
+    """`generate` for each photo, the crops of all photos going through the encoder together, at most `max_batch`
+    at a time and, on CUDA, no more than the device's free memory holds (`encoder_batch`).
 
     `on_batch(done, total)` counts the decoder batches of all photos together; `tallies`, one per photo.
     """
@@ -76,15 +82,29 @@ def generate_many(
     progress = _Progress(on_batch, sum(plan.batches for plan in plans))
     jobs = [(index, crop) for index, plan in enumerate(plans) for crop in plan.crops]
     found: list[list[CropMasks]] = [[] for _ in images]
+    per_batch = encoder_batch(sam, max_batch)
     with torch.inference_mode():
-        for start in range(0, len(jobs), max_batch):
-            group = jobs[start : start + max_batch]
-            features, sizes = embed(sam, [_cut(images[index], crop) for index, crop in group])
+        for start in range(0, len(jobs), per_batch):
+            group = jobs[start : start + per_batch]
+            features, sizes = embed(sam, [_cut(images[index], crop) for index, crop in group], encoder)
             for (index, crop), feature, size in zip(group, features, sizes, strict=True):
                 tally = None if tallies is None else tallies[index]
                 masks = crop_masks(sam, feature, size, crop, plans[index].size, params, progress.step, tally)
                 found[index].append(masks)
     return [_records(images[index], crops, params) for index, crops in enumerate(found)]
+
+
+def encoder_batch(sam: Sam, most: int) -> int:
+    """Crops per encoder batch: `most`, or on CUDA fewer when the device's free memory cannot hold `most` crops'
+    activations (estimated from the encoder's size: the global attention's bias and weights dominate)."""
+    if sam.device.type != "cuda":
+        return most
+    encoder = sam.image_encoder
+    tokens = (encoder.img_size // encoder.patch_embed.proj.stride[0]) ** 2
+    heads = encoder.blocks[0].attn.num_heads
+    per_crop = 3 * heads * tokens * tokens * 4  # bias, scores and a spare, float32
+    free, _total = torch.cuda.mem_get_info(sam.device)
+    return max(1, min(most, int(free * 0.8) // per_crop))
 
 
 def _cut(image: np.ndarray, crop: Crop) -> np.ndarray:

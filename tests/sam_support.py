@@ -1,0 +1,51 @@
+"""A tiny SAM with random (UNTRAINED) weights for the tests, built as a version's weights file would be."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from segment_anything.modeling import Sam
+
+from resources.sam.config import parse_sam_config
+from resources.sam.model import TINY_CONFIG, build_sam, save_random_weights
+
+
+def tiny_sam(folder: Path, *, seed: int = 0, device: str = "cpu", rel_pos: bool = False) -> Sam:
+    """The tiny SAM of `TINY_CONFIG` with seeded random weights. The library initialises the image encoder's
+    relative-position tables to zero; `rel_pos` fills them with small random values too, so that a test sees the
+    attention's relative-position term at work."""
+    config = parse_sam_config(TINY_CONFIG)
+    weights = folder / config.checkpoint
+    save_random_weights(config, weights, seed=seed)
+    sam = build_sam(config, weights, device=device)
+    if rel_pos:
+        generator = torch.Generator().manual_seed(seed + 1)
+        for block in sam.image_encoder.blocks:
+            for table in (block.attn.rel_pos_h, block.attn.rel_pos_w):
+                table.data = (torch.randn(table.shape, generator=generator) * 0.5).to(table.device)
+    return sam
+
+
+def worst_mask_iou(reference: list[dict[str, Any]], candidate: list[dict[str, Any]]) -> float:
+    """The lowest IoU of a reference mask with its best counterpart among the candidate masks of the same prompt and
+    crop (automatic-mask records, see resources.sam.infer); 0.0 where a prompt has no counterpart."""
+    by_prompt: dict[tuple[float, ...], list[np.ndarray]] = defaultdict(list)
+    for record in candidate:
+        by_prompt[_prompt(record)].append(record["segmentation"])
+    worst = 1.0
+    for record in reference:
+        mask = record["segmentation"]
+        best = 0.0
+        for other in by_prompt[_prompt(record)]:
+            union = int(np.logical_or(mask, other).sum())
+            best = max(best, 1.0 if union == 0 else int(np.logical_and(mask, other).sum()) / union)
+        worst = min(worst, best)
+    return worst
+
+
+def _prompt(record: dict[str, Any]) -> tuple[float, ...]:
+    return tuple(float(v) for v in [*record["point_coords"][0], *record["crop_box"]])
