@@ -99,6 +99,7 @@ def spread(values: list[float]) -> str:
 
 def run_side(sam: Any, images: list[np.ndarray], side: int, repeats: int, per_batch: int, encoder: FastEncoder) -> None:
     params = AutoParams(
+        engine="reference",  # segment_auto below: the library's generator; the fast engine is called directly
         points_per_side=side,
         points_per_batch=per_batch,
         pred_iou_thresh=0.0,

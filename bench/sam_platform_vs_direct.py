@@ -66,7 +66,7 @@ def direct_run(
 
     started = time.perf_counter()
     sam = build_sam(parse_sam_config(config), weights, device="cpu")
-    generator = SamAutomaticMaskGenerator(sam, **parse_infer_params({"auto": auto}).auto.model_dump())
+    generator = SamAutomaticMaskGenerator(sam, **parse_infer_params({"auto": auto}).auto.as_kwargs())
     for _name, image in images:
         generator.generate(image)
     return time.perf_counter() - started
@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--config", choices=("vit_b", "tiny"), default="vit_b")
     args = parser.parse_args()
     config = dict(VIT_B_SIZED_CONFIG if args.config == "vit_b" else TINY_CONFIG)
-    auto = {"points_per_side": args.points_per_side}
+    auto = {"points_per_side": args.points_per_side, "engine": "reference"}  # the library's generator, as direct
     params = {"mode": "auto", "outputs": ["hard", "blended", "json"], "auto": auto}
     images = photos(args.photos)
 

@@ -1,7 +1,7 @@
 """The warm lane: long-lived Prefect task workers that receive tasks by websocket push and run the same
 steps in-process, with Python, torch and the project's code already imported (docs/architecture.md "Two lanes").
 
-Start one with `python -m flows.warm_lane` (`commons up` does); submit with `run_task_warm.delay(task_id)`.
+Start one with `python -m flows.warm_lane` (`commons up` does); submit with `warm_task().delay(task_id)`.
 A warm worker keeps recently used models loaded (flows/steps/model_cache.py), so a task on a version it has
 served before pays no model load.
 
@@ -12,20 +12,23 @@ held, with the reason, and restarts it (services/warm_recovery.py).
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from prefect import task
+from prefect import Task, task
 from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import State
 
 from commons.logging import task_context
 from commons.settings import Settings, get_settings
 from flows.run_task import INLINE_STEPS, execute
+from flows.warm_storage import BLOCK_NAME, ObjectStoreResults
 from flows.warm_storage import SLUG as PARAMETER_STORAGE
 
 CLAIMS_FOLDER = "warm-claims"
@@ -69,6 +72,18 @@ def run_task_warm(task_id: str) -> str | State | None:
         return execute(task_id, steps=INLINE_STEPS, task_run_id=str(task_run.id))
 
 
+@functools.cache
+def warm_task() -> Task[Any, str | State | None]:
+    """`run_task_warm` with its parameter storage block loaded once per process (the API's dispatcher and each warm
+    worker). Named by its slug, the block is read from Prefect's API at every submission and twice in every run
+    (~0.1 s each: a third of a cached prompt's latency); loaded, it is the same saved block. A failed load (Prefect
+    unreachable) is not kept, so the next call tries again."""
+    storage = ObjectStoreResults.load(BLOCK_NAME)  # from sync code: the block, not a coroutine
+    if not isinstance(storage, ObjectStoreResults):
+        raise TypeError(f"Prefect's block {PARAMETER_STORAGE} is a {type(storage).__name__}, not the object store's")
+    return run_task_warm.with_options(result_storage=storage)
+
+
 def warm_up() -> None:
     """Import what the work step of every kind that runs on the warm lane needs, before the first task arrives,
     so no task pays for it (each kind's `warm_up`, `flows/kinds/`)."""
@@ -91,7 +106,7 @@ def serve(*, limit: int, model_cache_bytes: int) -> None:
     shutil.rmtree(claim_folder(get_settings(), os.getpid()), ignore_errors=True)  # a reused pid's leftovers
     warm_up()
     model_cache.enable(max_bytes=model_cache_bytes)
-    serve_tasks(run_task_warm, limit=limit)
+    serve_tasks(warm_task(), limit=limit)
 
 
 if __name__ == "__main__":

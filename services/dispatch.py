@@ -170,9 +170,9 @@ class Dispatcher:
         attempt_tags = [f"{ATTEMPT_TAG}{attempt}"] if attempt else []
         try:
             if lane == Lane.WARM:
-                from flows.warm_lane import run_task_warm  # the task object the warm workers serve
+                from flows.warm_lane import warm_task  # the task object the warm workers serve
 
-                warm = run_task_warm.with_options(tags=set(attempt_tags)) if attempt else run_task_warm
+                warm = warm_task().with_options(tags=set(attempt_tags)) if attempt else warm_task()
                 return str(warm.delay(task_id).task_run_id)
             deployment = self._deployment()
             variables = job_variables(pool_type=self.pool_type(), execution=execution)

@@ -42,6 +42,7 @@ INPUT_NAMES: Final[tuple[str, ...]] = (
     "has_mask_input",
     "orig_im_size",
 )
+LOW_RES_INPUT_NAMES: Final[tuple[str, ...]] = INPUT_NAMES[:-1]  # a `low_res` graph needs no photo size
 OUTPUT_NAMES: Final[tuple[str, ...]] = ("masks", "iou_predictions", "low_res_masks")
 MIN_IOU: Final[float] = 0.99
 Point = tuple[float, float, int]
@@ -66,13 +67,22 @@ class _TraceableSamOnnxModel(SamOnnxModel):
         return F.interpolate(masks, size=(size[0], size[1]), mode="bilinear", align_corners=False)  # type: ignore[arg-type]
 
 
-def export_decoder(sam: Sam, path: Path, *, opset: int = 17, single_mask: bool = True) -> Path:
+class _LowResSamOnnxModel(_TraceableSamOnnxModel):
+    """`SamOnnxModel` whose `masks` output is the decoder's low-resolution logits (1 x k x 4H' x 4W'), not
+    upsampled to the photo: the caller upsamples only the mask it keeps, as `Sam.postprocess_masks` does."""
+
+    def mask_postprocessing(self, masks: torch.Tensor, orig_im_size: torch.Tensor) -> torch.Tensor:
+        return masks
+
+
+def export_decoder(sam: Sam, path: Path, *, opset: int = 17, single_mask: bool = True, low_res: bool = False) -> Path:
     """Write the prompt encoder + mask decoder of `sam` (a model on the CPU) to `path` (atomic). With
     `single_mask` False the graph returns all of SAM's mask proposals (1 x 4 x h x w: the single-mask output,
-    then the three of multimask), and their predicted IoUs, for the caller to choose (resources/sam/prompt_fast.py)."""
+    then the three of multimask), and their predicted IoUs, for the caller to choose (resources/sam/prompt_fast.py);
+    with `low_res` its `masks` are the decoder's low-resolution logits, for the caller to upsample."""
     if sam.device.type != "cpu":
         raise ValueError(f"export the decoder of a SAM on the CPU (this one is on {sam.device})")
-    model = _TraceableSamOnnxModel(sam, return_single_mask=single_mask)
+    model = (_LowResSamOnnxModel if low_res else _TraceableSamOnnxModel)(sam, return_single_mask=single_mask)
     embed_dim = sam.prompt_encoder.embed_dim
     height, width = sam.prompt_encoder.image_embedding_size
     dummy = (
@@ -131,8 +141,9 @@ def decoder_inputs(embedding: ImageEmbedding, points: Sequence[Point], box: Box 
     }
 
 
-def load_decoder(path: Path) -> Any:
-    """An ONNX Runtime session (CPU) of an exported decoder; InvalidWeights when it is no usable graph."""
+def load_decoder(path: Path, *, inputs: tuple[str, ...] = INPUT_NAMES) -> Any:
+    """An ONNX Runtime session (CPU) of an exported decoder with these `inputs`; InvalidWeights when it is no usable
+    graph."""
     import onnxruntime as ort
 
     try:
@@ -140,8 +151,8 @@ def load_decoder(path: Path) -> Any:
     except Exception as error:  # onnxruntime raises its own exception types for unreadable graphs
         raise InvalidWeights(f"{path.name}: ONNX Runtime cannot load it ({error})", field="path") from error
     names = tuple(node.name for node in session.get_inputs())
-    if names != INPUT_NAMES:
-        raise InvalidWeights(f"{path.name}: inputs {names}, not SAM's decoder inputs {INPUT_NAMES}", field="path")
+    if names != inputs:
+        raise InvalidWeights(f"{path.name}: inputs {names}, not SAM's decoder inputs {inputs}", field="path")
     return session
 
 

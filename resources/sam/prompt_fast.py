@@ -1,11 +1,13 @@
 """The `fast` prompt engine: a prompt's mask from SAM's decoder as an ONNX graph run by ONNX Runtime.
 
 The graph is segment-anything's `SamOnnxModel` exported from this very model (`resources.sam.onnx_decoder`, as
-the Segment page's, but returning all four of SAM's proposals: the single-mask output and the three of
-multimask); ONNX Runtime runs it about twice as fast as PyTorch's eager decoder on a CPU
-(bench/sam_prompt_latency.py). The mask is chosen as `SamPredictor.predict` chooses: with `multimask` the best
-scored of the three, else the single-mask output; so any prompt, whatever its `multimask`, gets the record the
-`reference` engine gives (IoU ≥ `MIN_IOU`), and a task saved from the Segment page the mask the page showed.
+the Segment page's, but returning all four of SAM's proposals at the decoder's resolution: the single-mask output
+and the three of multimask); ONNX Runtime runs it about twice as fast as PyTorch's eager decoder on a CPU
+(bench/sam_prompt_latency.py), and only the kept mask is upsampled to the photo (by `Sam.postprocess_masks`, as
+`SamPredictor` upsamples each of its masks). The mask is chosen as `SamPredictor.predict` chooses: with
+`multimask` the best scored of the three, else the single-mask output; so any prompt, whatever its `multimask`,
+gets the record the `reference` engine gives (IoU ≥ `MIN_IOU`), and a task saved from the Segment page the mask
+the page showed.
 
 `PromptDecoder.build` exports the graph of a loaded SAM and refuses it (DecoderMismatch) unless its masks match
 PyTorch's on test prompts; warm workers keep it beside the model (flows/kinds/sam/loading.py).
@@ -26,6 +28,7 @@ from resources.sam.config import PromptParams
 from resources.sam.embedding import ImageEmbedding, predictor_for
 from resources.sam.infer import mask_record
 from resources.sam.onnx_decoder import (
+    LOW_RES_INPUT_NAMES,
     MIN_IOU,
     OUTPUT_NAMES,
     Box,
@@ -51,19 +54,25 @@ class PromptDecoder:
     def build(cls, sam: Sam) -> PromptDecoder:
         """Export `sam`'s decoder (a model on the CPU), load it and check it (DecoderMismatch when its masks differ)."""
         with tempfile.TemporaryDirectory(prefix="commons-decoder-") as folder:
-            path = export_decoder(sam, Path(folder) / "decoder.onnx", single_mask=False)
-            decoder = cls(load_decoder(path), graph_bytes=path.stat().st_size)
+            path = export_decoder(sam, Path(folder) / "decoder.onnx", single_mask=False, low_res=True)
+            decoder = cls(load_decoder(path, inputs=LOW_RES_INPUT_NAMES), graph_bytes=path.stat().st_size)
         decoder.check(sam)
         return decoder
 
     def logits(
-        self, embedding: ImageEmbedding, points: list[Point], box: Box | None, *, multimask: bool
+        self, sam: Sam, embedding: ImageEmbedding, points: list[Point], box: Box | None, *, multimask: bool
     ) -> tuple[np.ndarray, float]:
-        """The kept mask's logits (h x w float32, the photo's pixels) and its predicted IoU, for one prompt."""
-        masks, scores, _ = self.session.run(list(OUTPUT_NAMES), decoder_inputs(embedding, points, box))
+        """The kept mask's logits (h x w float32, the photo's pixels) and its predicted IoU, for one prompt; `sam`
+        (this graph's model) upsamples the kept mask."""
+        feeds = decoder_inputs(embedding, points, box)
+        del feeds["orig_im_size"]  # the graph stops at the decoder's resolution
+        scores, low_res = self.session.run(list(OUTPUT_NAMES[1:]), feeds)
         scores = np.asarray(scores, dtype=np.float32).reshape(-1)
         best = 1 + int(np.argmax(scores[1:])) if multimask else 0
-        return np.asarray(masks[0, best], dtype=np.float32), float(scores[best])
+        kept = torch.from_numpy(np.ascontiguousarray(low_res[:, best : best + 1], dtype=np.float32))
+        with torch.inference_mode():
+            upscaled = sam.postprocess_masks(kept, embedding.input_size, embedding.original_size)
+        return upscaled[0, 0].numpy(), float(scores[best])
 
     def check(self, sam: Sam) -> None:
         """Decode test prompts on a stand-in embedding, each with and without `multimask`, here and with PyTorch;
@@ -79,7 +88,7 @@ class PromptDecoder:
         ]
         for points, box in prompts:
             for multimask in (True, False):
-                ours, _ = self.logits(stand_in, points, box, multimask=multimask)
+                ours, _ = self.logits(sam, stand_in, points, box, multimask=multimask)
                 theirs, _ = _torch_logits(sam, stand_in, _coords(points), points, box, multimask=multimask)
                 found = iou(ours > sam.mask_threshold, theirs > sam.mask_threshold)
                 if found < MIN_IOU:
@@ -106,7 +115,7 @@ def segment_prompt_fast(
     threshold = float(sam.mask_threshold)
     records = []
     for box in boxes:
-        logits, score = decoder.logits(embedding, points, box, multimask=params.multimask)
+        logits, score = decoder.logits(sam, embedding, points, box, multimask=params.multimask)
         records.append(mask_record(logits, score, threshold, coords))
     return records
 

@@ -38,7 +38,7 @@ def photo() -> np.ndarray:
 @pytest.fixture(scope="module")
 def candidates(sam: Sam, photo: np.ndarray) -> list[dict[str, Any]]:
     """Every proposal of a 3 x 3 grid: no cut-off, and NMS that removes nothing (box IoU is never above 1)."""
-    return segment_auto(sam, photo, AutoParams(points_per_side=3, **OFF))
+    return segment_auto(sam, photo, AutoParams(points_per_side=3, engine="reference", **OFF))
 
 
 OFF = {"pred_iou_thresh": 0.0, "stability_score_thresh": 0.0, "box_nms_thresh": 1.0}
@@ -97,7 +97,7 @@ def test_the_masks_are_the_librarys(
     """Both engines, tallied, give the library's masks: the reference exactly, `fast` to float rounding."""
     cut = float(np.quantile([c["predicted_iou"] for c in candidates], 0.3))
     params = AutoParams(pred_iou_thresh=cut, stability_score_thresh=0.0, **extra)
-    reference = segment_auto(sam, photo, params)
+    reference = segment_auto(sam, photo, params.model_copy(update={"engine": "reference"}))
     tallied = params.model_copy(update={"engine": engine})
     records, tally = segment_auto_tallied(sam, photo, tallied, on_batch=lambda _done, _total: None)
     assert len(records) == len(reference) > 0

@@ -30,7 +30,7 @@ Records = list[dict[str, Any]]
 
 # Random weights give low predicted IoUs and near-whole-photo boxes: thresholds low and NMS loose so that
 # hundreds of masks survive, which is where the engines' bookkeeping could differ.
-LOOSE = {"pred_iou_thresh": 0.0, "stability_score_thresh": 0.0, "box_nms_thresh": 1.0}
+LOOSE = {"pred_iou_thresh": 0.0, "stability_score_thresh": 0.0, "box_nms_thresh": 1.0, "engine": "reference"}
 CASES = {
     # 256 prompts, no crops, no cleanup: 768 masks
     "grid10": AutoParams(points_per_side=10, points_per_batch=64, **LOOSE),
@@ -41,6 +41,7 @@ CASES = {
         pred_iou_thresh=0.01,
         stability_score_thresh=0.0,
         box_nms_thresh=1.0,
+        engine="reference",
         crop_n_layers=1,
         crop_nms_thresh=1.0,
         crop_n_points_downscale_factor=2,
@@ -53,6 +54,7 @@ CASES = {
         pred_iou_thresh=0.02,
         stability_score_thresh=0.0,
         box_nms_thresh=1.0,
+        engine="reference",
         min_mask_region_area=100,
     ),
 }
@@ -106,7 +108,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.parametrize(("case", "photo", "at_least"), [("grid10", "astronaut", 250), ("crops", "coffee", 5)])
 def test_fast_matches_reference(sam: Any, photos: dict[str, np.ndarray], case: str, photo: str, at_least: int) -> None:
     params = CASES[case]
-    reference = segment_auto(sam, photos[photo], params)
+    reference = segment_auto(sam, photos[photo], params)  # CASES name the reference engine
     fast = generate(sam, photos[photo], params)
     assert len(reference) >= at_least
     assert_same_masks(reference, fast)
@@ -178,7 +180,9 @@ def test_rle_round_trip_and_library_counts() -> None:
 
 
 def test_cutoff_tally_matches_the_reference_engines(sam: Any, photos: dict[str, np.ndarray]) -> None:
-    params = AutoParams(points_per_side=4, points_per_batch=8, pred_iou_thresh=0.02, stability_score_thresh=0.0)
+    params = AutoParams(
+        points_per_side=4, points_per_batch=8, pred_iou_thresh=0.02, stability_score_thresh=0.0, engine="reference"
+    )
     reference, expected = segment_auto_tallied(sam, photos["coffee"], params)
     tally = CutoffTally(params.pred_iou_thresh, params.stability_score_thresh)
     fast = generate(sam, photos["coffee"], params, tally=tally)

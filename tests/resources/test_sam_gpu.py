@@ -25,7 +25,9 @@ from tests.sam_support import tiny_sam, worst_mask_iou
 
 pytestmark = pytest.mark.gpu
 
-PARAMS = AutoParams(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0)
+PARAMS = AutoParams(
+    points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0, engine="reference"
+)
 
 
 def test_cuda_masks_agree_with_cpu(tmp_path: Path) -> None:
