@@ -23,6 +23,7 @@ ALL_OUTPUTS: Final[tuple[OutputName, ...]] = ("hard", "blended", "json")
 MAX_PROMPTS: Final[int] = 64
 MAX_POINTS_PER_SIDE: Final[int] = 64
 MAX_CROP_N_LAYERS: Final[int] = 2
+FAST_ENCODER_BATCH: Final[int] = 4  # crops per encoder batch of the fast engine: ~0.5 GB of activations each (vit_b)
 _ENCODER_FIELDS: Final[tuple[str, ...]] = (
     "encoder_embed_dim",
     "encoder_depth",
@@ -139,9 +140,10 @@ class AutoParams(BaseModel):
     crop_overlap_ratio: Float = Field(default=512 / 1500, ge=0.0, lt=1.0)
     crop_n_points_downscale_factor: Int = Field(default=1, ge=1, le=8)
     min_mask_region_area: Int = Field(default=0, ge=0, le=10**7)
-    # "reference": the library's SamAutomaticMaskGenerator; "fast": resources.sam.fast, the same grid, cut-offs,
-    # NMS and crops with the per-mask work batched (the same masks: tests/resources/test_sam_fast.py).
-    engine: Literal["reference", "fast"] = "reference"
+    # "fast" (the default): resources.sam.fast, the same grid, cut-offs, NMS and crops as the library's generator,
+    # with the per-mask work batched and the encoder's attention fused (the same masks, IoU ≥ 0.99:
+    # tests/resources/test_sam_fast.py, tests/api/test_parity.py); "reference": SamAutomaticMaskGenerator itself.
+    engine: Literal["reference", "fast"] = "fast"
 
     def as_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `SamAutomaticMaskGenerator(model, **kwargs)`."""

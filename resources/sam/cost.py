@@ -15,7 +15,8 @@ Memory (float32, about): the ViT encoder's largest block, on the 1024x1024 padde
 global-attention block holds two heads x tokens² score maps (scores, softmax), a windowed one 25 windows of
 14x14 tokens; the MLP holds tokens x 4·embed_dim twice. Each prompt point of a batch adds its 3 masks at
 1024x1024 (the first upscaling) and at the photo's size (float32, and its copy when the generator filters the
-batch: 8 bytes a pixel; thresholds and stability counts are smaller and left out).
+batch: 8 bytes a pixel; thresholds and stability counts are smaller and left out). The `fast` engine encodes up
+to `FAST_ENCODER_BATCH` crops of a photo at once, so its encoder part is that many times one crop's.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Final
 
 from commons.errors import InvalidInput
 from resources.cost import FLOAT32_BYTES, MemoryEstimate
-from resources.sam.config import AutoParams, SamConfig, SamInferParams
+from resources.sam.config import FAST_ENCODER_BATCH, AutoParams, SamConfig, SamInferParams
 
 ENCODER_TOKENS_SIDE: Final[int] = 64  # 1024 px / 16 px patches
 WINDOW: Final[int] = 14
@@ -74,7 +75,10 @@ def sam_memory(config: SamConfig, params: SamInferParams, *, width: int, height:
     """Peak activation memory of a SAM task on a width x height photo: the encoder, then a batch of prompts
     (`points_per_batch` in auto mode, one box at a time with prompts)."""
     per_point = MASKS_PER_POINT * (LOW_RES_SIDE**2 * FLOAT32_BYTES + width * height * BYTES_PER_PHOTO_PIXEL)
-    fixed = encoder_peak_bytes(config) + width * height * 3
+    encoders = 1
+    if params.mode == "auto" and params.auto.engine == "fast":  # crops encoded together
+        encoders = min(FAST_ENCODER_BATCH, len(crop_sizes(params.auto, width=width, height=height)))
+    fixed = encoders * encoder_peak_bytes(config) + width * height * 3
     where = f"SAM's masks on the {width}x{height} photo ({show_pixels(width * height)})"
     if params.mode == "auto":
         batch = params.auto.points_per_batch

@@ -115,8 +115,8 @@ def test_auto_params_defaults_are_the_library_defaults() -> None:
         assert signature[name].default == value, name
     wanted = set(signature) - {"self", "model", "point_grids", "output_mode"}
     assert set(AutoParams().as_kwargs()) == wanted  # every knob of the library, and only those
-    assert set(AutoParams.model_fields) - wanted == {"engine"}  # which engine runs them (reference by default)
-    assert AutoParams().engine == "reference"
+    assert set(AutoParams.model_fields) - wanted == {"engine"}  # which engine runs them
+    assert AutoParams().engine == "fast"  # parity with the library holds (tests/resources/test_sam_fast.py)
 
 
 def test_infer_params_defaults() -> None:

@@ -30,6 +30,7 @@ AUTO = AutoParams(
     box_nms_thresh=1.0,
     crop_nms_thresh=1.0,
     min_mask_region_area=400,
+    engine="reference",  # the library's generator: compared with a direct run below
 )
 SEGMENT_KEYS = [
     "id",

@@ -24,8 +24,8 @@ from launcher.client import CommonsClient
 from resources.classifier.blocks.model import _construct
 from resources.classifier.blocks.spec import parse_blocks_config
 from resources.cost import blocks_memory
-from resources.sam.config import AutoParams
-from resources.sam.cost import crop_sizes
+from resources.sam.config import AutoParams, parse_infer_params, parse_sam_config
+from resources.sam.cost import crop_sizes, encoder_peak_bytes, sam_memory
 from services.dispatch import Dispatcher
 from services.kinds import task_memory
 from tests.api.conftest import Published
@@ -102,6 +102,24 @@ def test_sam_crops_are_segment_anythings(side: int, layers: int, size: tuple[int
     boxes, box_layers = generate_crop_boxes((height, width), layers, params.crop_overlap_ratio)
     expected = [(layer, x1 - x0, y1 - y0) for (x0, y0, x1, y1), layer in zip(boxes, box_layers, strict=True)]
     assert crop_sizes(params, width=width, height=height) == expected
+
+
+@pytest.mark.parametrize(("layers", "encoders"), [(0, 1), (1, 4), (2, 4)])  # 1, 5 and 21 crops
+def test_the_fast_engines_crops_encoded_together_are_counted(layers: int, encoders: int) -> None:
+    config = parse_sam_config({"arch": "vit_b", "checkpoint": "sam.pth"})
+    estimates = {
+        engine: sam_memory(
+            config,
+            parse_infer_params({"mode": "auto", "auto": {"crop_n_layers": layers, "engine": engine}}),
+            width=640,
+            height=480,
+        )
+        for engine in ("reference", "fast")
+    }
+    photo = 640 * 480 * 3
+    assert estimates["reference"].fixed == encoder_peak_bytes(config) + photo
+    assert estimates["fast"].fixed == encoders * encoder_peak_bytes(config) + photo
+    assert estimates["fast"].per_item == estimates["reference"].per_item
 
 
 pytestmark_stack = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)

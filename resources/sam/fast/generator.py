@@ -11,7 +11,7 @@ from segment_anything.modeling import Sam
 from torchvision.ops.boxes import box_area
 
 from commons.image_io import check_rgb_array
-from resources.sam.config import AutoParams
+from resources.sam.config import FAST_ENCODER_BATCH, AutoParams
 from resources.sam.cutoffs import CutoffTally
 from resources.sam.fast.crops import CropMasks, crop_masks
 from resources.sam.fast.decode import embed
@@ -22,7 +22,7 @@ from resources.sam.fast.pool import Pool, gather
 from resources.sam.fast.regions import clean_small_regions
 
 BatchCallback = Callable[[int, int], None]
-MAX_ENCODER_BATCH: Final[int] = 4  # crops per encoder batch: about 0.5 GB of activations each for vit_b
+MAX_ENCODER_BATCH: Final[int] = FAST_ENCODER_BATCH  # what resources.sam.cost counts for the fast engine
 
 
 class _Progress:
