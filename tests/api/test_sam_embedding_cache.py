@@ -76,7 +76,7 @@ def test_a_second_prompt_task_on_the_same_photo_skips_the_encoder(
         resource=published.name,
         version=1,
         inputs=[upload["id"]],
-        params={"mode": "auto", "outputs": ["json"], "auto": LOOSE_AUTO},
+        params={"mode": "auto", "outputs": ["json"], "auto": {**LOOSE_AUTO, "engine": "reference"}},
     )
     done = published.provider.wait(auto["id"], timeout=300)
     assert done["status"] == "succeeded", done["error"]
