@@ -55,7 +55,9 @@ def test_counts_match_an_independent_count_and_add_up(
     quality = np.array([c["predicted_iou"] for c in candidates])
     stability = np.array([c["stability_score"] for c in candidates])
     cut = float(np.median(quality))
-    params = AutoParams(points_per_side=3, pred_iou_thresh=cut, stability_score_thresh=0.5, box_nms_thresh=1.0)
+    params = AutoParams(  # the engine that gave `candidates`: the cut falls exactly on one of their scores
+        points_per_side=3, pred_iou_thresh=cut, stability_score_thresh=0.5, box_nms_thresh=1.0, engine="reference"
+    )
     records, tally = segment_auto_tallied(sam, photo, params)
     summary = photo_summary("coffee.png", "auto", len(records), tally)
     by_quality = int((quality <= cut).sum())
