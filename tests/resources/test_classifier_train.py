@@ -101,12 +101,12 @@ def _val_accuracy(model: ResNet, config: ClassifierConfig, val_items: list[Item]
 
 
 def _unsteady_run(
-    digits: tuple[list[Item], list[Item]], **options: Any
+    digits: tuple[list[Item], list[Item]], *, epochs: int = 4, **options: Any
 ) -> tuple[ResNet, ClassifierConfig, TrainResult]:
     config = small_config(3, input_size=32)
     model = build_classifier(config, None, device="cpu")
     training, validation = digits
-    params = parse_train_params(UNSTEADY)
+    params = parse_train_params({**UNSTEADY, "epochs": epochs})
     result = train(
         model, train_items=training, val_items=validation, params=params, config=config, device="cpu", **options
     )
@@ -128,19 +128,20 @@ def test_the_best_epoch_is_kept_not_the_last(unsteady_digits: tuple[list[Item], 
 
 
 def test_a_cancelled_run_keeps_its_best_epoch(unsteady_digits: tuple[list[Item], list[Item]]) -> None:
-    """Cancelled in its last epoch, after the best one and a worse one: the best epoch's weights stay."""
+    """Cancelled in its fifth epoch, after the best one and a worse one (the four epochs of the run above, the same
+    seed): the best epoch's weights stay."""
     batches = math.ceil(len(unsteady_digits[0]) / UNSTEADY["batch_size"])
     asked: list[int] = []
 
     def stop_in_the_last_epoch() -> bool:
         asked.append(1)
-        return len(asked) > 3 * batches + 1
+        return len(asked) > 4 * batches + 1
 
-    model, config, result = _unsteady_run(unsteady_digits, should_stop=stop_in_the_last_epoch)
+    model, config, result = _unsteady_run(unsteady_digits, epochs=5, should_stop=stop_in_the_last_epoch)
     accuracies = [record["val_accuracy"] for record in result.history]
-    assert result.cancelled and result.epochs_run == 3
+    assert result.cancelled and result.epochs_run == 4
     assert result.best_epoch is not None and accuracies[-1] < accuracies[result.best_epoch - 1], accuracies
-    assert result.best_epoch == max(range(3), key=accuracies.__getitem__) + 1
+    assert result.best_epoch == max(range(4), key=accuracies.__getitem__) + 1
     assert _val_accuracy(model, config, unsteady_digits[1]) == pytest.approx(result.best_val_accuracy, abs=1e-6)
 
 
