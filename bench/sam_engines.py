@@ -29,7 +29,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from skimage import data as skdata
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from resources.device import select_device
+from resources.sam.agreement import worst_mask_iou
 from resources.sam.config import AutoParams, parse_sam_config
 from resources.sam.fast import generate
 from resources.sam.fast.decode import embed
@@ -75,24 +75,6 @@ def _synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def worst_iou(reference: Records, fast: Records) -> float:
-    """The lowest IoU of a reference mask with its best counterpart among the fast masks of the same prompt."""
-    by_prompt: dict[tuple[float, ...], list[np.ndarray]] = defaultdict(list)
-    for record in fast:
-        by_prompt[tuple(float(v) for v in [*record["point_coords"][0], *record["crop_box"]])].append(
-            record["segmentation"]
-        )
-    worst = 1.0
-    for record in reference:
-        mask = record["segmentation"]
-        best = 0.0
-        for other in by_prompt[tuple(float(v) for v in [*record["point_coords"][0], *record["crop_box"]])]:
-            union = int(np.logical_or(mask, other).sum())
-            best = max(best, 1.0 if union == 0 else int(np.logical_and(mask, other).sum()) / union)
-        worst = min(worst, best)
-    return worst
-
-
 def spread(values: list[float]) -> str:
     return f"{statistics.median(values):8.2f} s  ({min(values):.2f}–{max(values):.2f})"
 
@@ -116,7 +98,7 @@ def run_side(sam: Any, images: list[np.ndarray], side: int, repeats: int, per_ba
             times["fast"].append(fast_time)
             ratios.append(reference_time / fast_time)
             counts.add((len(reference), len(fast)))
-            worst = min(worst, worst_iou(reference, fast))
+            worst = min(worst, worst_mask_iou(reference, fast))
     print(f"\npoints_per_side {side} ({side * side} prompts, {len(images)} photos x {repeats} repetitions):")
     print(f"  reference, automatic masks per photo: {spread(times['reference'])}")
     print(f"  fast,      automatic masks per photo: {spread(times['fast'])}")

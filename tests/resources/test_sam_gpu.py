@@ -15,13 +15,14 @@ import torch
 from skimage import data as skdata
 
 from resources.device import select_device
+from resources.sam.agreement import worst_mask_iou
 from resources.sam.config import AutoParams, parse_sam_config
 from resources.sam.fast import generate
 from resources.sam.fast.encoder import fast_encoder
 from resources.sam.fast.generator import encoder_batch
 from resources.sam.infer import segment_auto
 from resources.sam.model import TINY_CONFIG, build_sam, save_random_weights
-from tests.sam_support import tiny_sam, worst_mask_iou
+from tests.sam_support import tiny_sam
 
 pytestmark = pytest.mark.gpu
 
